@@ -1,0 +1,110 @@
+"""Posting rules: the part of the configuration that decides what a report becomes.
+
+These are plain frozen values, passed into the pure mapping functions and embedded in
+:class:`expense_bridge.BridgeConfig`. They read no clock, no settings and no network.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+from expensify_client import ReportState
+
+__all__ = [
+    "AcumaticaField",
+    "CardTarget",
+    "DateRule",
+    "PostingRules",
+    "ReimbursableTarget",
+    "TagMapping",
+    "Trigger",
+]
+
+
+class Trigger(enum.Enum):
+    """Which report state makes a report ready to post."""
+
+    APPROVED = "APPROVED"  # accrual: post when approved
+    REIMBURSED = "REIMBURSED"  # cash: post when reimbursed
+
+    @property
+    def report_states(self) -> tuple[ReportState, ...]:
+        """The Expensify states that satisfy this trigger (a reimbursed report was approved)."""
+        if self is Trigger.APPROVED:
+            return (ReportState.APPROVED, ReportState.REIMBURSED)
+        return (ReportState.REIMBURSED,)
+
+
+class ReimbursableTarget(enum.Enum):
+    """What reimbursable (out-of-pocket) spend becomes in Acumatica."""
+
+    AP_BILL = "ap_bill"  # an AP bill to the employee's vendor record
+    JOURNAL = "journal"  # a GL journal transaction crediting the employee liability account
+
+
+class CardTarget(enum.Enum):
+    """What company-card (non-reimbursable) spend becomes in Acumatica."""
+
+    AP_BILL = "ap_bill"  # an AP bill to the card issuer's vendor
+    JOURNAL = "journal"  # a GL journal transaction crediting the card liability account
+    SKIP = "skip"  # not posted (e.g. the card feed is reconciled elsewhere)
+
+
+class DateRule(enum.Enum):
+    """Which date becomes the Acumatica document date."""
+
+    APPROVED = "approved"
+    SUBMITTED = "submitted"
+    LAST_EXPENSE = "last_expense"
+    POSTING = "posting"  # the date of the sync run (passed in, never read from a clock)
+
+
+class AcumaticaField(enum.Enum):
+    """Acumatica line fields a tag level can feed."""
+
+    PROJECT = "project"
+    PROJECT_TASK = "project_task"
+    BRANCH = "branch"
+    SUBACCOUNT = "subaccount"  # the whole subaccount code
+    COST_CODE = "cost_code"
+
+
+@attrs.frozen(kw_only=True)
+class TagMapping:
+    """Maps one Expensify tag level (1-based, as ``ntag1``) to an Acumatica line field.
+
+    ``use_gl_code``: take the tag's GL code as the value (else the tag name).
+    ``values``: an explicit tag value -> Acumatica value table, consulted first.
+    """
+
+    level: int
+    field: AcumaticaField
+    use_gl_code: bool = True
+    values: Mapping[str, str] = attrs.field(factory=dict)
+    required: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class PostingRules:
+    """Everything the mapping needs to know about the customer's posting choices."""
+
+    trigger: Trigger = Trigger.APPROVED
+    reimbursable_target: ReimbursableTarget = ReimbursableTarget.AP_BILL
+    card_target: CardTarget = CardTarget.JOURNAL
+    date_rule: DateRule = DateRule.APPROVED
+    tag_map: tuple[TagMapping, ...] = ()
+    default_branch: str | None = None
+    default_subaccount: str | None = None
+    hold: bool = False  # leave documents on hold (True) or ready to release
+    release: bool = False  # release documents after creating them (implies hold=False)
+    # Journal-transaction credits
+    employee_liability_account: str | None = None  # reimbursable spend as a journal
+    card_liability_account: str | None = None  # card spend as a journal
+    card_vendor: str | None = None  # card spend as a bill: the card issuer's vendor ID
+    ledger_id: str = "ACTUAL"
+    bill_terms: str | None = None
+    # Multi-currency: post in the report currency (converted amounts) by default.
+    base_currency: str = "USD"
