@@ -1,0 +1,109 @@
+"""A typed client for the Expensify (Classic) Integration Server.
+
+The public names are re-exported here; implementation lives in ``_private`` modules.
+"""
+
+from __future__ import annotations
+
+from ._client import DEFAULT_BASE_URL, ClientOptions, ExpensifyClient
+from ._credentials import Credentials
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    CurrencyPrecisionError,
+    DataError,
+    ExpensifyError,
+    ExportParseError,
+    FileNotReadyError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    ValidationError,
+)
+from ._jobs import (
+    POLICY_FIELDS,
+    EmployeeRecord,
+    ExportFilters,
+    ExportRequest,
+    download_job,
+    employee_feed,
+    employee_update_job,
+    export_job,
+    policy_get_job,
+    policy_list_job,
+    policy_update_job,
+    report_status_job,
+)
+from ._limiter import RateLimiter
+from ._models import (
+    Category,
+    Employee,
+    Expense,
+    Policy,
+    PolicySummary,
+    Report,
+    ReportField,
+    ReportState,
+    Tag,
+    TagLevel,
+    TagValue,
+)
+from ._results import EmployeeUpdateResult, ReportIssue, ReportStatusResult, SkippedEmployee
+from ._retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "POLICY_FIELDS",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "Category",
+    "ClientOptions",
+    "Credentials",
+    "CurrencyPrecisionError",
+    "DataError",
+    "Employee",
+    "EmployeeRecord",
+    "EmployeeUpdateResult",
+    "Expense",
+    "ExpensifyClient",
+    "ExpensifyError",
+    "ExportFilters",
+    "ExportParseError",
+    "ExportRequest",
+    "FileNotReadyError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Policy",
+    "PolicySummary",
+    "RateLimitError",
+    "RateLimiter",
+    "Report",
+    "ReportField",
+    "ReportIssue",
+    "ReportState",
+    "ReportStatusResult",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "ServerError",
+    "SkippedEmployee",
+    "Tag",
+    "TagLevel",
+    "TagValue",
+    "ValidationError",
+    "download_job",
+    "employee_feed",
+    "employee_update_job",
+    "export_job",
+    "policy_get_job",
+    "policy_list_job",
+    "policy_update_job",
+    "report_status_job",
+]
