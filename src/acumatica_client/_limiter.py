@@ -1,0 +1,90 @@
+"""Client-side licence ceiling: requests per minute and concurrent requests.
+
+Acumatica licences cap API requests per minute and concurrent requests (License
+Monitoring Console). :class:`LicenceLimiter` keeps one client (or several sharing it)
+inside a configured :class:`Licence` so a well-configured client rarely sees a 429:
+each call reserves a start time that keeps the sliding 60-second window under the
+ceiling, sleeps until then (without holding the lock), and holds one of the concurrency
+slots while it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import attrs
+
+__all__ = ["Licence", "LicenceLimiter"]
+
+
+@attrs.frozen(kw_only=True)
+class Licence:
+    """The licence ceiling to stay inside; ``None`` means "no limit of that kind"."""
+
+    requests_per_minute: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
+    max_concurrent: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
+
+
+class LicenceLimiter:
+    """Thread-safe limiter for one :class:`Licence`; ``clock``/``sleep`` are injectable."""
+
+    def __init__(
+        self,
+        licence: Licence,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        period: float = 60.0,
+    ) -> None:
+        self.licence = licence
+        self._clock = clock
+        self._sleep = sleep
+        self._period = period
+        self._lock = threading.Lock()
+        self._starts: deque[float] = deque()
+        self._slots = (
+            threading.BoundedSemaphore(licence.max_concurrent)
+            if licence.max_concurrent is not None
+            else None
+        )
+
+    def __repr__(self) -> str:
+        return f"LicenceLimiter({self.licence!r})"
+
+    def reserve(self) -> float:
+        """Reserve the earliest start time the per-minute ceiling allows (clock seconds)."""
+        rpm = self.licence.requests_per_minute
+        with self._lock:
+            now = self._clock()
+            if rpm is None:
+                return now
+            while self._starts and self._starts[0] <= now - self._period:
+                self._starts.popleft()
+            at = now
+            if len(self._starts) >= rpm:
+                at = max(now, self._starts[-rpm] + self._period)
+            self._starts.append(at)
+            return at
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Wait for the rate window and a concurrency slot; yields the seconds waited."""
+        waited = 0.0
+        at = self.reserve()
+        delay = at - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+            waited = delay
+        if self._slots is None:
+            yield waited
+            return
+        with self._slots:
+            yield waited
