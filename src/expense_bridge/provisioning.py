@@ -50,7 +50,8 @@ from expensify_client import Category, EmployeeRecord, Policy, Tag, TagLevel
 from expensify_client import Employee as Member
 
 if TYPE_CHECKING:
-    from acumatica_client import Account, Employee, Project
+    from acumatica_client import Account, AcumaticaClient, Employee, Project, Subaccount
+    from expensify_client import ExpensifyClient
 
 __all__ = [
     "AlignResult",
@@ -61,11 +62,17 @@ __all__ = [
     "PolicyRule",
     "ProvisionCode",
     "ProvisionIssue",
+    "ProvisionResult",
     "ProvisioningSettings",
     "TagPlan",
+    "active_project_codes",
+    "active_subaccount_codes",
+    "align_categories",
+    "align_tags",
     "plan_categories",
     "plan_employees",
     "plan_tags",
+    "provision_employees",
 ]
 
 logger = logging.getLogger(__name__)
@@ -148,7 +155,7 @@ class ProvisioningSettings:
     expense_account_types: tuple[str, ...] = ("Expense",)
     new_categories_enabled: bool = True
     tag_level: str = "Project"
-    tag_source: Literal["projects", "branches", "subaccounts"] = "projects"
+    tag_source: Literal["projects", "subaccounts"] = "projects"
 
     def policies(self) -> tuple[str, ...]:
         """Every policy this configuration can assign, sorted."""
@@ -645,6 +652,17 @@ def active_project_codes(projects: Sequence[Project]) -> dict[str, str]:
     return found
 
 
+def active_subaccount_codes(subaccounts: Sequence[Subaccount]) -> dict[str, str]:
+    """Active Acumatica subaccounts as ``code -> description`` for :func:`plan_tags`."""
+    found: dict[str, str] = {}
+    for sub in subaccounts:
+        code = _text(sub.subaccount_cd)
+        if code is None or sub.active is False:
+            continue
+        found[code] = _text(sub.description) or ""
+    return found
+
+
 @attrs.frozen(kw_only=True)
 class AlignResult:
     """What :func:`align_categories` / :func:`align_tags` did per policy."""
@@ -654,3 +672,164 @@ class AlignResult:
     dry_run: bool = False
     expensify_calls: int = 0
     acumatica_calls: int = 0
+
+
+# --------------------------------------------------------------------------- runners
+
+
+@attrs.frozen(kw_only=True)
+class ProvisionResult:
+    """What :func:`provision_employees` planned and (unless a dry run) sent."""
+
+    plan: EmployeePlan
+    dry_run: bool
+    feeds_sent: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (email, reason) the updater reported
+    expensify_calls: int = 0
+    acumatica_calls: int = 0
+
+
+class _Calls:
+    """Counts calls made through a client by watching its ``calls`` attribute if any."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self._start = self._now()
+
+    def _now(self) -> int:
+        value = getattr(self._client, "calls", 0)
+        return value if isinstance(value, int) else 0
+
+    @property
+    def made(self) -> int:
+        return self._now() - self._start
+
+
+def _settings(config: object) -> ProvisioningSettings:
+    settings = getattr(config, "provisioning", None)
+    if not isinstance(settings, ProvisioningSettings):
+        raise TypeError("config.provisioning must be a ProvisioningSettings")
+    return settings
+
+
+def _employees_with_details(acumatica: AcumaticaClient) -> list[Employee]:
+    from acumatica_client import Employee
+
+    return list(acumatica.iterate(Employee, expand=("ContactInfo", "EmployeeSettings")))
+
+
+def provision_employees(
+    config: object,
+    *,
+    acumatica: AcumaticaClient,
+    expensify: ExpensifyClient,
+    dry_run: bool = False,
+) -> ProvisionResult:
+    """Bring the synced policies' members in line with Acumatica's employees.
+
+    Reads every employee (one paged listing) and the synced policies' members (one policy
+    getter call), computes the diff with :func:`plan_employees`, and sends only the
+    changes through the Advanced Employee Updater: one call per feed (usually one; two
+    when someone moves policy). ``dry_run`` sends nothing and returns the diff.
+    """
+    settings = _settings(config)
+    acu, exp = _Calls(acumatica), _Calls(expensify)
+    employees = _employees_with_details(acumatica)
+    policies = expensify.get_policies(settings.policies(), ("employees",))
+    plan = plan_employees(employees, policies, settings)
+    skipped: list[tuple[str, str]] = []
+    sent = 0
+    if not dry_run:
+        for feed in plan.feeds():
+            result = expensify.update_employees(feed)
+            sent += 1
+            skipped.extend((s.email, s.reason) for s in result.skipped)
+    logger.info(
+        "provisioning: %d changes, %d issues, %d feeds sent%s",
+        len(plan.changes),
+        len(plan.issues),
+        sent,
+        " (dry run)" if dry_run else "",
+    )
+    return ProvisionResult(
+        plan=plan,
+        dry_run=dry_run,
+        feeds_sent=sent,
+        skipped=tuple(skipped),
+        expensify_calls=exp.made,
+        acumatica_calls=acu.made,
+    )
+
+
+def align_categories(
+    config: object,
+    *,
+    acumatica: AcumaticaClient,
+    expensify: ExpensifyClient,
+    dry_run: bool = False,
+) -> AlignResult:
+    """Merge Acumatica's active expense accounts into each synced policy's categories.
+
+    One account listing, one policy getter call, and one ``merge`` update per policy
+    that has changes. Categories are never deleted (see :func:`plan_categories`).
+    """
+    from acumatica_client import Account
+
+    settings = _settings(config)
+    acu, exp = _Calls(acumatica), _Calls(expensify)
+    accounts = list(acumatica.iterate(Account))
+    policies = expensify.get_policies(_synced(config, settings), ("categories",))
+    plans = tuple(
+        plan_categories(accounts, policy, settings) for _, policy in sorted(policies.items())
+    )
+    if not dry_run:
+        for plan in plans:
+            if plan.changes:
+                expensify.update_policy(
+                    plan.policy_id, categories=plan.categories, categories_action="merge"
+                )
+    return AlignResult(
+        category_plans=plans,
+        dry_run=dry_run,
+        expensify_calls=exp.made,
+        acumatica_calls=acu.made,
+    )
+
+
+def align_tags(
+    config: object,
+    *,
+    acumatica: AcumaticaClient,
+    expensify: ExpensifyClient,
+    dry_run: bool = False,
+) -> AlignResult:
+    """Make active Acumatica projects (or subaccounts) a tag level of each synced policy.
+
+    ``provisioning.tag_source`` picks the source. Tag GL codes are the Acumatica codes,
+    so the tag -> dimension map used by posting always resolves. One Acumatica listing,
+    one policy getter call, one update per policy whose tags changed.
+    """
+    from acumatica_client import Project, Subaccount
+
+    settings = _settings(config)
+    acu, exp = _Calls(acumatica), _Calls(expensify)
+    if settings.tag_source == "projects":
+        codes = active_project_codes(list(acumatica.iterate(Project)))
+    else:
+        codes = active_subaccount_codes(list(acumatica.iterate(Subaccount)))
+    policies = expensify.get_policies(_synced(config, settings), ("tags",))
+    plans = tuple(plan_tags(codes, policy, settings) for _, policy in sorted(policies.items()))
+    if not dry_run:
+        for plan in plans:
+            if plan.levels is not None:
+                expensify.update_policy(plan.policy_id, tags=plan.levels)
+    return AlignResult(
+        tag_plans=plans, dry_run=dry_run, expensify_calls=exp.made, acumatica_calls=acu.made
+    )
+
+
+def _synced(config: object, settings: ProvisioningSettings) -> tuple[str, ...]:
+    configured = getattr(config, "policies", ())
+    ids = set(configured) if configured else set()
+    ids.update(settings.policies())
+    return tuple(sorted(ids))
