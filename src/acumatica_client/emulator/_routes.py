@@ -111,7 +111,11 @@ class AcumaticaEmulator:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         """Handle one request (the ``MockTransport`` handler)."""
-        response = self._handle(request)
+        try:
+            response = self._handle(request)
+        except httpx.TimeoutException:
+            self.request_log.append((request.method, request.url.path, 0))  # 0: no answer
+            raise
         self.request_log.append((request.method, request.url.path, response.status_code))
         return response
 
