@@ -1,18 +1,43 @@
 """The one exception tree of :mod:`acumatica_client`.
 
-``AcumaticaError`` is the root. Transport failures are :class:`APIConnectionError`
-(:class:`APITimeoutError` for timeouts); every non-2xx answer is an
-:class:`APIStatusError` subclass chosen by status, carrying the request, the response
-and the parsed body. Messages never contain credentials, tokens or cookies.
+::
+
+    AcumaticaError                       root of everything raised here
+    ├── APIConnectionError               no HTTP answer (DNS, refused, reset)
+    │   └── APITimeoutError              timed out; whether the server applied it is unknown
+    ├── APIStatusError                   non-2xx answer: .status_code .request .response .body
+    │   ├── BadRequestError              400
+    │   │   └── ValidationError          400/422 with per-field errors: .errors
+    │   ├── AuthenticationError          401
+    │   ├── PermissionDeniedError        403
+    │   ├── NotFoundError                404
+    │   ├── ConflictError                409
+    │   ├── PreconditionFailedError      412 (If-Match / If-None-Match)
+    │   ├── UnprocessableEntityError     422 without field errors
+    │   ├── RateLimitError               429: .retry_after
+    │   └── InternalServerError          5xx
+    ├── EndpointVersionError             pinned endpoint version not served
+    ├── FieldNotInVersionError           (also ValueError) field absent from the pinned version
+    └── ActionTimeoutError               an action still running after the allowed polls
+
+:func:`status_error` turns a non-2xx response into the right class, reading the three
+body shapes Acumatica uses (entity echoed back with ``error`` members, the ``HttpError``
+object, HTML). Every class states its recovery intent in ``retryable``. Messages never
+contain credentials: the request's ``Authorization``/``Cookie`` values and any
+password, secret or token the request carried are replaced by ``[redacted]``.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 import attrs
 import httpx
@@ -36,16 +61,24 @@ __all__ = [
     "RateLimitError",
     "UnprocessableEntityError",
     "ValidationError",
+    "parse_retry_after",
     "status_error",
 ]
+
+REDACTED = "[redacted]"
 
 
 class AcumaticaError(Exception):
     """Root of every error raised by :mod:`acumatica_client`."""
 
+    #: Whether repeating the same call later may succeed (transient failure).
+    retryable: ClassVar[bool] = False
+
 
 class APIConnectionError(AcumaticaError):
     """The request did not get an HTTP answer (DNS, refused, reset, dropped)."""
+
+    retryable: ClassVar[bool] = True
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
@@ -58,7 +91,12 @@ class APITimeoutError(APIConnectionError):
 
 @attrs.frozen
 class FieldError:
-    """One field-level validation message, e.g. ``Details[1].Account``."""
+    """One field-level validation message.
+
+    ``path`` locates the field in the entity: ``VendorRef``, ``ContactInfo.Email``,
+    ``Details[1].Account`` (0-based position in the array), or ``Details[1]`` for an
+    error on the whole detail line.
+    """
 
     path: str
     message: str
@@ -68,9 +106,11 @@ class FieldError:
 
 
 class APIStatusError(AcumaticaError):
-    """Acumatica answered with a non-2xx status."""
+    """Acumatica answered with a non-2xx status.
 
-    status_code: ClassVar[int | None] = None
+    ``body`` is the parsed JSON (numbers with a fraction as ``Decimal``), the text when
+    the body is not JSON, or ``None`` when it is empty.
+    """
 
     def __init__(
         self,
@@ -84,23 +124,23 @@ class APIStatusError(AcumaticaError):
         self.request = request
         self.response = response
         self.body = body
+        self.status_code: int = response.status_code
 
     @property
     def status(self) -> int:
-        """The HTTP status of the response."""
-        return self.response.status_code
+        """The HTTP status of the response (same as ``status_code``)."""
+        return self.status_code
 
 
 class BadRequestError(APIStatusError):
     """400: the request was malformed or rejected."""
 
-    status_code = 400
-
 
 class ValidationError(BadRequestError):
-    """The entity was echoed back with errors on fields (400 or 422).
+    """The server rejected field values (400 or 422 with per-field messages).
 
-    ``errors`` lists every field path and its message, details included.
+    ``errors`` lists every field path and message, detail lines and linked entities
+    included; ``entity_error`` is the entity-level summary when the server gave one.
     """
 
     def __init__(
@@ -114,75 +154,63 @@ class ValidationError(BadRequestError):
         entity_error: str | None = None,
     ) -> None:
         super().__init__(message, request=request, response=response, body=body)
-        self.errors = tuple(errors)
+        self.errors: tuple[FieldError, ...] = tuple(errors)
         self.entity_error = entity_error
 
 
 class AuthenticationError(APIStatusError):
     """401: not signed in, or the token/session expired and could not be renewed."""
 
-    status_code = 401
-
 
 class PermissionDeniedError(APIStatusError):
     """403: the user lacks rights to the entity or action."""
-
-    status_code = 403
 
 
 class NotFoundError(APIStatusError):
     """404: no such record (an unknown endpoint raises :class:`EndpointVersionError`)."""
 
-    status_code = 404
-
 
 class ConflictError(APIStatusError):
     """409: the record changed concurrently."""
-
-    status_code = 409
 
 
 class PreconditionFailedError(APIStatusError):
     """412: an ``If-Match`` / ``If-None-Match`` precondition failed."""
 
-    status_code = 412
-
 
 class UnprocessableEntityError(APIStatusError):
-    """422 without field-level errors."""
-
-    status_code = 422
+    """422 without field-level errors (the entity-level message is in ``str()``)."""
 
 
 class RateLimitError(APIStatusError):
     """429: over the licence's request rate, concurrency or API-login limit."""
 
-    status_code = 429
+    retryable: ClassVar[bool] = True
 
     @property
     def retry_after(self) -> float | None:
-        """Seconds the server asked to wait (``Retry-After``), if it said."""
+        """Seconds the server asked to wait (``Retry-After``), ``None`` if it did not say."""
         return parse_retry_after(self.response.headers.get("Retry-After"))
 
 
 class InternalServerError(APIStatusError):
     """5xx: the server failed."""
 
-    status_code = 500
+    retryable: ClassVar[bool] = True
 
 
 class EndpointVersionError(AcumaticaError):
     """The pinned endpoint (name/version) is not served by this Acumatica instance."""
 
-    def __init__(self, endpoint_name: str, pinned_version: str, offered: Sequence[str]) -> None:
+    def __init__(self, endpoint_name: str, pinned_version: str, offered: Iterable[str]) -> None:
         self.endpoint_name = endpoint_name
         self.pinned_version = pinned_version
-        self.offered = tuple(offered)
-        served = ", ".join(self.offered) if self.offered else "no endpoints"
+        self.offered: tuple[str, ...] = tuple(offered)
+        names = [v if "/" in v else f"{endpoint_name}/{v}" for v in self.offered]
+        served = f"it offers {', '.join(names)}" if names else f"it offers no {endpoint_name}"
         super().__init__(
             f"Acumatica endpoint {endpoint_name}/{pinned_version} is not served by this "
-            f"instance; it offers {served}. Pin one of those versions in the connection "
-            "settings (the version must match the ERP release)."
+            f"instance; {served}. Pin one of those in the connection settings."
         )
 
 
@@ -200,7 +228,10 @@ class FieldNotInVersionError(AcumaticaError, ValueError):
 
 
 class ActionTimeoutError(AcumaticaError):
-    """An action (e.g. ReleaseBill) was still running after the configured polls."""
+    """An action (e.g. ``ReleaseBill``) was still running after the allowed status polls.
+
+    The action may still complete on the server; look the record up before repeating it.
+    """
 
     def __init__(self, action: str, polls: int) -> None:
         self.action = action
@@ -219,52 +250,99 @@ _BY_STATUS: Mapping[int, type[APIStatusError]] = {
     429: RateLimitError,
 }
 
-_TAGS = re.compile(r"<[^>]+>")
 
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent/bad.
 
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date), ``None`` if absent/bad."""
+    ``now`` (tz-aware) is the reference time for the HTTP-date form; default: the clock.
+    """
     if value is None:
         return None
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        from email.utils import parsedate_to_datetime
-
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             return None
-        from datetime import UTC, datetime
-
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+        return None
     return max(0.0, seconds)
 
 
-def _field_errors(entity: Mapping[str, Any], prefix: str = "") -> list[FieldError]:
+# ----------------------------------------------------------------------------- parsing
+
+
+def _field_errors(node: Mapping[str, Any], prefix: str) -> list[FieldError]:
+    """Every ``error`` member below an entity object, with its path."""
     found: list[FieldError] = []
-    for key, value in entity.items():
+    for key, value in node.items():
+        if key in ("value", "error"):
+            continue
         path = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            if isinstance(value.get("error"), str):
+            if isinstance(value.get("error"), str) and value["error"]:
                 found.append(FieldError(path, value["error"]))
-            elif "value" not in value:
-                found.extend(_field_errors(value, f"{path}."))
+            found.extend(_field_errors(value, f"{path}."))
         elif isinstance(value, list):
             for index, row in enumerate(value):
                 if isinstance(row, Mapping):
-                    if isinstance(row.get("error"), str):
-                        found.append(FieldError(f"{path}[{index}]", row["error"]))
-                    found.extend(_field_errors(row, f"{path}[{index}]."))
+                    where = f"{path}[{index}]"
+                    if isinstance(row.get("error"), str) and row["error"]:
+                        found.append(FieldError(where, row["error"]))
+                    found.extend(_field_errors(row, f"{where}."))
+    return found
+
+
+def _model_state_errors(body: Mapping[str, Any]) -> list[FieldError]:
+    """``HttpError.modelState``: field -> list of messages."""
+    state = body.get("modelState")
+    if not isinstance(state, Mapping):
+        return []
+    found: list[FieldError] = []
+    for key, messages in state.items():
+        items = messages if isinstance(messages, list) else [messages]
+        found.extend(FieldError(str(key), str(m)) for m in items if m is not None)
     return found
 
 
 def _parse_body(response: httpx.Response) -> Any:
     try:
-        return json.loads(response.content, parse_float=Decimal) if response.content else None
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None
+    if not content:
+        return None
+    try:
+        return json.loads(content, parse_float=Decimal)
     except ValueError:
         return response.text
+
+
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _text_message(text: str) -> str:
+    plain = html.unescape(_TAGS.sub(" ", _SCRIPT.sub(" ", text)))
+    return " ".join(plain.split())[:500]
+
+
+def _innermost(body: Mapping[str, Any]) -> str | None:
+    inner = body.get("innerException")
+    deepest: str | None = None
+    depth = 0
+    while isinstance(inner, Mapping) and depth < 20:
+        text = inner.get("exceptionMessage") or inner.get("message")
+        if isinstance(text, str) and text:
+            deepest = text
+        inner = inner.get("innerException")
+        depth += 1
+    return deepest
 
 
 def _message(body: Any, response: httpx.Response) -> str:
@@ -272,29 +350,108 @@ def _message(body: Any, response: httpx.Response) -> str:
         for key in ("exceptionMessage", "message", "error_description", "error"):
             text = body.get(key)
             if isinstance(text, str) and text:
+                detail = body.get("messageDetail")
+                if isinstance(detail, str) and detail and detail != text:
+                    text = f"{text} ({detail})"
+                cause = _innermost(body)
+                if cause and cause != text:
+                    text = f"{text}; caused by: {cause}"
+                kind = body.get("exceptionType")
+                if isinstance(kind, str) and kind:
+                    text = f"{text} [{kind}]"
                 return text
     if isinstance(body, str) and body.strip():
-        return " ".join(_TAGS.sub(" ", body).split())[:300]
+        return _text_message(body)
     return response.reason_phrase or f"HTTP {response.status_code}"
 
 
-def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusError:
-    """Build the right :class:`APIStatusError` subclass for a non-2xx response.
+# --------------------------------------------------------------------------- redaction
 
-    Reads the three body shapes Acumatica uses: the entity echoed back with ``error`` on
-    fields (a :class:`ValidationError` listing every field, details included), the
-    standard error object (``message``/``exceptionMessage``), or HTML/plain text.
+_SECRET_KEYS = ("password", "client_secret", "refresh_token", "access_token", "id_token", "code")
+_GENERIC_SECRETS = (
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
+    re.compile(
+        r"(?i)(\"?(?:password|passwd|client_secret|refresh_token|access_token|id_token|"
+        r"token|secret|cookie|set-cookie|authorization)\"?\s*[:=]\s*\"?)[^\"&;,\s}]+"
+    ),
+    re.compile(r"(?i)(\.ASPXAUTH|ASP\.NET_SessionId|UserBranch|Locale|requestid)=[^;,\s]+"),
+)
+
+
+def _request_secrets(request: httpx.Request) -> set[str]:
+    """Credential values the request carried (headers and token/login bodies)."""
+    secrets: set[str] = set()
+    for name in ("authorization", "cookie", "proxy-authorization"):
+        for value in request.headers.get_list(name):
+            secrets.add(value)
+            secrets.update(part for part in value.split(" ", 1)[1:])  # the token after "Bearer "
+            for crumb in value.split(";"):
+                if "=" in crumb:
+                    secrets.add(crumb.split("=", 1)[1].strip())
+    try:
+        content = request.content
+    except httpx.RequestNotRead:
+        content = b""
+    if content:
+        text = content.decode("utf-8", "replace")
+        pairs: list[tuple[str, Any]] = []
+        try:
+            data = json.loads(text)
+        except ValueError:
+            pairs = list(parse_qsl(text, keep_blank_values=False))
+        else:
+            if isinstance(data, Mapping):
+                pairs = list(data.items())
+        secrets.update(
+            value
+            for key, value in pairs
+            if isinstance(value, str) and str(key).lower() in _SECRET_KEYS
+        )
+    return {s for s in secrets if len(s) >= 3}
+
+
+def redact(text: str, request: httpx.Request | None = None) -> str:
+    """``text`` with credentials replaced by ``[redacted]``.
+
+    Removes every secret value ``request`` carried (``Authorization``/``Cookie`` values,
+    passwords, client secrets and tokens in its body) and anything that looks like a
+    bearer token or a ``password=…``/``"access_token": "…"`` pair.
+    """
+    if request is not None:
+        for secret in sorted(_request_secrets(request), key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+    for index, pattern in enumerate(_GENERIC_SECRETS):
+        if index == 0:
+            text = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        else:
+            text = pattern.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return text
+
+
+# ------------------------------------------------------------------------------ mapping
+
+
+def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusError:
+    """Build the right :class:`APIStatusError` subclass for a non-2xx ``response``.
+
+    Reads the body shapes of Acumatica's errors: the entity echoed back with ``error``
+    on fields, detail lines and linked entities (400/422 → :class:`ValidationError`
+    listing every field), ``HttpError`` (``message``/``exceptionMessage``/
+    ``exceptionType``/``modelState``), and HTML or plain text. The message names the
+    method, path and status, never the query string or any credential.
     """
     body = _parse_body(response)
     status = response.status_code
     where = f"{request.method} {request.url.path}"
-    if isinstance(body, Mapping) and status in (400, 422, 500):
-        errors = _field_errors(body)
-        entity_error = body.get("error") if isinstance(body.get("error"), str) else None
-        if errors or (entity_error and "exceptionMessage" not in body):
-            detail = "; ".join(str(e) for e in errors) or str(entity_error)
+    if isinstance(body, Mapping) and status in (400, 422):
+        errors = _field_errors(body, "") + _model_state_errors(body)
+        if errors:
+            entity_error = body.get("error") if isinstance(body.get("error"), str) else None
+            summary = entity_error or body.get("message")
+            head = summary if isinstance(summary, str) and summary else "invalid fields"
+            detail = "; ".join(str(e) for e in errors)
             return ValidationError(
-                f"{where} rejected ({status}): {entity_error or 'field errors'}: {detail}",
+                redact(f"{where} rejected ({status}): {head}: {detail}", request),
                 request=request,
                 response=response,
                 body=body,
@@ -303,7 +460,7 @@ def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusE
             )
     cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)
     return cls(
-        f"{where} failed ({status}): {_message(body, response)}",
+        redact(f"{where} failed ({status}): {_message(body, response)}", request),
         request=request,
         response=response,
         body=body,

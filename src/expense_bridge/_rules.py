@@ -108,3 +108,5 @@ class PostingRules:
     bill_terms: str | None = None
     # Multi-currency: post in the report currency (converted amounts) by default.
     base_currency: str = "USD"
+    # IANA time zone (``zoneinfo`` name) in which report timestamps become document dates.
+    timezone: str = "UTC"
