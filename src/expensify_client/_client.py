@@ -178,6 +178,7 @@ class ExpensifyClient:
         self._options = options
         self._limiter = options.limits or RateLimiter(sleep=options.sleep)
         self._connection = _Connection(http_client, transport)
+        self.calls = 0  # HTTP requests sent (retries included), for API-budget accounting
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -232,6 +233,7 @@ class ExpensifyClient:
         clone._options = attrs.evolve(self._options, **changes)
         clone._limiter = clone._options.limits or self._limiter
         clone._connection = self._connection
+        clone.calls = 0
         return clone
 
     # ------------------------------------------------------------------ sending
@@ -264,6 +266,7 @@ class ExpensifyClient:
             nonlocal attempts
             attempts += 1
             self._limiter.acquire(self._credentials.partner_user_id)
+            self.calls += 1
             started = time.perf_counter()
             status: int | str = "-"
             code: int | str = "-"

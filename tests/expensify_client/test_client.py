@@ -604,3 +604,12 @@ class TestLifecycle:
             a.get_policy_list()
             b.get_policy_list()
         assert sent[5] - sent[0] >= 10.0
+
+
+def test_calls_counts_every_request_including_retries() -> None:
+    app = App(envelope(429, "Too many requests"), envelope(200, policyList=[]))
+    client, _ = make_client(app)
+    assert client.calls == 0
+    assert client.get_policy_list() == ()
+    assert client.calls == 2
+    assert len(app.requests) == 2
