@@ -5,6 +5,7 @@ The public names are re-exported here; implementation lives in ``_private`` modu
 
 from __future__ import annotations
 
+from ._cents import MINOR_UNITS, cents_to_decimal, decimal_to_cents, minor_units
 from ._client import DEFAULT_BASE_URL, ClientOptions, ExpensifyClient
 from ._credentials import Credentials
 from ._exceptions import (
@@ -58,6 +59,7 @@ from ._retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MINOR_UNITS",
     "POLICY_FIELDS",
     "APIConnectionError",
     "APIStatusError",
@@ -98,10 +100,13 @@ __all__ = [
     "TagLevel",
     "TagValue",
     "ValidationError",
+    "cents_to_decimal",
+    "decimal_to_cents",
     "download_job",
     "employee_feed",
     "employee_update_job",
     "export_job",
+    "minor_units",
     "policy_get_job",
     "policy_list_job",
     "policy_update_job",
