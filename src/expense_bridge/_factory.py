@@ -1,0 +1,115 @@
+"""Build both API clients from a :class:`~expense_bridge.BridgeConfig` and the vault.
+
+:func:`open_clients` is the one place where configuration, secrets and the typed clients
+meet. It is a context manager: both clients (and, for cookie authentication, the Acumatica
+session, which holds one of the licence's API seats) are closed on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import attrs
+import httpx
+
+from acumatica_client import AcumaticaClient, CookieLogin, OAuth2, TokenStore
+from acumatica_client import ClientOptions as AcumaticaOptions
+from expensify_client import ClientOptions as ExpensifyOptions
+from expensify_client import Credentials, ExpensifyClient
+
+from ._config import BridgeConfig, default_vault_path
+from ._vault import (
+    ACUMATICA_CLIENT_SECRET,
+    ACUMATICA_PASSWORD,
+    EXPENSIFY_PARTNER_SECRET,
+    CredentialVault,
+)
+
+__all__ = ["open_clients", "vault_for"]
+
+logger = logging.getLogger(__name__)
+
+
+def vault_for(config: BridgeConfig) -> CredentialVault:
+    """The vault the configuration points at (``vault_path``, else the default location)."""
+    path: Path = config.vault_path or default_vault_path()
+    return CredentialVault(path)
+
+
+@contextmanager
+def open_clients(
+    config: BridgeConfig,
+    *,
+    vault: CredentialVault | None = None,
+    acumatica_transport: httpx.BaseTransport | None = None,
+    expensify_transport: httpx.BaseTransport | None = None,
+    acumatica_options: AcumaticaOptions | None = None,
+    expensify_options: ExpensifyOptions | None = None,
+    token_store: TokenStore | None = None,
+) -> Iterator[tuple[AcumaticaClient, ExpensifyClient]]:
+    """Yield ``(AcumaticaClient, ExpensifyClient)`` configured from ``config`` and the vault.
+
+    The Acumatica client uses the configured authentication (OAuth password grant, or a
+    cookie session opened here and always closed) and the licence ceiling
+    (``requests_per_minute``/``max_concurrent``). Secrets are read from ``vault`` (default:
+    :func:`vault_for`) and handed straight to the clients.
+
+    The ``*_transport`` arguments (e.g. an emulator's :class:`httpx.MockTransport`) and the
+    ``*_options`` exist for tests and the demo; ``acumatica_options.licence`` is replaced by
+    the configured ceiling. ``token_store`` keeps OAuth tokens between runs.
+    """
+    vault = vault if vault is not None else vault_for(config)
+    acu = config.acumatica
+    options = attrs.evolve(acumatica_options or AcumaticaOptions(), licence=acu.licence)
+    password = vault.get(ACUMATICA_PASSWORD)
+    auth: httpx.Auth | None = None
+    login: CookieLogin | None = None
+    if acu.auth == "oauth":
+        if acu.client_id is None:  # pragma: no cover - BridgeConfig validation forbids it
+            raise ValueError("acumatica.client_id is required for OAuth")
+        auth = OAuth2(
+            base_url=acu.base_url,
+            client_id=acu.client_id,
+            client_secret=vault.get(ACUMATICA_CLIENT_SECRET).reveal(),
+            username=acu.username,
+            password=password.reveal(),
+            token_store=token_store,
+        )
+    else:
+        login = CookieLogin(
+            name=acu.username, password=password.reveal(), tenant=acu.tenant, branch=acu.branch
+        )
+    credentials = Credentials(
+        partner_user_id=config.expensify.partner_user_id,
+        partner_user_secret=vault.get(EXPENSIFY_PARTNER_SECRET).reveal(),
+    )
+    with ExitStack() as stack:
+        acumatica = stack.enter_context(
+            AcumaticaClient(
+                base_url=acu.base_url,
+                endpoint=acu.endpoint,
+                auth=auth,
+                options=options,
+                transport=acumatica_transport,
+            )
+        )
+        expensify = stack.enter_context(
+            ExpensifyClient(
+                credentials=credentials,
+                base_url=config.expensify.base_url,
+                transport=expensify_transport,
+                options=expensify_options or ExpensifyOptions(),
+            )
+        )
+        if login is not None:
+            stack.enter_context(acumatica.session(login))
+        logger.debug(
+            "clients opened: acumatica %s (%s), expensify %s",
+            acumatica.base_url,
+            acu.auth,
+            config.expensify.base_url,
+        )
+        yield acumatica, expensify
