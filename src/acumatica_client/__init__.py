@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from ._auth import CookieLogin, MemoryTokenStore, OAuth2, Token, TokenStore
 from ._client import KEY_FIELDS, AcumaticaClient, ClientOptions, key_values
-from ._converters import dumps, from_wire, loads, make_converter, schema_type, to_wire
+from ._converters import (
+    configure_converter,
+    dumps,
+    from_wire,
+    loads,
+    make_converter,
+    schema_type,
+    to_wire,
+)
 from ._endpoint import Endpoint, discovery_url, entity_url
 from ._exceptions import (
     ActionTimeoutError,
@@ -29,7 +37,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     ValidationError,
 )
-from ._filters import Field, Filter, literal
+from ._filters import Field, Filter, expand_param, literal, select_param
 from ._limiter import Licence, LicenceLimiter
 from ._models import (
     UNSET,
@@ -106,14 +114,17 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "Vendor",
+    "configure_converter",
     "discovery_url",
     "dumps",
     "entity_url",
+    "expand_param",
     "from_wire",
     "key_values",
     "literal",
     "loads",
     "make_converter",
     "schema_type",
+    "select_param",
     "to_wire",
 ]

@@ -1,9 +1,13 @@
 """Wire conversion: typed entities <-> Acumatica's ``{"value": …}`` JSON.
 
-* Every scalar field travels as ``{"value": v}``; linked entities (``ContactInfo``) as
-  nested objects; detail collections (``Details``) as arrays of objects.
+* Every scalar field travels as ``{"value": v}`` under its PascalCase wire name; linked
+  entities (``ContactInfo``) as nested objects; detail collections (``Details``) as arrays
+  of objects. ``id`` and ``rowNumber`` are bare, ``note`` is ``{"value": …}`` and
+  ``custom`` is ``{"View": {"Field": {"type": "CustomStringField", "value": …}}}``.
 * :data:`~acumatica_client.UNSET` fields are omitted ("leave unchanged"); ``None`` is sent
-  as ``{"value": null}`` ("clear").
+  as ``{"value": null}`` ("clear"). ``None`` in a linked entity, ``id`` or ``rowNumber``
+  is refused (the schema has no null there; clear the fields instead); responses may
+  still carry null, which reads as ``None``.
 * ``Decimal`` stays ``Decimal`` in the dict; :func:`dumps` writes it as an exact JSON
   number (never through ``float``) and :func:`loads` reads numbers back as ``Decimal``.
 * Dates and date-times are ISO 8601 strings with an offset (``2024-01-15T00:00:00+00:00``);
@@ -11,8 +15,10 @@
 * Responses are read tolerantly: unknown keys are ignored, an absent field is ``UNSET``,
   ``{"value": null}`` and Acumatica's empty ``{}`` are ``None``.
 
-The cattrs converter is built once per call site by :func:`make_converter`; nothing here
-is mutable module state.
+The work is done by a :class:`cattrs.Converter` whose hooks come from one hook factory per
+direction, selected by a predicate for entity classes (:func:`configure_converter`).
+:func:`to_wire` and :func:`from_wire` use converters built by :func:`make_converter` and
+memoised per endpoint version; nothing here is mutable module configuration.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import json
 import re
 import types
 import typing
-from collections.abc import Hashable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Hashable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import attrs
 import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._exceptions import FieldNotInVersionError
 from ._models import (
@@ -42,7 +50,15 @@ from ._models import (
 )
 from ._schema import ENTITY_FIELDS, KNOWN_VERSIONS
 
-__all__ = ["dumps", "from_wire", "loads", "make_converter", "schema_type", "to_wire"]
+__all__ = [
+    "configure_converter",
+    "dumps",
+    "from_wire",
+    "loads",
+    "make_converter",
+    "schema_type",
+    "to_wire",
+]
 
 E = TypeVar("E", bound=AcumaticaEntity)
 
@@ -50,8 +66,14 @@ _SCHEMA_NAMES: Mapping[type[AcumaticaEntity], str] = {
     ExpenseClaimDetail: "ExpenseClaimDetails",
     Branch: "CompaniesStructureDetail",
 }
+#: Members every entity object may carry whatever the version (``Entity`` in the schema).
 _SYSTEM = frozenset({"id", "rowNumber", "note", "custom"})
 _VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+# Typed loosely so the per-field overrides can be passed as ``**kwargs`` (mypy cannot
+# tell them apart from the functions' own ``_cattrs_*`` flags).
+_make_unstructure_fn: Callable[..., Callable[[Any], dict[str, Any]]] = make_dict_unstructure_fn
+_make_structure_fn: Callable[..., Callable[[Any, Any], Any]] = make_dict_structure_fn
 
 
 def schema_type(cls: type[AcumaticaEntity]) -> str:
@@ -59,30 +81,39 @@ def schema_type(cls: type[AcumaticaEntity]) -> str:
     return _SCHEMA_NAMES.get(cls, cls.__name__)
 
 
+def _is_entity(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, AcumaticaEntity)
+
+
 # --------------------------------------------------------------------------- scalars
 
 
-def _date_out(value: date) -> str:
+def _scalar_out(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
+        offset = value.utcoffset()
+        if offset is None:
             raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
+        if offset % timedelta(minutes=1):
+            value = value.astimezone(UTC)  # ISO 8601 offsets have no seconds
         return value.isoformat()
-    return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
+    if isinstance(value, float):
+        raise TypeError("floats are not sent; use Decimal for money and quantities")
+    return value
 
 
 def _datetime_in(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    else:
+    if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 date-time string, got {value!r}")
+    text = value.strip()
+    parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _date_in(value: Any) -> date:
-    if isinstance(value, str) and len(value) == 10:
-        return date.fromisoformat(value)
+    if isinstance(value, str) and len(value.strip()) == 10:
+        return date.fromisoformat(value.strip())
     return _datetime_in(value).date()
 
 
@@ -90,22 +121,35 @@ def _decimal_in(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise TypeError(f"expected a number, got {value!r}")
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int | str):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    raise TypeError(f"expected a number, got {value!r}")
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value)
+        except ArithmeticError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    elif isinstance(value, float):
+        result = Decimal(repr(value))  # the shortest repr, not the binary expansion
+    else:
+        raise TypeError(f"expected a number, got {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return result
 
 
 def _int_in(value: Any) -> int:
     if isinstance(value, bool):
         raise TypeError(f"expected an integer, got {value!r}")
-    if isinstance(value, Decimal):
-        if value != value.to_integral_value():
-            raise TypeError(f"expected an integer, got {value}")
-        return int(value)
-    return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal | str):
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            raise ValueError(f"expected an integer, got {value!r}") from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(number)
+    raise TypeError(f"expected an integer, got {value!r}")
 
 
 def _bool_in(value: Any) -> bool:
@@ -124,7 +168,7 @@ def _str_in(value: Any) -> str:
     raise TypeError(f"expected a string, got {value!r}")
 
 
-_SCALAR_IN: Mapping[type, Any] = {
+_SCALAR_IN: Mapping[type, Callable[[Any], Any]] = {
     str: _str_in,
     Decimal: _decimal_in,
     int: _int_in,
@@ -139,18 +183,18 @@ _SCALAR_IN: Mapping[type, Any] = {
 
 @attrs.frozen
 class _Kind:
-    """How one model field travels: a wrapped scalar, a linked entity, or details."""
+    """How one model field travels: a wrapped scalar, a linked entity, details, …"""
 
     tag: str  # "scalar" | "entity" | "details" | "custom" | "system"
     target: Any = None
 
 
 def _strip_optional(tp: Any) -> Any:
-    args = [a for a in typing.get_args(tp) if a not in (type(None), UnsetType)]
-    literal_unset = [a for a in typing.get_args(tp) if typing.get_origin(a) is typing.Literal]
-    args = [a for a in args if a not in literal_unset]
-    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
-        return args[0]
+    """``X | UnsetType | None`` -> ``X``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a not in (type(None), UnsetType)]
+        if len(args) == 1:
+            return args[0]
     return tp
 
 
@@ -167,12 +211,12 @@ def _kinds_of(cls: Any) -> Mapping[str, tuple[str, _Kind]]:
         wire = wire_name(field)
         tp = _strip_optional(hints[field.name])
         if wire in ("id", "rowNumber"):
-            result[field.name] = (wire, _Kind("system", _SCALAR_IN[str if wire == "id" else int]))
+            result[field.name] = (wire, _Kind("system", str if wire == "id" else int))
         elif wire == "custom":
             result[field.name] = (wire, _Kind("custom"))
         elif typing.get_origin(tp) is tuple:
             result[field.name] = (wire, _Kind("details", typing.get_args(tp)[0]))
-        elif isinstance(tp, type) and issubclass(tp, AcumaticaEntity):
+        elif _is_entity(tp):
             result[field.name] = (wire, _Kind("entity", tp))
         elif tp in _SCALAR_IN:
             result[field.name] = (wire, _Kind("scalar", tp))
@@ -181,50 +225,193 @@ def _kinds_of(cls: Any) -> Mapping[str, tuple[str, _Kind]]:
     return result
 
 
-# --------------------------------------------------------------------------- out
+# --------------------------------------------------------------------------- hooks
 
 
-def _scalar_out(value: Any) -> Any:
-    if isinstance(value, date):
-        return _date_out(value)
-    return value
+def _unwrap(raw: Any) -> Any:
+    """A wire field's value: ``{"value": v}`` -> v; ``{}`` or null -> None; bare v -> v."""
+    if isinstance(raw, Mapping):
+        return raw.get("value")
+    return raw
 
 
-def _check_version(cls: type[AcumaticaEntity], wire: str, version: str | None) -> None:
-    if version is None or wire in _SYSTEM:
-        return
-    if version not in ENTITY_FIELDS:
-        return  # a version we have no table for: the server is the judge
-    fields = ENTITY_FIELDS[version].get(schema_type(cls))
-    if fields is not None and wire not in fields:
-        raise FieldNotInVersionError(schema_type(cls), wire, version)
+def _custom_out(value: Mapping[str, Mapping[str, CustomField]]) -> dict[str, Any]:
+    return {
+        view: {
+            name: {"type": field.type, "value": _scalar_out(field.value)}
+            for name, field in fields.items()
+        }
+        for view, fields in value.items()
+    }
 
 
-def _out(entity: AcumaticaEntity, version: str | None) -> dict[str, Any]:
-    cls = type(entity)
-    body: dict[str, Any] = {}
-    for name, (wire, kind) in _kinds(cls).items():
-        value = getattr(entity, name)
-        if value is UNSET:
+def _custom_in(raw: Any, _: Any = None) -> Mapping[str, Mapping[str, CustomField]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"expected an object of views, got {type(raw).__name__}")
+    views: dict[str, dict[str, CustomField]] = {}
+    for view, fields in raw.items():
+        if not isinstance(fields, Mapping):
             continue
-        _check_version(cls, wire, version)
-        if kind.tag == "system":
-            body[wire] = value
-        elif kind.tag == "custom":
-            body[wire] = {
-                view: {
-                    field: {"type": custom.type, "value": _scalar_out(custom.value)}
-                    for field, custom in fields.items()
-                }
-                for view, fields in value.items()
-            }
-        elif kind.tag == "details":
-            body[wire] = [_out(row, version) for row in value]
-        elif kind.tag == "entity":
-            body[wire] = None if value is None else _out(value, version)
-        else:
-            body[wire] = {"value": None if value is None else _scalar_out(value)}
-    return body
+        views[str(view)] = {
+            str(name): CustomField(
+                type=str(spec.get("type", spec.get("Type", ""))), value=spec.get("value")
+            )
+            for name, spec in fields.items()
+            if isinstance(spec, Mapping)
+        }
+    return views
+
+
+def _unstruct_hook(kind: _Kind, wire: str, converter: cattrs.Converter) -> Callable[[Any], Any]:
+    if kind.tag == "system":
+
+        def bare(value: Any) -> Any:
+            if value is None:
+                raise ValueError(f"{wire} cannot be sent as null; leave it UNSET")
+            return value
+
+        return bare
+    if kind.tag == "custom":
+        return _custom_out
+    if kind.tag == "details":
+        row_type = kind.target
+        return lambda rows: [converter.unstructure(row, unstructure_as=row_type) for row in rows]
+    if kind.tag == "entity":
+        target = kind.target
+
+        def linked(value: Any) -> Any:
+            if value is None:
+                raise ValueError(
+                    f"{wire}: a linked entity cannot be sent as null; leave it UNSET or "
+                    "set its fields to None to clear them"
+                )
+            return converter.unstructure(value, unstructure_as=target)
+
+        return linked
+    return lambda value: {"value": None if value is None else _scalar_out(value)}
+
+
+def _struct_hook(kind: _Kind, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    if kind.tag == "system":
+        read = _SCALAR_IN[kind.target]
+        return lambda raw, _: None if raw is None else read(raw)
+    if kind.tag == "custom":
+        return _custom_in
+    if kind.tag == "details":
+        row_type = kind.target
+
+        def details(raw: Any, tp: Any) -> tuple[Any, ...]:
+            if raw is None:
+                return ()
+            if not isinstance(raw, list | tuple):
+                raise TypeError(f"expected an array of {row_type.__name__}, got {raw!r:.60}")
+            rows: list[Any] = []
+            failures: list[Exception] = []
+            for index, row in enumerate(raw):
+                try:
+                    rows.append(converter.structure(row, row_type))
+                except Exception as exc:  # collected into the group raised below
+                    exc.__notes__ = [
+                        *getattr(exc, "__notes__", []),
+                        IterableValidationNote(f"Structuring row @ index {index}", index, tp),
+                    ]
+                    failures.append(exc)
+            if failures:
+                raise IterableValidationError(f"invalid {row_type.__name__} rows", failures, tp)
+            return tuple(rows)
+
+        return details
+    if kind.tag == "entity":
+        target = kind.target
+        return lambda raw, _: None if raw is None else converter.structure(raw, target)
+    read = _SCALAR_IN[kind.target]
+
+    def scalar(raw: Any, _: Any) -> Any:
+        value = _unwrap(raw)
+        return None if value is None else read(value)
+
+    return scalar
+
+
+def _allowed_fields(cls: type[AcumaticaEntity], version: str | None) -> frozenset[str] | None:
+    """Wire fields of ``cls`` in ``version``, or None when there is nothing to check."""
+    if version is None or version not in ENTITY_FIELDS:
+        return None  # a version we have no table for: the server is the judge
+    fields = ENTITY_FIELDS[version].get(schema_type(cls))
+    return None if fields is None else frozenset(fields) | _SYSTEM
+
+
+def configure_converter(converter: cattrs.Converter, *, version: str | None = None) -> None:
+    """Register the entity hook factories on ``converter``.
+
+    ``unstructure(entity)`` gives the request body (UNSET omitted, None as null);
+    ``structure(data, cls)`` reads a response tolerantly. With ``version``, unstructuring
+    an entity that sets a field the version's schema lacks raises
+    :class:`FieldNotInVersionError`.
+    """
+
+    def unstructure_factory(cls: Any) -> Callable[[Any], dict[str, Any]]:
+        overrides = {
+            name: override(rename=wire, unstruct_hook=_unstruct_hook(kind, wire, converter))
+            for name, (wire, kind) in _kinds(cls).items()
+        }
+        base = _make_unstructure_fn(
+            cls, converter, _cattrs_omit_if_default=True, _cattrs_use_alias=False, **overrides
+        )
+        allowed = _allowed_fields(cls, version)
+        if allowed is None or version is None:
+            return base
+        checked_version: str = version
+
+        def checked(entity: Any) -> dict[str, Any]:
+            for name, (wire, _) in _kinds(cls).items():
+                if wire not in allowed and getattr(entity, name) is not UNSET:
+                    raise FieldNotInVersionError(schema_type(cls), wire, checked_version)
+            return base(entity)
+
+        return checked
+
+    def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
+        overrides = {
+            name: override(rename=wire, struct_hook=_struct_hook(kind, converter))
+            for name, (wire, kind) in _kinds(cls).items()
+        }
+        build = _make_structure_fn(
+            cls,
+            converter,
+            _cattrs_forbid_extra_keys=False,
+            _cattrs_detailed_validation=True,
+            _cattrs_use_alias=False,
+            **overrides,
+        )
+
+        def structure(data: Any, target: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"expected a JSON object for {cls.__name__}, got {data!r:.60}")
+            return build(data, target)
+
+        return structure
+
+    converter.register_unstructure_hook_factory(_is_entity, unstructure_factory)
+    converter.register_structure_hook_factory(_is_entity, structure_factory)
+
+
+def make_converter(*, version: str | None = None) -> cattrs.Converter:
+    """A new :class:`cattrs.Converter` configured by :func:`configure_converter`."""
+    converter = cattrs.Converter()
+    configure_converter(converter, version=version)
+    return converter
+
+
+@functools.lru_cache(maxsize=8)
+def _converter(version: str | None) -> cattrs.Converter:
+    """The converter for ``version``, built once (its hooks never change afterwards)."""
+    return make_converter(version=version)
+
+
+# --------------------------------------------------------------------------- public
 
 
 def to_wire(entity: AcumaticaEntity, *, version: str | None = None) -> dict[str, Any]:
@@ -232,99 +419,55 @@ def to_wire(entity: AcumaticaEntity, *, version: str | None = None) -> dict[str,
 
     With ``version`` (an endpoint version such as ``"24.200.001"``), a set field that the
     version's schema does not have raises :class:`FieldNotInVersionError` before any
-    request is made.
+    request is made. Raises ``ValueError`` for a naive ``datetime`` and for ``None`` in a
+    linked entity, ``id`` or ``rowNumber``.
     """
+    if not isinstance(entity, AcumaticaEntity):
+        raise TypeError(f"expected an Acumatica entity, got {type(entity).__name__}")
     if version is not None and version not in KNOWN_VERSIONS and not _VERSION.fullmatch(version):
         raise ValueError(f"malformed endpoint version {version!r}")
-    return _out(entity, version)
+    result: dict[str, Any] = _converter(version).unstructure(entity)
+    return result
 
 
-# --------------------------------------------------------------------------- in
-
-
-def _unwrap(value: Any) -> Any:
-    """A wire field's value: ``{"value": v}`` -> v; ``{}`` or null -> None."""
-    if isinstance(value, Mapping):
-        return value.get("value")
-    return value
-
-
-def _in(cls: type[E], data: Mapping[str, Any], path: str) -> E:
-    if not isinstance(data, Mapping):
-        raise TypeError(f"{path}: expected an object, got {type(data).__name__}")
-    kwargs: dict[str, Any] = {}
-    for name, (wire, kind) in _kinds(cls).items():
-        if wire not in data:
-            continue
-        raw = data[wire]
-        where = f"{path}.{wire}" if path else wire
-        try:
-            if kind.tag == "system":
-                kwargs[name] = None if raw is None else kind.target(raw)
-            elif kind.tag == "custom":
-                kwargs[name] = _custom_in(raw)
-            elif kind.tag == "details":
-                rows = raw or []
-                kwargs[name] = tuple(
-                    _in(kind.target, row, f"{where}[{i}]") for i, row in enumerate(rows)
-                )
-            elif kind.tag == "entity":
-                kwargs[name] = None if raw is None else _in(kind.target, raw, where)
-            else:
-                value = _unwrap(raw)
-                kwargs[name] = None if value is None else _SCALAR_IN[kind.target](value)
-        except (TypeError, ValueError, ArithmeticError) as exc:
-            raise ValueError(f"{where}: {exc}") from exc
-    return cls(**kwargs)
-
-
-def _custom_in(raw: Any) -> Mapping[str, Mapping[str, CustomField]]:
-    views: dict[str, dict[str, CustomField]] = {}
-    for view, fields in (raw or {}).items():
-        views[view] = {
-            field: CustomField(
-                type=str(spec.get("type", spec.get("Type", ""))), value=spec.get("value")
-            )
-            for field, spec in (fields or {}).items()
-            if isinstance(spec, Mapping)
-        }
-    return views
+def _describe(exc: BaseException, tp: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    return str(exc) or type(exc).__name__
 
 
 def from_wire(cls: type[E], data: Mapping[str, Any]) -> E:
-    """Read an entity from its wire JSON (tolerant of unknown keys).
+    """Read an entity of type ``cls`` from its wire JSON (tolerant of unknown keys).
 
-    Raises ``ValueError`` naming the field path when a value has the wrong type.
+    Raises ``ValueError`` listing every bad value with its path (the cattrs
+    ``ClassValidationError`` is the ``__cause__``).
     """
-    return _in(cls, data, "")
-
-
-def make_converter() -> cattrs.Converter:
-    """A cattrs converter with hooks for every entity class (``unstructure``/``structure``).
-
-    ``converter.unstructure(entity)`` equals :func:`to_wire` without a version check;
-    ``converter.structure(data, Bill)`` equals :func:`from_wire`.
-    """
-    converter = cattrs.Converter()
-    converter.register_unstructure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, AcumaticaEntity),
-        lambda entity: _out(entity, None),
-    )
-    converter.register_structure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, AcumaticaEntity),
-        lambda data, cls: _in(cls, data, ""),
-    )
-    return converter
+    try:
+        return _converter(None).structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        problems = "; ".join(
+            cattrs.transform_error(exc, path=cls.__name__, format_exception=_describe)
+        )
+        raise ValueError(f"cannot read {cls.__name__}: {problems}") from exc
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise ValueError(f"cannot read {cls.__name__}: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- JSON
 
 
+def _number(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"cannot send the non-finite number {value}")
+    text = format(value, "f")
+    # A huge exponent written out in full would be an enormous integer literal; the
+    # scientific form is just as exact and still a JSON number.
+    return text if len(text) <= 64 else str(value)
+
+
 def _encode(value: Any, out: list[str]) -> None:
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot send the non-finite number {value}")
-        out.append(format(value, "f"))
+        out.append(_number(value))
     elif value is None or isinstance(value, bool | int | str):
         out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, float):
@@ -332,9 +475,11 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, Mapping):
         out.append("{")
         for index, (key, item) in enumerate(value.items()):
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, got {key!r}")
             if index:
                 out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(json.dumps(key, ensure_ascii=False))
             out.append(":")
             _encode(item, out)
         out.append("}")
@@ -350,7 +495,7 @@ def _encode(value: Any, out: list[str]) -> None:
 
 
 def dumps(body: Any) -> bytes:
-    """JSON for a request body; ``Decimal`` is written as its exact number literal.
+    """UTF-8 JSON for a request body; ``Decimal`` is written as its exact number literal.
 
     A ``float`` anywhere in the body is refused: money never travels through binary floats.
     """
@@ -360,5 +505,5 @@ def dumps(body: Any) -> bytes:
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse a response body; JSON numbers with a fraction become ``Decimal``."""
+    """Parse a response body; JSON numbers with a fraction or exponent become ``Decimal``."""
     return json.loads(data, parse_float=Decimal)

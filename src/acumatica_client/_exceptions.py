@@ -62,6 +62,7 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidationError",
     "parse_retry_after",
+    "redact",
     "status_error",
 ]
 
