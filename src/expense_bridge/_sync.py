@@ -1,0 +1,350 @@
+"""``sync()``: one poll, Expensify -> Acumatica, exactly once per report.
+
+Steps (each report's progress is recorded in the state store as it goes):
+
+1. **Preflight** -- the pinned endpoint version is served; the synced policies and the
+   Acumatica catalog (accounts, vendors, projects…) are read once.
+2. **Pull** -- one export (plus download polls) of reports in the trigger's states that do
+   not carry our export label, without marking anything. The window:
+
+   * ``APPROVED`` (accrual): ``approvedAfter`` = bookmark - ``overlap`` - 1 day
+     (``approvedAfter`` excludes its own day, so a report approved on the day of the last
+     poll is never skipped); the first run looks back ``initial_lookback``.
+   * ``REIMBURSED`` (cash): a report approved long ago may be reimbursed today, so the
+     bookmark cannot bound approval dates: ``approvedAfter`` = now - ``cash_lookback``;
+     the label filter keeps the volume down.
+   * Anchors more than a year old are split into one-year windows (Expensify's rule).
+3. **Plan** -- every report is mapped; a mapping problem holds the report (with every
+   code and fix) before any ERP call.
+4. **Post** -- one existence look-up per page of keys, then one create per new document
+   (see :mod:`._posting` for the idempotency protocol).
+5. **Acknowledge** -- one export job with ``reportIDList`` of every report posted and not
+   yet marked, with ``onFinish`` ``markAsExported`` and our label.
+6. **Bookmark** -- advanced to the signpost fixed at the start only if every pulled report
+   reached a terminal state (acknowledged or held) and the run had no failure.
+
+``dry_run=True`` pulls, plans and looks up, and writes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from acumatica_client import AcumaticaClient, AcumaticaError
+from expensify_client import ExpensifyClient, ExpensifyError, Report, ReportState
+
+from ._config import BridgeConfig
+from ._errors import ConfigError, ErrorCode, Problem
+from ._keys import DocumentKind
+from ._ledger import AcumaticaLedger
+from ._posting import PostingContext, StepHook, plan_or_hold, post_planned, problem_dicts
+from ._results import Action, CallCounts, ReportOutcome, SyncResult
+from ._rules import Trigger
+from ._source import ExpensifySource
+from ._store import AuditEntry, ReportStatus, SQLiteStore, StateStore
+from .mapping import PlannedDocument
+
+__all__ = ["export_windows", "sync"]
+
+logger = logging.getLogger(__name__)
+
+_ONE_YEAR = timedelta(days=365)
+_ACK_STATES = (
+    ReportState.SUBMITTED,
+    ReportState.APPROVED,
+    ReportState.REIMBURSED,
+    ReportState.ARCHIVED,
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def export_windows(approved_after: date, today: date) -> list[tuple[date, date | None]]:
+    """``(approvedAfter, endDate)`` windows covering ``approved_after`` up to today.
+
+    Expensify requires an end date once an anchor is more than a year old and refuses
+    spans over a year. ``endDate`` bounds the later of created/submitted, and a report is
+    approved on or after it was submitted, so consecutive windows whose next anchor is the
+    previous end date miss nothing; the last window has no end date.
+    """
+    windows: list[tuple[date, date | None]] = []
+    anchor = approved_after
+    while anchor <= today - _ONE_YEAR:
+        end = anchor + _ONE_YEAR - timedelta(days=1)
+        windows.append((anchor, end))
+        anchor = end
+    windows.append((anchor, None))
+    return windows
+
+
+def _approved_after(config: BridgeConfig, bookmark: datetime | None, now: datetime) -> date:
+    if config.rules.trigger is Trigger.REIMBURSED:
+        return (now - config.cash_lookback).date()
+    start = bookmark if bookmark is not None else now - config.initial_lookback
+    return (start - config.overlap).date() - timedelta(days=1)
+
+
+def sync(
+    config: BridgeConfig,
+    *,
+    acumatica: AcumaticaClient | None = None,
+    expensify: ExpensifyClient | None = None,
+    store: StateStore | None = None,
+    dry_run: bool = False,
+    now: Callable[[], datetime] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    on_step: StepHook | None = None,
+) -> SyncResult:
+    """Run one poll (see the module docstring) and return what happened.
+
+    Clients default to ones built from ``config`` and the credential vault; ``store`` to
+    the SQLite file at ``config.state_path``. ``now`` is the clock (tz-aware);
+    ``progress(step, done, total)`` is called while posting; ``on_step`` is a test hook
+    called at every step boundary of a report.
+    """
+    with ExitStack() as stack:
+        if acumatica is None or expensify is None:
+            from ._factory import open_clients
+
+            opened_acu, opened_exp = stack.enter_context(open_clients(config))
+            acumatica = acumatica or opened_acu
+            expensify = expensify or opened_exp
+        if store is None:
+            store = SQLiteStore(config.state_path)
+        return _run(
+            config,
+            AcumaticaLedger(acumatica, page_size=config.page_size),
+            ExpensifySource(expensify),
+            store,
+            dry_run=dry_run,
+            clock=now or _utcnow,
+            progress=progress,
+            on_step=on_step,
+        )
+
+
+def _run(
+    config: BridgeConfig,
+    ledger: AcumaticaLedger,
+    source: ExpensifySource,
+    store: StateStore,
+    *,
+    dry_run: bool,
+    clock: Callable[[], datetime],
+    progress: Callable[[str, int, int], None] | None,
+    on_step: StepHook | None,
+) -> SyncResult:
+    started = clock()
+    signpost = started
+    run_id = uuid.uuid4().hex[:12]
+    acu_start, exp_start = ledger.calls, source.calls
+    connection = config.connection
+    errors: list[str] = []
+
+    # 1. preflight
+    ledger.check()
+    policies = dict(source.get_policies(config.policies))
+    missing = [p for p in config.policies if p not in policies]
+    if missing:
+        raise ConfigError(
+            tuple(
+                Problem(
+                    code=ErrorCode.RULES_INVALID,
+                    field="policies",
+                    message=f"Expensify policy {p} is not visible to these credentials",
+                    fix="Check the policy ID in the configuration and the account's access.",
+                )
+                for p in missing
+            )
+        )
+    branches = [b for b in (config.rules.default_branch,) if b]
+    catalog = ledger.load_catalog(branches=branches)
+
+    # 2. pull
+    bookmark = store.bookmark(connection)
+    approved_after = _approved_after(config, bookmark, started)
+    reports: dict[str, Report] = {}
+    for after, end in export_windows(approved_after, started.date()):
+        for report in source.fetch_reports(
+            policy_ids=config.policies,
+            states=config.rules.trigger.report_states,
+            approved_after=after,
+            start_date=None,
+            end_date=end,
+            exclude_label=config.export_label,
+        ):
+            reports.setdefault(report.report_id, report)
+    ordered = [reports[k] for k in sorted(reports)]
+    logger.info(
+        "sync %s: pulled %d reports (approvedAfter %s)", run_id, len(ordered), approved_after
+    )
+
+    ctx = PostingContext(
+        connection=connection,
+        rules=config.rules,
+        ledger=ledger,
+        store=store,
+        run_id=run_id,
+        clock=clock,
+        on_step=on_step or (lambda step, rid: None),
+    )
+    outcomes: dict[str, ReportOutcome] = {}
+
+    # 3. plan
+    planned: dict[str, tuple[PlannedDocument, ...]] = {}
+    for report in ordered:
+        policy = policies.get(report.policy_id)
+        if policy is None:
+            outcome = _policy_not_synced(None if dry_run else ctx, report)
+            outcomes[report.report_id] = outcome
+            continue
+        plan = plan_or_hold(
+            None if dry_run else ctx,
+            report,
+            policy=policy,
+            catalog=catalog,
+            rules=config.rules,
+            posting_date=started.date(),
+        )
+        if isinstance(plan, ReportOutcome):
+            outcomes[report.report_id] = plan
+        else:
+            planned[report.report_id] = plan
+
+    # 4. post: one look-up per page of keys, then one create per new document
+    keys: list[tuple[DocumentKind, str]] = [
+        (doc.kind, doc.key) for docs in planned.values() for doc in docs
+    ]
+    existing = ledger.find_documents(keys) if keys else {}
+    total = len(planned)
+    for index, (rid, docs) in enumerate(planned.items(), start=1):
+        report = reports[rid]
+        if dry_run:
+            outcomes[rid] = _would(rid, docs, existing, store, connection)
+        else:
+            outcomes[rid] = post_planned(ctx, report, docs, existing)
+        if progress is not None:
+            progress("post", index, total)
+
+    # 5. acknowledge: every report posted and not yet marked (this run's and earlier ones)
+    if not dry_run:
+        to_ack = [r.report_id for r in store.with_status(connection, ReportStatus.POSTED)]
+        if to_ack:
+            try:
+                source.acknowledge(to_ack, config.export_label)
+            except (ExpensifyError, AcumaticaError) as exc:
+                errors.append(f"acknowledgement failed: {type(exc).__name__}: {exc}")
+                for rid in to_ack:
+                    ctx.audit(rid, "acknowledge", "failed", detail=type(exc).__name__)
+            else:
+                now = clock()
+                for rid in to_ack:
+                    store.set_status(connection, rid, ReportStatus.ACKNOWLEDGED, now)
+                    ctx.audit(rid, "acknowledge", "marked exported", detail=config.export_label)
+                    previous = outcomes.get(rid)
+                    if previous is None:
+                        outcomes[rid] = ReportOutcome(
+                            report_id=rid,
+                            action=Action.ACKNOWLEDGED,
+                            status=ReportStatus.ACKNOWLEDGED,
+                        )
+                    else:
+                        outcomes[rid] = _with_status(previous, ReportStatus.ACKNOWLEDGED)
+
+    # 6. bookmark
+    bookmark_after = bookmark
+    if not dry_run:
+        pending = [
+            rid
+            for rid in reports
+            if (record := store.get(connection, rid)) is None or not record.status.terminal
+        ]
+        if not pending and not errors:
+            store.set_bookmark(connection, signpost)
+            bookmark_after = signpost
+        elif pending:
+            logger.info("sync %s: bookmark kept; %d reports not terminal", run_id, len(pending))
+
+    finished = clock()
+    result = SyncResult(
+        run_id=run_id,
+        started=started,
+        finished=finished,
+        dry_run=dry_run,
+        outcomes=tuple(outcomes[k] for k in sorted(outcomes)),
+        calls=CallCounts(acumatica=ledger.calls - acu_start, expensify=source.calls - exp_start),
+        pulled=len(ordered),
+        bookmark_before=bookmark,
+        bookmark_after=bookmark_after,
+        errors=tuple(errors),
+    )
+    if not dry_run:
+        store.record_run(connection, run_id, started, finished, _summary(result))
+    return result
+
+
+def _summary(result: SyncResult) -> dict[str, Any]:
+    return {
+        "pulled": result.pulled,
+        "counts": result.counts,
+        "calls": {"acumatica": result.calls.acumatica, "expensify": result.calls.expensify},
+        "errors": list(result.errors),
+    }
+
+
+def _with_status(outcome: ReportOutcome, status: ReportStatus) -> ReportOutcome:
+    import attrs
+
+    return attrs.evolve(outcome, status=status)
+
+
+def _would(
+    rid: str,
+    docs: Sequence[PlannedDocument],
+    existing: dict[str, Any],
+    store: StateStore,
+    connection: str,
+) -> ReportOutcome:
+    record = store.get(connection, rid)
+    if record is not None and record.status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED):
+        return ReportOutcome(report_id=rid, action=Action.ALREADY_POSTED, status=record.status)
+    found = [existing[d.key].number for d in docs if d.key in existing]
+    total = sum((d.total for d in docs), start=docs[0].total * 0) if docs else None
+    return ReportOutcome(
+        report_id=rid,
+        action=Action.WOULD_ADOPT if found and len(found) == len(docs) else Action.WOULD_POST,
+        status=None,
+        documents=tuple(found) or tuple(f"new {d.kind.value} {d.key}" for d in docs),
+        total=f"{total} {docs[0].currency}" if docs else None,
+    )
+
+
+def _policy_not_synced(ctx: PostingContext | None, report: Report) -> ReportOutcome:
+    problem = Problem(
+        code=ErrorCode.RULES_INVALID,
+        field="policy_id",
+        message=f"report {report.report_id} belongs to policy {report.policy_id}, not synced",
+        fix="Add the policy to 'policies' in the configuration, or remove the report's label.",
+    )
+    if ctx is not None:
+        from .mapping import content_fingerprint
+
+        ctx.store.save_snapshot(ctx.connection, report, content_fingerprint(report), ctx.clock())
+        ctx.store.set_status(ctx.connection, report.report_id, ReportStatus.HELD, ctx.clock(),
+                             problem_dicts([problem]))  # fmt: skip
+        ctx.audit(report.report_id, "plan", "held", error_code=problem.code.value)
+    return ReportOutcome(
+        report_id=report.report_id, action=Action.HELD, status=None, problems=(problem,)
+    )
+
+
+def iter_audit(store: StateStore, report_id: str) -> Iterator[AuditEntry]:
+    """A report's audit trail (oldest first)."""
+    yield from store.audit_trail(report_id)
