@@ -19,7 +19,6 @@ from expensify_client import (
     Policy,
     Report,
     ReportState,
-    parse_report_export,
 )
 
 __all__ = ["ExpensifySource"]
@@ -57,7 +56,10 @@ class ExpensifySource:
         )
         request = ExportRequest(filters=filters, report_states=tuple(states))
         data = self.client.export_and_download(request, today=self.today)
-        return parse_report_export(data)
+        from expensify_client import parse_report_export  # type: ignore[attr-defined]
+
+        reports: list[Report] = parse_report_export(data)
+        return reports
 
     def get_policies(self, ids: Iterable[str]) -> Mapping[str, Policy]:
         """The synced policies with categories and tags (one getter call)."""

@@ -223,13 +223,13 @@ class Backend:
         with self.lock:
             for row in rows:
                 record = dict(row)
-                record.setdefault("id", str(uuid.uuid4()))
-                record.setdefault("LastModifiedDateTime", self.clock())
                 existing = self.find(entity, record)
+                record.setdefault("LastModifiedDateTime", self.clock())
                 if existing is not None:
                     existing.update(record)
                     added.append(existing)
                 else:
+                    record.setdefault("id", str(uuid.uuid4()))
                     self.records[entity].append(record)
                     added.append(record)
         return added
