@@ -373,3 +373,29 @@ def test_api_budget_for_many_reports(store: SQLiteStore) -> None:
     lookups = [p for m, p, _ in emu.request_log if m == "GET" and p.endswith("/Bill")]
     assert len(lookups) == 3  # one per page of 50 keys
     assert len([m for m, _, _ in emu.request_log if m == "PUT"]) == 120
+
+
+def test_post_report_is_idempotent_and_replay_posts_a_fixed_report(store: SQLiteStore) -> None:
+    from expense_bridge import post_report, replay
+
+    emu = tenant()
+    cfg = config()
+    client = ledger_for(emu).client
+    first = post_report(report("R1"), config=cfg, acumatica=client, store=store, policy=POLICY)
+    again = post_report(report("R1"), config=cfg, acumatica=client, store=store, policy=POLICY)
+    assert first.outcome.action is Action.POSTED
+    assert again.outcome.action is Action.ALREADY_POSTED
+    assert bills(emu) == ["EXB-R1"]
+
+    orphan = report("R2", email="new.hire@firm.test")
+    held = post_report(orphan, config=cfg, acumatica=client, store=store, policy=POLICY)
+    assert held.outcome.action is Action.HELD
+    assert [p.code for p in held.outcome.problems] == [ErrorCode.SUBMITTER_NO_VENDOR]
+    emu.seed("Vendor", [{"VendorID": "EMP0002", "Status": "Active",
+                         "MainContact": {"Email": "new.hire@firm.test"}}])  # fmt: skip
+    fixed = replay("R2", config=cfg, acumatica=client, store=store, policy=POLICY)
+    assert fixed.outcome.action is Action.POSTED
+    assert bills(emu) == ["EXB-R1", "EXB-R2"]
+    noop = replay("R2", config=cfg, acumatica=client, store=store, policy=POLICY)
+    assert noop.outcome.action is Action.ALREADY_POSTED
+    assert noop.outcome.detail == "already posted: nothing to replay"
