@@ -1,8 +1,9 @@
 """The ``expense-bridge`` command line (also ``python -m expense_bridge``).
 
 Commands: ``demo``, ``init``, ``sync [--dry-run]``, ``status``, ``audit REPORT_ID``,
-``replay REPORT_ID``, ``credentials set|rotate``. Every command accepts ``--json`` (one
-JSON document on stdout, shape ``{"command", "ok", "exit_code", "result" | "error"}``).
+``replay REPORT_ID``, ``provision [--dry-run]``, ``credentials set|rotate``. Every command
+accepts ``--json`` (one JSON document on stdout, shape
+``{"command", "ok", "exit_code", "result" | "error"}``).
 
 Exit codes: 0 ok; 1 failed; 2 usage or configuration error; 3 finished, but some reports
 are held (they need an admin: the output says why and how to fix each).
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", parents=[common], help="post ready reports")
     sync.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
+
+    provision = sub.add_parser(
+        "provision", parents=[common], help="employees, categories and tags from Acumatica"
+    )
+    provision.add_argument("--dry-run", action="store_true", help="show the diff, send nothing")
 
     sub.add_parser("status", parents=[common], help="configuration, credentials and state")
 
@@ -495,6 +501,61 @@ def _cmd_sync(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> in
     return out.emit(EXIT_HELD if held else EXIT_OK, result)
 
 
+def _cmd_provision(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
+    from ._factory import open_clients
+    from .provisioning import provision_all
+
+    config = _load_config(args, env)
+    with open_clients(config) as (acumatica, expensify), _progress(out, "Provisioning"):
+        result = provision_all(config, acumatica=acumatica, expensify=expensify,
+                               dry_run=args.dry_run)  # fmt: skip
+    if not out.json:
+        render_provisioning(out.console, result)
+    issues = bool(result.employees.plan.issues)
+    return out.emit(EXIT_HELD if issues else EXIT_OK, result.to_dict())
+
+
+def render_provisioning(console: Console, result: Any) -> None:
+    """Print a provisioning run's diff: employee changes, issues, categories and tags."""
+    data = result.to_dict()
+    people = data["employees"]
+    title = "Provisioning diff" + (" (dry run: nothing sent)" if data["dry_run"] else "")
+    summary = Table(title=title)
+    for column in ("add", "update", "terminate", "unchanged", "issues", "feeds sent"):
+        summary.add_column(column, justify="right")
+    summary.add_row(str(people["add"]), str(people["update"]), str(people["terminate"]),
+                    str(people["unchanged"]), str(len(people["issues"])),
+                    str(people["feeds_sent"]))  # fmt: skip
+    console.print(summary)
+    changes = [c for c in people["changes"] if c["action"] != "add"][:20]
+    if changes:
+        table = Table(title="Employee updates and terminations")
+        for column in ("action", "email", "policy", "manager", "changed"):
+            table.add_column(column)
+        for c in changes:
+            table.add_row(c["action"], c["email"], c["policy"], c["manager"],
+                          ", ".join(c["changed"]))  # fmt: skip
+        console.print(table)
+    if people["issues"]:
+        table = Table(title="Employees not provisioned")
+        for column in ("code", "employee", "fix"):
+            table.add_column(column)
+        for issue in people["issues"]:
+            table.add_row(issue["code"], issue["subject"], issue["fix"])
+        console.print(table)
+    for plan in data["categories"]:
+        console.print(
+            f"Policy {plan['policy']}: {len(plan['changes'])} category changes, "
+            f"{len(plan['issues'])} categories on inactive accounts"
+        )
+    for plan in data["tags"]:
+        console.print(
+            f"Policy {plan['policy']}: tags added {len(plan['added'])}, "
+            f"disabled {len(plan['disabled'])}, re-enabled {len(plan['enabled'])}"
+        )
+    console.print(f"Expensify calls: {data['expensify_calls']}")
+
+
 def _cmd_replay(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
     config = _load_config(args, env)
     replay = _module("_replay").replay
@@ -576,6 +637,8 @@ def run(
             return _cmd_sync(args, out, env)
         if args.command == "replay":
             return _cmd_replay(args, out, env)
+        if args.command == "provision":
+            return _cmd_provision(args, out, env)
         if args.command == "audit":
             return _cmd_audit(args, out, env)
         return _cmd_demo(args, out, env)

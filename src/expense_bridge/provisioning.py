@@ -63,6 +63,7 @@ __all__ = [
     "ProvisionCode",
     "ProvisionIssue",
     "ProvisionResult",
+    "ProvisioningRun",
     "ProvisioningSettings",
     "TagPlan",
     "active_project_codes",
@@ -72,6 +73,7 @@ __all__ = [
     "plan_categories",
     "plan_employees",
     "plan_tags",
+    "provision_all",
     "provision_employees",
 ]
 
@@ -833,3 +835,74 @@ def _synced(config: object, settings: ProvisioningSettings) -> tuple[str, ...]:
     ids = set(configured) if configured else set()
     ids.update(settings.policies())
     return tuple(sorted(ids))
+
+
+@attrs.frozen(kw_only=True)
+class ProvisioningRun:
+    """The three provisioning steps of one run (employees, categories, tags)."""
+
+    employees: ProvisionResult
+    categories: AlignResult
+    tags: AlignResult
+
+    @property
+    def expensify_calls(self) -> int:
+        """Integration Server requests made by the whole run."""
+        return (
+            self.employees.expensify_calls
+            + self.categories.expensify_calls
+            + self.tags.expensify_calls
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary (``--json``)."""
+        plan = self.employees.plan
+        return {
+            "dry_run": self.employees.dry_run,
+            "employees": {
+                "add": plan.count(EmployeeAction.ADD),
+                "update": plan.count(EmployeeAction.UPDATE),
+                "terminate": plan.count(EmployeeAction.TERMINATE),
+                "unchanged": plan.unchanged,
+                "feeds_sent": self.employees.feeds_sent,
+                "changes": [
+                    {"action": c.action.value, "email": c.email, "policy": c.policy_id,
+                     "manager": c.record.manager_email, "changed": list(c.changed)}
+                    for c in plan.changes
+                ],
+                "issues": [
+                    {"code": i.code.value, "subject": i.subject, "message": i.message,
+                     "fix": i.fix}
+                    for i in plan.issues
+                ],
+            },
+            "categories": [
+                {"policy": p.policy_id,
+                 "changes": [{"name": c.category.name, "gl_code": c.category.gl_code,
+                              "reason": c.reason} for c in p.changes],
+                 "issues": [{"code": i.code.value, "subject": i.subject} for i in p.issues]}
+                for p in self.categories.category_plans
+            ],
+            "tags": [
+                {"policy": p.policy_id, "added": list(p.added), "disabled": list(p.disabled),
+                 "enabled": list(p.enabled)}
+                for p in self.tags.tag_plans
+            ],
+            "expensify_calls": self.expensify_calls,
+        }  # fmt: skip
+
+
+def provision_all(
+    config: object,
+    *,
+    acumatica: AcumaticaClient,
+    expensify: ExpensifyClient,
+    dry_run: bool = False,
+) -> ProvisioningRun:
+    """Run :func:`align_categories`, :func:`align_tags` and :func:`provision_employees`."""
+    categories = align_categories(config, acumatica=acumatica, expensify=expensify, dry_run=dry_run)
+    tags = align_tags(config, acumatica=acumatica, expensify=expensify, dry_run=dry_run)
+    employees = provision_employees(
+        config, acumatica=acumatica, expensify=expensify, dry_run=dry_run
+    )
+    return ProvisioningRun(employees=employees, categories=categories, tags=tags)

@@ -103,8 +103,9 @@ class TestParsing:
         assert parser.parse_args(["sync", "--dry-run"]).dry_run is True
         assert parser.parse_args(["replay", "123"]).report_id == "123"
         assert parser.parse_args(["credentials", "rotate", "key"]).system == "key"
+        assert parser.parse_args(["provision", "--dry-run"]).dry_run is True
         with pytest.raises(_cli._UsageError):
-            parser.parse_args(["provision"])  # omitted until provisioning is wired in
+            parser.parse_args(["provision", "extra"])
 
 
 class TestInit:
