@@ -105,7 +105,8 @@ def sync(
     """Run one poll (see the module docstring) and return what happened.
 
     Clients default to ones built from ``config`` and the credential vault; ``store`` to
-    the SQLite file at ``config.state_path``. ``now`` is the clock (tz-aware);
+    the SQLite file at ``config.state_path``. With ``config.run_provisioning_first``,
+    employees, categories and tags are provisioned from Acumatica before the poll. ``now`` is the clock (tz-aware);
     ``progress(step, done, total)`` is called while posting; ``on_step`` is a test hook
     called at every step boundary of a report.
     """
@@ -118,6 +119,10 @@ def sync(
             expensify = expensify or opened_exp
         if store is None:
             store = SQLiteStore(config.state_path)
+        if config.run_provisioning_first and not dry_run:
+            from .provisioning import provision_all
+
+            provision_all(config, acumatica=acumatica, expensify=expensify)
         return _run(
             config,
             AcumaticaLedger(acumatica, page_size=config.page_size),
