@@ -106,9 +106,9 @@ def sync(
 
     Clients default to ones built from ``config`` and the credential vault; ``store`` to
     the SQLite file at ``config.state_path``. With ``config.run_provisioning_first``,
-    employees, categories and tags are provisioned from Acumatica before the poll. ``now`` is the clock (tz-aware);
-    ``progress(step, done, total)`` is called while posting; ``on_step`` is a test hook
-    called at every step boundary of a report.
+    employees, categories and tags are provisioned from Acumatica before the poll.
+    ``now`` is the clock (tz-aware); ``progress(step, done, total)`` is called while
+    posting; ``on_step`` is a test hook called at every step boundary of a report.
     """
     with ExitStack() as stack:
         if acumatica is None or expensify is None:
