@@ -37,6 +37,7 @@ from rich.table import Table
 from ._config import ENV_CONFIG, BridgeConfig, default_config_path, render_template
 from ._errors import BridgeError, ConfigError
 from ._factory import vault_for
+from ._store import ReportStatus
 from ._vault import (
     ACUMATICA_CLIENT_SECRET,
     ACUMATICA_PASSWORD,
@@ -461,6 +462,11 @@ def _cmd_status(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> 
         bookmark = _get(store, "get_bookmark", "bookmark")
         if callable(bookmark):
             result["bookmark"] = _jsonable(bookmark(config.connection))
+        result["runs"] = store.runs(config.connection, 5)
+        result["held"] = [
+            {"report_id": r.report_id, "problems": list(r.errors)}
+            for r in store.with_status(config.connection, ReportStatus.HELD)
+        ]
     missing = [name for name, when in stored.items() if name in needed and when is None]
     code = EXIT_CONFIG if missing or vault_error else EXIT_OK
     if not out.json:
@@ -477,11 +483,36 @@ def _cmd_status(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> 
             if key in result:
                 table.add_row(key, json.dumps(result[key]))
         out.console.print(table)
+        _render_runs_and_held(out.console, result)
         if vault_error:
             out.console.print(f"[red]{vault_error}[/]")
         elif missing:
             out.console.print("[red]Missing secrets:[/] run 'expense-bridge credentials set …'")
     return out.emit(code, result)
+
+
+def _render_runs_and_held(console: Console, result: Mapping[str, Any]) -> None:
+    runs = result.get("runs") or []
+    if runs:
+        table = Table(title="Last runs")
+        for column in ("started", "pulled", "posted", "held", "errors"):
+            table.add_column(column)
+        for run_ in runs:
+            counts = run_.get("counts", {})
+            table.add_row(str(run_["started"]), str(run_.get("pulled", "")),
+                          str(counts.get("posted", 0)), str(counts.get("held", 0)),
+                          "; ".join(run_.get("errors", [])))  # fmt: skip
+        console.print(table)
+    held = result.get("held") or []
+    if held:
+        table = Table(title=f"Held reports ({len(held)})")
+        for column in ("report", "code", "where", "fix"):
+            table.add_column(column)
+        for item in held:
+            for problem in item["problems"] or [{}]:
+                cells = (problem.get(k, "") for k in ("code", "field", "fix"))
+                table.add_row(item["report_id"], *(str(c) for c in cells))
+        console.print(table)
 
 
 def _cmd_sync(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
