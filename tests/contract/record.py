@@ -1,0 +1,40 @@
+"""Re-record the contract cassettes from the emulators over loopback HTTP.
+
+    .venv/bin/python -m tests.contract.record
+
+Overwrites ``tests/contract/cassettes/*.yaml``; review the diff before committing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acumatica_client.emulator import AcumaticaEmulator
+from expense_bridge.testing import make_vcr
+
+from .scenarios import (
+    ACUMATICA_CLIENT_ID,
+    ACUMATICA_CLIENT_SECRET,
+    ACUMATICA_PASSWORD,
+    VERSION,
+    acumatica_bill_flow,
+    seed_acumatica,
+)
+
+CASSETTES = Path(__file__).parent / "cassettes"
+
+
+def record() -> None:
+    recorder = make_vcr(cassette_dir=CASSETTES, record_mode="all")
+    emulator = AcumaticaEmulator(
+        version=VERSION,
+        users={"admin": ACUMATICA_PASSWORD},
+        oauth_clients={ACUMATICA_CLIENT_ID: ACUMATICA_CLIENT_SECRET},
+    )
+    seed_acumatica(emulator)
+    with emulator.serve() as server, recorder.use_cassette("acumatica_bill_flow.yaml"):
+        print(acumatica_bill_flow(server.base_url))
+
+
+if __name__ == "__main__":
+    record()
