@@ -19,6 +19,7 @@ from expensify_client import (
     Policy,
     Report,
     ReportState,
+    parse_report_export,
 )
 
 __all__ = ["ExpensifySource"]
@@ -56,10 +57,7 @@ class ExpensifySource:
         )
         request = ExportRequest(filters=filters, report_states=tuple(states))
         data = self.client.export_and_download(request, today=self.today)
-        from expensify_client import parse_report_export  # type: ignore[attr-defined]
-
-        reports: list[Report] = parse_report_export(data)
-        return reports
+        return parse_report_export(data)
 
     def get_policies(self, ids: Iterable[str]) -> Mapping[str, Policy]:
         """The synced policies with categories and tags (one getter call)."""

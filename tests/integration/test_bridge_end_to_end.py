@@ -1,0 +1,229 @@
+"""The whole bridge against both emulators: real clients, real template, real state store.
+
+A simulated clock drives both emulators and both clients' limiters and sleeps, so the
+Integration Server's 5-per-10 s / 20-per-60 s windows are enforced without waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
+from acumatica_client.emulator import AcumaticaEmulator
+from expense_bridge import (
+    Action,
+    BridgeConfig,
+    ErrorCode,
+    PostingRules,
+    ReportStatus,
+    SQLiteStore,
+    sync,
+)
+from expense_bridge._config import AcumaticaSettings, ExpensifySettings
+from expensify_client import (
+    ClientOptions as ExpensifyOptions,
+)
+from expensify_client import (
+    Credentials,
+    ExpensifyClient,
+    RateLimiter,
+)
+from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
+
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+PARTNER, SECRET = "aa_bridge_firm_test", "e2e-partner-secret-4f1a"
+OWNER = "controller@firm.test"
+
+
+@dataclass
+class SimClock:
+    """One simulated time for emulators, limiters and sleeps."""
+
+    now: datetime = START
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return (self.now - START).total_seconds() + 1000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    clock: SimClock
+    acumatica: AcumaticaEmulator
+    expensify: ExpensifyEmulator
+    acu_client: AcumaticaClient
+    exp_client: ExpensifyClient
+    config: BridgeConfig
+    store: SQLiteStore
+
+
+def add_approved(world: World, n: int, *, email: str = "ann@firm.test", **spec: object) -> str:
+    exp = world.expensify
+    values: dict[str, object] = {
+        "amount_cents": 10_000 + n,
+        "currency": "USD",
+        "created": date(2026, 11, 10),
+        "merchant": f"Merchant {n}",
+        "category": "Travel",
+    }
+    values.update(spec)
+    rid = exp.add_report(
+        "POL1",
+        submitter=email,
+        name=f"Trip {n}",
+        currency="USD",
+        expenses=[ExpenseSpec(**values)],  # type: ignore[arg-type]
+        created=world.clock.now - timedelta(days=3),
+    )
+    exp.submit(rid, world.clock.now - timedelta(days=2))
+    exp.approve(rid, world.clock.now - timedelta(hours=1))
+    return rid
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    clock = SimClock()
+    acu = AcumaticaEmulator(version="24.200.001", clock=clock, hold_on_entry=False)
+    acu.seed("Account", [
+        {"AccountCD": "61000", "Type": "Expense", "Active": True, "Description": "Travel"},
+        {"AccountCD": "62000", "Type": "Expense", "Active": True, "Description": "Meals"},
+        {"AccountCD": "21000", "Type": "Liability", "Active": True},
+    ])  # fmt: skip
+    acu.seed("Vendor", [{"VendorID": "EMP0001", "Status": "Active",
+                         "MainContact": {"Email": "ann@firm.test"}}])  # fmt: skip
+    exp = ExpensifyEmulator(clock=clock, sleep=clock.sleep)
+    exp.add_account(PARTNER, SECRET, email=OWNER)
+    exp.add_policy(
+        "POL1", "Firm", owner=OWNER,
+        categories=[category("Travel", "61000"), category("Meals", "62000"),
+                    category("Mystery", None)],
+        employees=[employee("ann@firm.test", submits_to=OWNER),
+                   employee("ghost@firm.test", submits_to=OWNER)],
+    )  # fmt: skip
+    auth = OAuth2(base_url="https://erp.test", client_id="expense-bridge@Company",
+                  client_secret="client-secret", username="admin",
+                  password="admin-password")  # fmt: skip
+    acu_client = AcumaticaClient(
+        base_url="https://erp.test", endpoint=Endpoint("Default", "24.200.001"), auth=auth,
+        transport=acu.transport(), options=ClientOptions(sleep=clock.sleep, jitter=lambda: 0.0),
+    )  # fmt: skip
+    exp_client = ExpensifyClient(
+        credentials=Credentials(partner_user_id=PARTNER, partner_user_secret=SECRET),
+        transport=exp.transport(),
+        options=ExpensifyOptions(
+            sleep=clock.sleep, jitter=lambda: 0.0, today=lambda: clock.now.date(),
+            limits=RateLimiter(clock=clock.monotonic, sleep=clock.sleep),
+        ),
+    )  # fmt: skip
+    config = BridgeConfig(
+        acumatica=AcumaticaSettings(base_url="https://erp.test", endpoint_version="24.200.001",
+                                    username="admin", client_id="expense-bridge@Company"),
+        expensify=ExpensifySettings(partner_user_id=PARTNER),
+        policies=("POL1",),
+        rules=PostingRules(employee_liability_account="21000"),
+    )  # fmt: skip
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    yield World(clock, acu, exp, acu_client, exp_client, config, store)
+    store.close()
+
+
+def run_sync(world: World, **kw: object):  # type: ignore[no-untyped-def]
+    return sync(world.config, acumatica=world.acu_client, expensify=world.exp_client,
+                store=world.store, now=world.clock, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def vendor_refs(world: World) -> list[str]:
+    return sorted(str(b["VendorRef"]) for b in world.acumatica.records("Bill"))
+
+
+def test_sync_posts_marks_exported_and_a_second_sync_posts_nothing(world: World) -> None:
+    ids = [add_approved(world, n) for n in range(3)]
+    first = run_sync(world)
+    assert vendor_refs(world) == sorted(f"EXB-{i}" for i in ids)
+    assert first.posted == 3
+    for rid in ids:
+        assert "Acumatica" in world.expensify.exported_labels(rid)
+        record = world.store.get("default", rid)
+        assert record is not None
+        assert record.status is ReportStatus.ACKNOWLEDGED
+    bill = next(b for b in world.acumatica.records("Bill") if b["VendorRef"] == f"EXB-{ids[0]}")
+    assert bill["Vendor"] == "EMP0001"
+    assert bill["Details"][0]["Account"] == "61000"
+    assert str(bill["Amount"]) == "100.00"
+
+    world.clock.now += timedelta(hours=1)
+    second = run_sync(world)
+    assert second.posted == 0
+    assert second.outcomes == ()
+    assert vendor_refs(world) == sorted(f"EXB-{i}" for i in ids)
+
+
+def test_held_reports_do_not_block_the_batch(world: World) -> None:
+    good = add_approved(world, 1)
+    unmapped = add_approved(world, 2, category="Mystery")
+    orphan = add_approved(world, 3, email="ghost@firm.test")
+    result = run_sync(world)
+    actions = {o.report_id: o for o in result.outcomes}
+    assert actions[good].action is Action.POSTED
+    assert [p.code for p in actions[unmapped].problems] == [ErrorCode.CATEGORY_NO_GL_CODE]
+    assert [p.code for p in actions[orphan].problems] == [ErrorCode.SUBMITTER_NO_VENDOR]
+    assert vendor_refs(world) == [f"EXB-{good}"]
+    assert world.expensify.exported_labels(unmapped) == set()  # held reports stay unmarked
+    assert result.bookmark_after == START
+
+
+def test_dry_run_changes_nothing_on_either_side(world: World) -> None:
+    rid = add_approved(world, 1)
+    result = run_sync(world, dry_run=True)
+    assert [o.action for o in result.outcomes] == [Action.WOULD_POST]
+    assert world.acumatica.records("Bill") == []
+    assert world.expensify.exported_labels(rid) == set()
+    assert world.store.get("default", rid) is None
+
+
+def test_api_budget_for_200_reports(world: World) -> None:
+    for n in range(200):
+        add_approved(world, n)
+    result = run_sync(world)
+    assert result.posted == 200
+    # Expensify: policies + one export + one acknowledgement (+ download polls).
+    downloads = [r for r in world.expensify.request_log if (r.job or "").startswith("download")]
+    assert result.calls.expensify - len(downloads) <= 3
+    # Acumatica: one existence look-up per page of 50 keys, one write per new document.
+    lookups = [p for m, p, _ in world.acumatica.request_log if m == "GET" and p.endswith("/Bill")]
+    assert len(lookups) == 200 // world.config.page_size
+    writes = [m for m, _, _ in world.acumatica.request_log if m == "PUT"]
+    assert len(writes) == 200
+
+
+def test_a_dropped_create_over_the_emulators_is_adopted(world: World) -> None:
+    rid = add_approved(world, 1)
+    world.acumatica.inject(method="PUT", path="/Bill$", drop_response=True)
+    first = run_sync(world)
+    assert first.outcomes[0].action is Action.PENDING
+    assert world.expensify.exported_labels(rid) == set()
+    world.clock.now += timedelta(minutes=10)
+    second = run_sync(world)
+    assert second.outcomes[0].action is Action.ADOPTED
+    assert vendor_refs(world) == [f"EXB-{rid}"]
+    assert "Acumatica" in world.expensify.exported_labels(rid)
+
+
+def test_rate_limited_expensify_is_retried_after_backoff(world: World) -> None:
+    add_approved(world, 1)
+    world.expensify.inject(job_type="file", status=429, times=1)
+    result = run_sync(world)
+    assert result.posted == 1
+    assert world.clock.slept  # the client waited instead of failing
