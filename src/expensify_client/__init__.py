@@ -26,6 +26,7 @@ from ._exceptions import (
     ServerError,
     ValidationError,
 )
+from ._export import parse_report_export
 from ._jobs import (
     POLICY_FIELDS,
     EmployeeRecord,
@@ -56,9 +57,11 @@ from ._models import (
 )
 from ._results import EmployeeUpdateResult, ReportIssue, ReportStatusResult, SkippedEmployee
 from ._retry import RetryPolicy
+from ._template import EXPORT_TEMPLATE
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "EXPORT_TEMPLATE",
     "MINOR_UNITS",
     "POLICY_FIELDS",
     "APIConnectionError",
@@ -107,6 +110,7 @@ __all__ = [
     "employee_update_job",
     "export_job",
     "minor_units",
+    "parse_report_export",
     "policy_get_job",
     "policy_list_job",
     "policy_update_job",

@@ -1,0 +1,275 @@
+"""EXPORT_TEMPLATE: real FreeMarker round trips, and the emulator's rendition byte for byte.
+
+The Java tests run Debian's freemarker.jar (2.3.31) through ``freemarker/RenderTemplate.java``
+with FreeMarker's DEFAULT number format, so a bare ``${number}`` would print "1,234,567".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from expensify_client import EXPORT_TEMPLATE, ExportParseError, Report, parse_report_export
+from expensify_client.emulator._render import (
+    UnsupportedTemplateError,
+    c_number,
+    json_string,
+    render_export,
+)
+
+from .freemarker import FreeMarker, RenderFailure, compile_freemarker
+from .freemarker.models import HOSTILE, export_cases, messy_reports
+
+SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|cf|receipt), ("\w+"|k)\)|k\?json_string'
+TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "src/expensify_client/templates"
+
+
+@pytest.fixture(scope="module")
+def freemarker(tmp_path_factory: pytest.TempPathFactory) -> FreeMarker:
+    return compile_freemarker(tmp_path_factory.mktemp("freemarker"))
+
+
+def rendition(template: str, reports: list[Any]) -> str | RenderFailure:
+    try:
+        return render_export(template, reports)
+    except TypeError as exc:
+        return RenderFailure(f"TypeError: {exc}")
+
+
+def same_outcome(java: str | RenderFailure, python: str | RenderFailure) -> bool:
+    if isinstance(java, RenderFailure) or isinstance(python, RenderFailure):
+        return isinstance(java, RenderFailure) and isinstance(python, RenderFailure)
+    return java == python
+
+
+class TestTemplateSource:
+    """The template is package data and follows the JSON-safety rules on its own."""
+
+    def test_exported_constant_is_the_packaged_resource(self):
+        packaged = resources.files("expensify_client").joinpath("templates/export_json.ftl")
+        assert packaged.read_text(encoding="utf-8") == EXPORT_TEMPLATE
+        assert (TEMPLATE_FILE / "export_json.ftl").read_text(encoding="utf-8") == EXPORT_TEMPLATE
+
+    def test_every_interpolation_goes_through_a_json_safe_function(self):
+        interpolations = re.findall(r"\$\{([^}]*)\}", EXPORT_TEMPLATE)
+        assert interpolations
+        for expression in interpolations:
+            assert re.fullmatch(
+                r'(js|jv)\((r|x|sub|cf|receipt), ("\w+"|k)\)|k\?json_string', expression
+            ), expression
+
+    def test_plain_text_output_and_no_locale_formatting(self):
+        assert EXPORT_TEMPLATE.startswith('<#ftl output_format="plainText"')
+        assert "?string(" not in EXPORT_TEMPLATE  # no locale-dependent number/boolean formats
+        assert "?c" in EXPORT_TEMPLATE
+        assert "?json_string" in EXPORT_TEMPLATE
+
+
+class TestForeignTemplates:
+    """The emulator renders only our template and never falls back."""
+
+    @pytest.mark.parametrize(
+        "template",
+        [
+            "",
+            "default",
+            '[<#list reports as r>{"id":"${r.reportID}"}<#sep>,</#sep></#list>]',
+            EXPORT_TEMPLATE.replace('"total":', '"Total":'),
+            EXPORT_TEMPLATE + " ",
+            EXPORT_TEMPLATE.rstrip("\n"),
+        ],
+        ids=["empty", "keyword", "sample", "one-key-renamed", "trailing-space", "no-final-newline"],
+    )
+    def test_foreign_template_is_refused(self, template: str):
+        with pytest.raises(UnsupportedTemplateError, match="EXPORT_TEMPLATE"):
+            render_export(template, [])
+
+    def test_unsupported_template_error_is_a_value_error(self):
+        assert issubclass(UnsupportedTemplateError, ValueError)
+
+    def test_line_endings_are_normalised(self):
+        crlf = EXPORT_TEMPLATE.replace("\n", "\r\n")
+        assert render_export(crlf, []) == '{"reports":[]}\r\n'
+        assert render_export(EXPORT_TEMPLATE, []) == '{"reports":[]}\n'
+
+
+class TestRenditionUnits:
+    """The two FreeMarker built-ins the rendition re-implements, on known values."""
+
+    @pytest.mark.parametrize(
+        ("text", "escaped"),
+        [
+            ("plain", "plain"),
+            ('say "hi"', 'say \\"hi\\"'),
+            ("back\\slash", "back\\\\slash"),
+            ("a\nb\tc\r\f\b", "a\\nb\\tc\\r\\f\\b"),
+            ("\x00\x1f\x7f\x9f", "\\u0000\\u001F\\u007F\\u009F"),
+            ("</script>", "<\\/script>"),
+            ("/x", "\\/x"),
+            ("a/b", "a/b"),
+            ("<!-- x -->", "\\u003C!-- x --\\u003E"),
+            ("]]>", "]]\\u003E"),
+            ("a>b", "a>b"),
+            (">", "\\u003E"),
+            ("it's", "it's"),
+            ("\u2028\u2029", "\\u2028\\u2029"),
+            ("Zoë 😀", "Zoë 😀"),
+        ],
+    )
+    def test_json_string(self, text: str, escaped: str):
+        assert json_string(text) == escaped
+        assert json.loads(f'"{escaped}"') == text
+
+    @pytest.mark.parametrize(
+        ("value", "text"),
+        [
+            (1234567, "1234567"),
+            (-550, "-550"),
+            (2**70, "1180591620717411303424"),
+            (Decimal("1.2300"), "1.23"),
+            (Decimal("1E+3"), "1000"),
+            (Decimal("-0.00"), "0"),
+            (Decimal("0.12345678901234567"), "0.1234567890123457"),
+            (Decimal("0.00000000000000005"), "0"),
+            (Decimal("-0.00000000000000001"), "-0"),
+        ],
+    )
+    def test_c_number(self, value: int | Decimal, text: str):
+        assert c_number(value) == text
+
+    @pytest.mark.parametrize("bad", [True, 1.5, "1", Decimal("NaN")])
+    def test_c_number_refuses_non_numbers(self, bad: Any):
+        with pytest.raises(TypeError):
+            c_number(bad)
+
+    def test_float_in_data_model_is_refused(self):
+        with pytest.raises(TypeError, match="float"):
+            render_export(EXPORT_TEMPLATE, [{"reportID": "R1", "total": 12.5}])
+
+
+def hostile_report(i: int, text: str) -> dict[str, Any]:
+    return {
+        "reportID": f"R{i}",
+        "reportName": text,
+        "status": "Approved",
+        "policyID": "P1",
+        "policyName": text,
+        "currency": "USD",
+        "total": 123_456_789_012,
+        "accountEmail": "e@x.test",
+        "created": "2025-01-31 23:59:59",
+        "customField": {"Cost_Center": text, "Amount_Field": 42},
+        "submitter": {"fullName": text or None},
+        "transactionList": [
+            {
+                "transactionID": f"T{i}",
+                "amount": -1_234_567_899,
+                "currency": "JPY",
+                "created": "2025-01-02",
+                "merchant": text,
+                "comment": text,
+                "currencyConversionRate": Decimal("0.0067"),
+                "ntag1": text or None,
+                "ntag1GlCode": 6100 if text else None,
+                "receiptObject": {"url": text or None},
+            }
+        ],
+    }
+
+
+@pytest.mark.java
+class TestRealFreeMarker:
+    """FreeMarker 2.3.31 renders the template to JSON that parses into the expected reports."""
+
+    def test_harness_exposes_locale_number_formatting(self, freemarker: FreeMarker):
+        """Sanity: the harness keeps FreeMarker's default number format (grouping)."""
+        assert freemarker.render("${n}|${n?c}", {"n": 1234567}) == "1,234,567|1234567"
+
+    def test_hostile_strings_and_big_negative_amounts(self, freemarker: FreeMarker):
+        reports = [hostile_report(i, text) for i, text in enumerate(HOSTILE)]
+        output = freemarker.render(EXPORT_TEMPLATE, {"reports": reports})
+        assert isinstance(output, str), output
+        assert output == render_export(EXPORT_TEMPLATE, reports)
+        assert "</" not in output  # ?json_string writes <\/
+        parsed = parse_report_export(output.encode("utf-8"))
+        assert [r.report_name for r in parsed] == list(HOSTILE)
+        assert [r.custom_fields["Cost_Center"] for r in parsed] == list(HOSTILE)
+        assert {r.custom_fields["Amount_Field"] for r in parsed} == {"42"}
+        for report, text in zip(parsed, HOSTILE, strict=True):
+            (expense,) = report.expenses
+            assert expense.merchant == text
+            assert expense.comment == text
+            assert expense.amount_cents == -1_234_567_899
+            assert expense.currency_conversion_rate == Decimal("0.0067")
+            assert report.total_cents == 123_456_789_012
+            assert report.submitter_full_name == (text or None)
+            assert expense.receipt_url == (text or None)
+            assert [(t.level, t.name, t.gl_code) for t in expense.tags] == (
+                [(1, text, "6100")] if text else []
+            )
+
+    def test_missing_everything_still_renders(self, freemarker: FreeMarker):
+        models = [{}, {"reports": []}, {"reports": [{}]}, {"reports": [{"transactionList": [{}]}]}]
+        outputs = freemarker.render_many(EXPORT_TEMPLATE, models)
+        assert outputs[0] == outputs[1] == '{"reports":[]}\n'
+        for model, output in zip(models[2:], outputs[2:], strict=True):
+            assert output == render_export(EXPORT_TEMPLATE, model["reports"])
+            document = json.loads(output)
+            assert document["reports"][0]["reportID"] is None
+            with pytest.raises(ExportParseError, match=r"reports\[0\]\.reportID"):
+                parse_report_export(output)
+
+    def test_crlf_template_renders_like_the_rendition(self, freemarker: FreeMarker):
+        crlf = EXPORT_TEMPLATE.replace("\n", "\r\n")
+        reports = [hostile_report(0, "x")]
+        assert freemarker.render(crlf, {"reports": reports}) == render_export(crlf, reports)
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.lists(export_cases(max_reports=2, max_expenses=2), min_size=2, max_size=5))
+    def test_round_trip_equals_independent_expectation(
+        self, freemarker: FreeMarker, exports: list[tuple[list[dict], list[Report]]]
+    ):
+        """Batch: one JVM renders every export; each parses to the reports it was built from."""
+        outputs = freemarker.render_many(EXPORT_TEMPLATE, [{"reports": m} for m, _ in exports])
+        for (models, expected), output in zip(exports, outputs, strict=True):
+            assert isinstance(output, str), output
+            assert output == render_export(EXPORT_TEMPLATE, models)
+            assert parse_report_export(output.encode("utf-8")) == expected
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.lists(messy_reports(), min_size=5, max_size=10))
+    def test_rendition_is_byte_for_byte_freemarker(
+        self, freemarker: FreeMarker, batch: list[list[Any]]
+    ):
+        """Any data model, sloppy types included: same bytes, or both refuse to render."""
+        outputs = freemarker.render_many(EXPORT_TEMPLATE, [{"reports": r} for r in batch])
+        for reports, java in zip(batch, outputs, strict=True):
+            python = rendition(EXPORT_TEMPLATE, reports)
+            assert same_outcome(java, python), (reports, java, python)
+            if isinstance(java, str):
+                json.loads(java)  # whatever the data, the output is valid JSON
+
+    def test_many_reports_in_one_export(self, freemarker: FreeMarker):
+        reports = [hostile_report(i, HOSTILE[i % len(HOSTILE)]) for i in range(500)]
+        output = freemarker.render(EXPORT_TEMPLATE, {"reports": reports})
+        assert isinstance(output, str)
+        assert output == render_export(EXPORT_TEMPLATE, reports)
+        parsed = parse_report_export(output)
+        assert [r.report_id for r in parsed] == [f"R{i}" for i in range(500)]
+        assert sum(e.amount_cents for r in parsed for e in r.expenses) == -1_234_567_899 * 500
