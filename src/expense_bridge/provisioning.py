@@ -18,7 +18,9 @@ Decisions where the reference is silent:
 
 * The employee updater's feed may name each email once, so an employee who moves from
   one policy to another is sent in two feeds: first added to the new policy, then
-  terminated (``isTerminated``) in the old one.
+  terminated (``isTerminated``) in the old one -- unless someone in the old policy still
+  submits to them (Expensify's ``shouldFixApprovalChains`` invites approvers into the
+  policies where they approve; removing them would break those chains).
 * Employees are matched on ``employeeID`` first (Acumatica's ``EmployeeID``: the
   updater's stable key that drives email-change detection), then on email.
 * Roles are only raised: employees listed in ``ProvisioningSettings.admins`` become
@@ -338,6 +340,12 @@ def plan_employees(
             member_by_id.setdefault(known.employee_id, []).append((policy_id, email))
 
     admins = {a.lower() for a in settings.admins}
+    elsewhere: list[tuple[_Person, str, str, str]] = []  # memberships outside the target
+    approvers: dict[str, set[str]] = {}
+    for (policy_id, _), known in members.items():
+        for chain in (known.submits_to, known.approves_to, known.over_limit_approver):
+            if chain:
+                approvers.setdefault(policy_id, set()).add(chain.lower())
     changes: list[EmployeeChange] = []
     unchanged = 0
     for key, person in sorted(unique.items()):
@@ -390,16 +398,19 @@ def plan_employees(
                 )
             else:
                 unchanged += 1
+        approvers.setdefault(target, set()).add(manager.lower())
         for other_policy, email in current:
             if other_policy != target and settings.terminate_leavers:
-                changes.append(
-                    EmployeeChange(
-                        action=EmployeeAction.TERMINATE,
-                        record=_record(
-                            person, email, other_policy, manager=manager, terminated=True
-                        ),
-                    )
-                )
+                elsewhere.append((person, email, other_policy, manager))
+    for person, email, other_policy, manager in elsewhere:
+        if email in approvers.get(other_policy, set()):
+            continue  # still approves someone there (Expensify fixed the chain)
+        changes.append(
+            EmployeeChange(
+                action=EmployeeAction.TERMINATE,
+                record=_record(person, email, other_policy, manager=manager, terminated=True),
+            )
+        )
     return EmployeePlan(changes=tuple(changes), issues=tuple(issues), unchanged=unchanged)
 
 
@@ -726,6 +737,7 @@ def provision_employees(
     acumatica: AcumaticaClient,
     expensify: ExpensifyClient,
     dry_run: bool = False,
+    policies: Mapping[str, Policy] | None = None,
 ) -> ProvisionResult:
     """Bring the synced policies' members in line with Acumatica's employees.
 
@@ -737,7 +749,8 @@ def provision_employees(
     settings = _settings(config)
     acu, exp = _Calls(acumatica), _Calls(expensify)
     employees = _employees_with_details(acumatica)
-    policies = expensify.get_policies(settings.policies(), ("employees",))
+    if policies is None:
+        policies = expensify.get_policies(settings.policies(), ("employees",))
     plan = plan_employees(employees, policies, settings)
     skipped: list[tuple[str, str]] = []
     sent = 0
@@ -769,6 +782,7 @@ def align_categories(
     acumatica: AcumaticaClient,
     expensify: ExpensifyClient,
     dry_run: bool = False,
+    policies: Mapping[str, Policy] | None = None,
 ) -> AlignResult:
     """Merge Acumatica's active expense accounts into each synced policy's categories.
 
@@ -780,7 +794,8 @@ def align_categories(
     settings = _settings(config)
     acu, exp = _Calls(acumatica), _Calls(expensify)
     accounts = list(acumatica.iterate(Account))
-    policies = expensify.get_policies(_synced(config, settings), ("categories",))
+    if policies is None:
+        policies = expensify.get_policies(_synced(config, settings), ("categories",))
     plans = tuple(
         plan_categories(accounts, policy, settings) for _, policy in sorted(policies.items())
     )
@@ -804,6 +819,7 @@ def align_tags(
     acumatica: AcumaticaClient,
     expensify: ExpensifyClient,
     dry_run: bool = False,
+    policies: Mapping[str, Policy] | None = None,
 ) -> AlignResult:
     """Make active Acumatica projects (or subaccounts) a tag level of each synced policy.
 
@@ -819,7 +835,8 @@ def align_tags(
         codes = active_project_codes(list(acumatica.iterate(Project)))
     else:
         codes = active_subaccount_codes(list(acumatica.iterate(Subaccount)))
-    policies = expensify.get_policies(_synced(config, settings), ("tags",))
+    if policies is None:
+        policies = expensify.get_policies(_synced(config, settings), ("tags",))
     plans = tuple(plan_tags(codes, policy, settings) for _, policy in sorted(policies.items()))
     if not dry_run:
         for plan in plans:
@@ -844,15 +861,12 @@ class ProvisioningRun:
     employees: ProvisionResult
     categories: AlignResult
     tags: AlignResult
+    expensify_total: int = 0
 
     @property
     def expensify_calls(self) -> int:
-        """Integration Server requests made by the whole run."""
-        return (
-            self.employees.expensify_calls
-            + self.categories.expensify_calls
-            + self.tags.expensify_calls
-        )
+        """Integration Server requests made by the whole run (the shared getter included)."""
+        return self.expensify_total
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (``--json``)."""
@@ -899,10 +913,24 @@ def provision_all(
     expensify: ExpensifyClient,
     dry_run: bool = False,
 ) -> ProvisioningRun:
-    """Run :func:`align_categories`, :func:`align_tags` and :func:`provision_employees`."""
-    categories = align_categories(config, acumatica=acumatica, expensify=expensify, dry_run=dry_run)
-    tags = align_tags(config, acumatica=acumatica, expensify=expensify, dry_run=dry_run)
-    employees = provision_employees(
-        config, acumatica=acumatica, expensify=expensify, dry_run=dry_run
+    """Run :func:`align_categories`, :func:`align_tags` and :func:`provision_employees`.
+
+    The synced policies are read once (one getter call with every section) and shared by
+    the three steps, so a run costs one getter call plus one call per change set.
+    """
+    settings = _settings(config)
+    before = _Calls(expensify)
+    ids = _synced(config, settings)
+    policies = expensify.get_policies(ids, ("employees", "categories", "tags"))
+    categories = align_categories(
+        config, acumatica=acumatica, expensify=expensify, dry_run=dry_run, policies=policies
     )
-    return ProvisioningRun(employees=employees, categories=categories, tags=tags)
+    tags = align_tags(
+        config, acumatica=acumatica, expensify=expensify, dry_run=dry_run, policies=policies
+    )
+    employees = provision_employees(
+        config, acumatica=acumatica, expensify=expensify, dry_run=dry_run, policies=policies
+    )
+    return ProvisioningRun(
+        employees=employees, categories=categories, tags=tags, expensify_total=before.made
+    )
