@@ -10,33 +10,46 @@ servers. Nothing is left running and the temporary directory is removed.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import secrets
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from acumatica_client.emulator import AcumaticaEmulator
+from expensify_client import Expense
+from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator
+
+from .._cli import render_audit, render_provisioning
 from .._config import AcumaticaSettings, BridgeConfig, ExpensifySettings
 from .._factory import open_clients
+from .._results import Action, SyncResult
+from .._store import SQLiteStore
+from .._sync import sync
 from .._vault import (
     ACUMATICA_CLIENT_SECRET,
     ACUMATICA_PASSWORD,
     EXPENSIFY_PARTNER_SECRET,
     CredentialVault,
 )
+from ..provisioning import PolicyRule, ProvisioningSettings, provision_all
 from ._company import Company, build_company
 
-__all__ = ["acumatica_rows", "run_demo", "seed_acumatica", "seed_expensify"]
+__all__ = [
+    "acumatica_rows",
+    "run_demo",
+    "seed_acumatica",
+    "seed_expensify_policy",
+    "seed_expensify_reports",
+]
 
 _PARTNER_USER_ID = "aa_demo_northwind_test"
 _API_USER = "expense-bridge"
@@ -110,34 +123,43 @@ def seed_acumatica(emulator: Any, company: Company) -> Counter[str]:
     return seeded
 
 
-def _call(function: Callable[..., Any], *args: Any, **candidates: Any) -> Any:
-    """Call ``function`` with the keyword arguments it accepts (the others are dropped)."""
-    parameters = inspect.signature(function).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return function(*args, **candidates)
-    return function(*args, **{k: v for k, v in candidates.items() if k in parameters})
+def _expense_spec(expense: Expense) -> ExpenseSpec:
+    """The Expensify emulator's seed for one expense (GL codes come from the policy)."""
+    return ExpenseSpec(
+        amount_cents=expense.amount_cents,
+        currency=expense.currency,
+        created=expense.created,
+        merchant=expense.merchant,
+        category=expense.category,
+        tags=expense.tags,
+        comment=expense.comment,
+        reimbursable=expense.reimbursable,
+        billable=expense.billable,
+        transaction_id=expense.transaction_id,
+        modified_amount_cents=expense.modified_amount_cents,
+        converted_amount_cents=expense.converted_amount_cents,
+        currency_conversion_rate=expense.currency_conversion_rate,
+        modified_merchant=expense.modified_merchant,
+        modified_created=expense.modified_created,
+        inserted=expense.inserted,
+        mcc=expense.mcc,
+        bank=expense.bank,
+        card_id=expense.card_id,
+        receipt_url=expense.receipt_url,
+    )
 
 
-def _expense_spec(expense: Any) -> Any:
-    """An ``ExpenseSpec`` for the Expensify emulator built from an ``Expense`` model."""
-    emulator = importlib.import_module("expensify_client.emulator")
-    spec = getattr(emulator, "ExpenseSpec", None)
-    if spec is None:  # the emulator takes Expense models directly
-        return expense
-    values = {f.name: getattr(expense, f.name) for f in attrs.fields(type(expense))}
-    values.setdefault("amount", expense.amount_cents)
-    values.setdefault("date", expense.created)
-    values.setdefault("tag_values", expense.tags)
-    return _call(spec, **values)
+def seed_expensify_policy(emulator: ExpensifyEmulator, company: Company, *, secret: str) -> None:
+    """The partner account and the policy: categories with GL codes, project tags.
 
-
-def seed_expensify(emulator: Any, company: Company, *, partner_user_secret: str) -> int:
-    """Seed an ``ExpensifyEmulator``: the partner account, the policy, every report and its
-    workflow (submitted, approved, reimbursed) at the company's timestamps."""
+    Members are NOT seeded from Acumatica: provisioning adds them. Only people Acumatica
+    does not know (the new hire without an employee record) are members already, as
+    someone added them by hand in Expensify.
+    """
     policy = company.policy
-    emulator.add_account(_PARTNER_USER_ID, partner_user_secret, email=company.policy_owner)
-    _call(
-        emulator.add_policy,
+    known = {p.email.lower() for p in company.people if p.vendor_id is not None}
+    emulator.add_account(_PARTNER_USER_ID, secret, email=company.policy_owner)
+    emulator.add_policy(
         policy.policy_id,
         policy.name,
         owner=company.policy_owner,
@@ -145,11 +167,14 @@ def seed_expensify(emulator: Any, company: Company, *, partner_user_secret: str)
         categories=list(policy.categories),
         tag_levels=list(policy.tag_levels),
         report_fields=list(policy.report_fields),
-        employees=list(policy.employees),
+        employees=[e for e in policy.employees if e.email.lower() not in known],
     )
+
+
+def seed_expensify_reports(emulator: ExpensifyEmulator, company: Company) -> int:
+    """Every report with its workflow (submitted, approved, reimbursed) at its timestamps."""
     for report in company.reports:
-        report_id = _call(
-            emulator.add_report,
+        emulator.add_report(
             report.policy_id,
             submitter=report.account_email,
             report_id=report.report_id,
@@ -158,13 +183,12 @@ def seed_expensify(emulator: Any, company: Company, *, partner_user_secret: str)
             expenses=[_expense_spec(e) for e in report.expenses],
             created=report.created,
         )
-        report_id = report_id or report.report_id
         if report.submitted is not None:
-            emulator.submit(report_id, report.submitted)
+            emulator.submit(report.report_id, report.submitted)
         if report.approved is not None:
-            _call(emulator.approve, report_id, report.approved, by=report.manager_email)
+            emulator.approve(report.report_id, report.approved, by=report.manager_email)
         if report.reimbursed is not None:
-            emulator.reimburse(report_id, report.reimbursed)
+            emulator.reimburse(report.report_id, report.reimbursed)
     return len(company.reports)
 
 
@@ -201,7 +225,9 @@ def ledger_summary(emulator: Any) -> tuple[Counter[str], dict[str, Decimal]]:
     return documents, dict(by_account)
 
 
-def _print_summary(console: Console, company: Company, emulator: Any, result: Any) -> None:
+def _print_summary(
+    console: Console, company: Company, emulator: AcumaticaEmulator, result: SyncResult
+) -> None:
     documents, by_account = ledger_summary(emulator)
     table = Table(title="Documents created in Acumatica")
     table.add_column("type")
@@ -220,24 +246,16 @@ def _print_summary(console: Console, company: Company, emulator: Any, result: An
     held = Table(title="Held reports (need an admin)")
     for column in ("report", "submitter", "problem", "fix"):
         held.add_column(column)
-    outcomes = getattr(result, "outcomes", None) or ()
-    shown = 0
-    for outcome in outcomes.values() if isinstance(outcomes, Mapping) else outcomes:
-        if not str(getattr(outcome, "status", "")).endswith("HELD"):
+    for outcome in result.outcomes:
+        if outcome.action is not Action.HELD:
             continue
-        problems = getattr(outcome, "problems", ()) or ()
         report = next((r for r in company.reports if r.report_id == outcome.report_id), None)
         held.add_row(
-            str(outcome.report_id),
+            outcome.report_id,
             report.account_email if report else "",
-            ", ".join(str(getattr(getattr(p, "code", p), "value", p)) for p in problems),
-            " ".join(str(getattr(p, "fix", "")) for p in problems),
+            ", ".join(p.code.value for p in outcome.problems),
+            " ".join(p.fix for p in outcome.problems),
         )
-        shown += 1
-    if not shown:  # the sync result did not list them: show the designed ones
-        for h in company.held:
-            report = next(r for r in company.reports if r.report_id == h.report_id)
-            held.add_row(h.report_id, report.account_email, h.reason, h.fix)
     console.print(held)
 
 
@@ -262,6 +280,11 @@ def _demo_config(
         rules=company.rules(),
         state_path=tmp / "state.sqlite3",
         vault_path=tmp / "vault.fernet",
+        provisioning=ProvisioningSettings(
+            default_policy=company.policy.policy_id,
+            policy_rule=PolicyRule(by="department"),
+            top_approver=company.policy_owner,
+        ),
     )
 
 
@@ -275,12 +298,6 @@ def _servers(acumatica: Any, expensify: Any) -> Iterator[tuple[str, str]]:
 
 def run_demo(*, console: Console, today: date | None = None, json_output: bool = False) -> int:
     """Run the demo (see the module docstring); returns the exit code (0 on success)."""
-    from acumatica_client.emulator import AcumaticaEmulator
-
-    sync_module = importlib.import_module("expense_bridge._sync")
-    store_module = importlib.import_module("expense_bridge._store")
-    expensify_emulator = importlib.import_module("expensify_client.emulator")
-
     today = today or datetime.now(UTC).date()
     company = build_company(7, today=today)
     password, client_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
@@ -290,25 +307,22 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
         tenant="Northwind",
         oauth_clients={"expense-bridge@Northwind": client_secret},
     )
-    expensify = expensify_emulator.ExpensifyEmulator()
+    expensify = ExpensifyEmulator()
     console.rule(f"[bold]{company.name}[/] demo ({today:%Y-%m-%d})")
     seeded = seed_acumatica(acumatica, company)
-    seed_expensify(expensify, company, partner_user_secret=partner_secret)
+    seed_expensify_policy(expensify, company, secret=partner_secret)
     console.print(
         f"Seeded Acumatica: {', '.join(f'{n} {e}' for e, n in sorted(seeded.items()))}; "
-        f"Expensify: policy {company.policy.policy_id} with {len(company.policy.employees)} "
-        f"members and {len(company.reports)} reports."
+        f"Expensify: policy {company.policy.policy_id} ({len(company.policy.categories)} "
+        "categories with GL codes, client projects as tags)."
     )
     with tempfile.TemporaryDirectory(prefix="expense-bridge-demo-") as tmp_name:
         tmp = Path(tmp_name)
         with _servers(acumatica, expensify) as (acu_url, exp_url):
             config = _demo_config(
-                company,
-                acumatica_url=acu_url,
-                version=acumatica.version,
-                expensify_url=exp_url,
-                tmp=tmp,
-            )
+                company, acumatica_url=acu_url, version=acumatica.version,
+                expensify_url=exp_url, tmp=tmp,
+            )  # fmt: skip
             (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
             vault = CredentialVault(config.vault_path or tmp / "vault.fernet", env={})
             vault.create_key()
@@ -319,42 +333,47 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
                     EXPENSIFY_PARTNER_SECRET: partner_secret,
                 }
             )
-            store = store_module.SQLiteStore(config.state_path)
+            store = SQLiteStore(config.state_path)
             with open_clients(config, vault=vault) as (acu_client, exp_client):
-                with console.status("First sync: pulling, planning and posting…"):
-                    first = sync_module.sync(
-                        config, acumatica=acu_client, expensify=exp_client, store=store
-                    )
+                with console.status("Provisioning employees, categories and tags…"):
+                    provisioned = provision_all(config, acumatica=acu_client, expensify=exp_client)
+                render_provisioning(console, provisioned)
+                count = seed_expensify_reports(expensify, company)
+                console.print(f"Seeded {count} approved or reimbursed reports in Expensify.")
+                with Progress(console=console, transient=True) as bar:
+                    task = bar.add_task("First sync: posting", total=None)
+
+                    def progress(step: str, done: int, total: int) -> None:
+                        bar.update(task, completed=done, total=total)
+
+                    first = sync(config, acumatica=acu_client, expensify=exp_client,
+                                 store=store, progress=progress)  # fmt: skip
                 _print_summary(console, company, acumatica, first)
                 before = ledger_summary(acumatica)[0]
                 with console.status("Second sync: nothing new should be posted…"):
-                    second = sync_module.sync(
-                        config, acumatica=acu_client, expensify=exp_client, store=store
-                    )
+                    second = sync(config, acumatica=acu_client, expensify=exp_client,
+                                  store=store)  # fmt: skip
                 after = ledger_summary(acumatica)[0]
-            calls = Table(title="API calls (both syncs)")
-            calls.add_column("side")
-            calls.add_column("HTTP requests", justify="right")
-            calls.add_row("Acumatica", str(len(acumatica.request_log)))
-            calls.add_row("Expensify", str(len(getattr(expensify, "request_log", ()))))
-            console.print(calls)
+                with console.status("Provisioning again: nothing should change…"):
+                    again = provision_all(config, acumatica=acu_client, expensify=exp_client)
             created_again = sum(after.values()) - sum(before.values())
+            calls = Table(title="API calls")
+            for column in ("run", "Acumatica", "Expensify"):
+                calls.add_column(column, justify="right" if column != "run" else "left")
+            calls.add_row("first sync", str(first.calls.acumatica), str(first.calls.expensify))
+            calls.add_row("second sync", str(second.calls.acumatica), str(second.calls.expensify))
+            calls.add_row("provisioning (each run)", "-", str(provisioned.expensify_calls))
+            console.print(calls)
+            changes_again = len(again.employees.plan.changes)
             console.print(
-                f"Second sync created {created_again} documents "
-                f"({'as expected' if created_again == 0 else 'UNEXPECTED'})."
+                f"Second sync pulled {second.pulled} reports and created {created_again} "
+                f"documents; second provisioning found {changes_again} employee changes "
+                f"({'as expected' if created_again == 0 and changes_again == 0 else 'UNEXPECTED'})."
             )
-            reader = getattr(store, "audit_trail", None) or getattr(store, "audit", None)
-            posted = next(
-                (r.report_id for r in company.reports
-                 if r.report_id not in {h.report_id for h in company.held}),
-                None,
-            )  # fmt: skip
-            if callable(reader) and posted is not None:
-                from .._cli import render_audit
-
-                render_audit(console, posted, list(reader(posted)))
-            close = getattr(store, "close", None)
-            if callable(close):
-                close()
-    del second, json_output
-    return 0 if created_again == 0 else 1
+            shown = next((o.report_id for o in first.outcomes if o.action is Action.POSTED), None)
+            if shown is not None:
+                render_audit(console, shown, store.audit_trail(shown, config.connection))
+            store.close()
+    if json_output:
+        console.print_json(data={"first": first.to_dict(), "second": second.to_dict()})
+    return 0 if created_again == 0 and changes_again == 0 else 1
