@@ -1,12 +1,30 @@
 """A typed client for Acumatica ERP's Contract-Based REST API.
 
+Pin the endpoint (``Endpoint("Default", "24.200.001")``), pick an auth (:class:`OAuth2`
+or a cookie :meth:`AcumaticaClient.session`), then read and write the typed entities::
+
+    with AcumaticaClient(base_url=url, endpoint=DEFAULT_ENDPOINT, auth=oauth) as client:
+        client.check_endpoint()
+        bills = client.list(Bill, filter=Field("Status").eq("Open"))
+
 The public names are re-exported here; implementation lives in ``_private`` modules.
 """
 
 from __future__ import annotations
 
-from ._auth import CookieLogin, MemoryTokenStore, OAuth2, Token, TokenStore
-from ._client import KEY_FIELDS, AcumaticaClient, ClientOptions, key_values
+from ._auth import (
+    CookieLogin,
+    MemoryTokenStore,
+    OAuth2,
+    Token,
+    TokenStore,
+)
+from ._client import (
+    KEY_FIELDS,
+    AcumaticaClient,
+    ClientOptions,
+    key_values,
+)
 from ._converters import (
     configure_converter,
     dumps,
@@ -16,7 +34,17 @@ from ._converters import (
     schema_type,
     to_wire,
 )
-from ._endpoint import Endpoint, discovery_url, entity_url
+from ._endpoint import (
+    DEFAULT_ENDPOINT,
+    Endpoint,
+    discovery_url,
+    entity_url,
+    instance_url,
+    location_url,
+    login_url,
+    logout_url,
+    token_url,
+)
 from ._exceptions import (
     ActionTimeoutError,
     AcumaticaError,
@@ -36,9 +64,21 @@ from ._exceptions import (
     RateLimitError,
     UnprocessableEntityError,
     ValidationError,
+    parse_retry_after,
+    redact,
+    status_error,
 )
-from ._filters import Field, Filter, expand_param, literal, select_param
-from ._limiter import Licence, LicenceLimiter
+from ._filters import (
+    Field,
+    Filter,
+    expand_param,
+    literal,
+    select_param,
+)
+from ._limiter import (
+    Licence,
+    LicenceLimiter,
+)
 from ._models import (
     UNSET,
     Account,
@@ -60,10 +100,23 @@ from ._models import (
     UnsetType,
     Vendor,
 )
-from ._retry import RetryPolicy
+from ._retry import (
+    RetryPolicy,
+)
+from ._schema import (
+    ACTIONS,
+    ENTITY_FIELDS,
+    KNOWN_VERSIONS,
+    TOP_LEVEL_ENTITIES,
+)
 
 __all__ = [
+    "ACTIONS",
+    "DEFAULT_ENDPOINT",
+    "ENTITY_FIELDS",
     "KEY_FIELDS",
+    "KNOWN_VERSIONS",
+    "TOP_LEVEL_ENTITIES",
     "UNSET",
     "APIConnectionError",
     "APIStatusError",
@@ -120,11 +173,19 @@ __all__ = [
     "entity_url",
     "expand_param",
     "from_wire",
+    "instance_url",
     "key_values",
     "literal",
     "loads",
+    "location_url",
+    "login_url",
+    "logout_url",
     "make_converter",
+    "parse_retry_after",
+    "redact",
     "schema_type",
     "select_param",
+    "status_error",
     "to_wire",
+    "token_url",
 ]

@@ -5,7 +5,10 @@ password grant (scope ``api offline_access`` by default), keeps it in an injecta
 :class:`TokenStore`, and on a 401 refreshes **once** (``refresh_token`` grant, falling
 back to the password grant when there is no refresh token or it was rejected) and replays
 the request. A second 401 is returned to the client, which raises
-:class:`~acumatica_client.AuthenticationError`.
+:class:`~acumatica_client.AuthenticationError`. Grants are serialised by a lock, so
+threads that all hit a 401 with the same stale token cause one refresh, not one each.
+A 429/5xx from the identity server raises the transient status error (retried by the
+client for repeatable requests); a rejected grant raises ``AuthenticationError``.
 
 :class:`CookieLogin` holds the credentials of the legacy cookie session
 (``/entity/auth/login``); :meth:`AcumaticaClient.session` signs in and always signs out,
@@ -21,13 +24,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import Any, Protocol
+from typing import Protocol
 
 import attrs
 import httpx
 
-from ._endpoint import instance_url
-from ._exceptions import AuthenticationError, status_error
+from ._endpoint import token_url
+from ._exceptions import AuthenticationError, redact, status_error
 
 __all__ = ["CookieLogin", "MemoryTokenStore", "OAuth2", "Token", "TokenStore"]
 
@@ -105,7 +108,7 @@ class OAuth2(httpx.Auth):
     ) -> None:
         if "api" not in scope.split():
             raise ValueError("the OAuth scope must include 'api' for REST access")
-        self._token_url = instance_url(base_url, "identity/connect/token")
+        self._token_url = token_url(base_url)
         self.client_id = client_id
         self.username = username
         self.scope = scope
@@ -113,6 +116,7 @@ class OAuth2(httpx.Auth):
         self._password = password
         self.token_store: TokenStore = token_store or MemoryTokenStore()
         self._clock = clock
+        self._lock = threading.Lock()
         self.token_requests = 0  # grants requested so far (for tests and accounting)
 
     def __repr__(self) -> str:
@@ -145,19 +149,41 @@ class OAuth2(httpx.Auth):
     def _read_token(self, request: httpx.Request, response: httpx.Response) -> Token:
         if response.status_code != 200:
             error = status_error(request, response)
+            if error.retryable:  # 429/5xx: the identity server's trouble, not the credentials
+                raise error
             raise AuthenticationError(
-                f"Acumatica token request failed ({response.status_code}): "
-                f"{_oauth_error(response)}",
+                redact(
+                    f"Acumatica token request failed ({response.status_code}): "
+                    f"{_oauth_error(response)}",
+                    request,
+                ),
                 request=request,
                 response=response,
                 body=error.body,
             )
-        data: dict[str, Any] = json.loads(response.content)
-        lifetime = float(data.get("expires_in") or 3600)
+        try:
+            data = json.loads(response.content)
+            access = data["access_token"]
+            refresh = data.get("refresh_token")
+            lifetime = float(data.get("expires_in") or 3600)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise AuthenticationError(
+                "Acumatica token response is not an OAuth token (no access_token)",
+                request=request,
+                response=response,
+            ) from exc
+        if (
+            not isinstance(access, str)
+            or not access
+            or not (refresh is None or isinstance(refresh, str))
+        ):
+            raise AuthenticationError(
+                "Acumatica token response is not an OAuth token (bad access_token)",
+                request=request,
+                response=response,
+            )
         return Token(
-            access_token=str(data["access_token"]),
-            refresh_token=data.get("refresh_token"),
-            expires_at=self._clock() + lifetime,
+            access_token=access, refresh_token=refresh, expires_at=self._clock() + lifetime
         )
 
     def _obtain(self, current: Token | None) -> Generator[httpx.Request, httpx.Response, Token]:
@@ -168,7 +194,7 @@ class OAuth2(httpx.Auth):
             )
             self.token_requests += 1
             response = yield request
-            if response.status_code == 200:
+            if response.status_code not in (400, 401):  # 400 invalid_grant: rejected
                 token = self._read_token(request, response)
                 self.token_store.save(token)
                 logger.debug("acumatica oauth: token refreshed")
@@ -186,11 +212,24 @@ class OAuth2(httpx.Auth):
 
     # -- the flow -----------------------------------------------------------------
 
+    def _renew(self, stale: Token | None) -> Generator[httpx.Request, httpx.Response, Token]:
+        """A usable token in place of ``stale`` (``None``: there was none).
+
+        Serialised by a lock held across the grant request, so concurrent requests that
+        all saw a stale token trigger one grant; the others pick up the stored result.
+        httpx closes the flow on any error, which releases the lock.
+        """
+        with self._lock:
+            current = self.token_store.load()
+            if current is not None and current != stale and not current.expired(self._clock()):
+                return current
+            return (yield from self._obtain(current if current is not None else stale))
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Attach a bearer token; on 401 refresh once and replay the request."""
         token = self.token_store.load()
         if token is None or token.expired(self._clock()):
-            token = yield from self._obtain(token)
+            token = yield from self._renew(token)
         request.headers["Authorization"] = f"Bearer {token.access_token}"
         response = yield request
         if response.status_code != 401:
@@ -198,9 +237,9 @@ class OAuth2(httpx.Auth):
         logger.info(
             "acumatica oauth: 401 on %s %s; refreshing once", request.method, request.url.path
         )
-        token = yield from self._obtain(token)
+        token = yield from self._renew(token)
         request.headers["Authorization"] = f"Bearer {token.access_token}"
-        yield request
+        yield request  # a second 401 is returned as is: the client raises AuthenticationError
 
 
 def _oauth_error(response: httpx.Response) -> str:

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 import httpx
 
 from ._auth import CookieLogin
 from ._converters import dumps, from_wire, loads, to_wire
-from ._endpoint import Endpoint, discovery_url, entity_url, instance_url
+from ._endpoint import (
+    Endpoint,
+    discovery_url,
+    entity_url,
+    instance_url,
+    location_url,
+    login_url,
+    logout_url,
+)
 from ._exceptions import (
     ActionTimeoutError,
     AcumaticaError,
@@ -32,17 +43,20 @@ from ._exceptions import (
     EndpointVersionError,
     status_error,
 )
-from ._filters import Field, Filter
+from ._filters import Field, Filter, expand_param, select_param
 from ._limiter import Licence, LicenceLimiter
 from ._models import AcumaticaEntity, wire_name
 from ._retry import RetryPolicy, make_retrying
 from ._schema import ACTIONS
 
-__all__ = ["AcumaticaClient", "ClientOptions"]
+__all__ = ["KEY_FIELDS", "AcumaticaClient", "ClientOptions", "key_values"]
 
 logger = logging.getLogger("acumatica_client")
 
 E = TypeVar("E", bound=AcumaticaEntity)
+
+#: Header telling the server (or the emulator) how many times this call was retried.
+RETRY_COUNT_HEADER: Final = "x-acumatica-client-retry-count"
 
 #: Key fields of each top-level entity, in key order (for URLs and action bodies).
 KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -58,8 +72,22 @@ KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+_ACTION = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_CUSTOM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _uniform() -> float:
     return random.random()  # noqa: S311 - retry jitter, not a security use
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"ClientOptions.{attribute.name} must be > 0, not {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"ClientOptions.{attribute.name} must be >= 0, not {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -71,25 +99,70 @@ class ClientOptions:
     without waiting. ``poll_interval``/``max_action_polls`` govern 202 action polling.
     """
 
-    timeout: float = 60.0
+    timeout: float = attrs.field(default=60.0, validator=_positive)
     retry: RetryPolicy = RetryPolicy()
     licence: Licence = Licence()
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = _uniform
     clock: Callable[[], float] = time.monotonic
-    poll_interval: float = 1.0
-    max_action_polls: int = 120
-    page_size: int = 100
+    poll_interval: float = attrs.field(default=1.0, validator=_non_negative)
+    max_action_polls: int = attrs.field(default=120, validator=attrs.validators.ge(1))
+    page_size: int = attrs.field(default=100, validator=attrs.validators.ge(1))
     user_agent: str = "acumatica-client (expense-bridge)"
+
+
+class _Connection:
+    """The httpx client, created lazily (no I/O in constructors) and shared by clones."""
+
+    def __init__(
+        self, http_client: httpx.Client | None, transport: httpx.BaseTransport | None
+    ) -> None:
+        self._client = http_client
+        self._owned = http_client is None
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the AcumaticaClient is closed")
+            if self._client is None:
+                self._client = httpx.Client(transport=self._transport)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._owned and self._client is not None:
+                self._client.close()
+                self._client = None
+            self._closed = self._owned
+
+
+class _Counter:
+    """A thread-safe count of HTTP requests, shared by a client and its clones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
 
 
 class AcumaticaClient:
     """A typed client for one Acumatica tenant and one pinned endpoint.
 
     ``base_url`` is the instance URL (with its virtual directory, if any); ``endpoint``
-    pins the endpoint name and version. ``auth`` is an :class:`httpx.Auth` (e.g.
-    :class:`OAuth2`) or ``None`` for a cookie session opened with :meth:`session`.
+    pins the endpoint name and version (never chosen automatically). ``auth`` is an
+    :class:`httpx.Auth` (e.g. :class:`OAuth2`) or ``None`` for a cookie session opened
+    with :meth:`session`. ``http_client`` (kept open on :meth:`close`) or ``transport``
+    (e.g. an emulator's :class:`httpx.MockTransport`) replace the default connection.
     Construction does no I/O. Use as a context manager to close the pool it owns.
+
+    ``calls`` counts every HTTP request sent through the client (retries and action
+    polls included, OAuth token requests not), for API-budget accounting.
     """
 
     def __init__(
@@ -102,19 +175,26 @@ class AcumaticaClient:
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if not isinstance(endpoint, Endpoint):
+            raise TypeError("endpoint must be an Endpoint, e.g. Endpoint('Default', '24.200.001')")
+        if http_client is not None and transport is not None:
+            raise ValueError("pass http_client or transport, not both")
         self.base_url = str(base_url).rstrip("/")
         instance_url(self.base_url, "")  # validates the scheme, no I/O
         self.endpoint = endpoint
         self.options = options or ClientOptions()
         self._auth = auth
-        self._http = http_client
-        self._owned = http_client is None
-        self._transport = transport
-        self._lock = threading.Lock()
+        self._connection = _Connection(http_client, transport)
         self._limiter = LicenceLimiter(
             self.options.licence, clock=self.options.clock, sleep=self.options.sleep
         )
-        self.calls = 0  # HTTP requests sent (retries included), for API-budget accounting
+        self._counter = _Counter()
+        self._endpoint_confirmed = False
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent so far (retries and polls included; token grants excluded)."""
+        return self._counter.value
 
     def __repr__(self) -> str:
         return f"AcumaticaClient(base_url={self.base_url!r}, endpoint={str(self.endpoint)!r})"
@@ -132,19 +212,23 @@ class AcumaticaClient:
 
     def close(self) -> None:
         """Close the connection pool this client created (not one passed in)."""
-        with self._lock:
-            if self._owned and self._http is not None:
-                self._http.close()
-                self._http = None
+        self._connection.close()
 
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(
-                    transport=self._transport,
-                    headers={"User-Agent": self.options.user_agent},
-                )
-            return self._http
+    def with_options(self, **changes: Any) -> AcumaticaClient:
+        """A copy with some :class:`ClientOptions` changed (``timeout=5``, ``retry=…``).
+
+        The copy shares this client's connection pool, cookies, auth, call counter and,
+        unless ``licence``, ``clock`` or ``sleep`` change, its licence limiter.
+        """
+        options = attrs.evolve(self.options, **changes)
+        clone = object.__new__(AcumaticaClient)
+        clone.__dict__.update(self.__dict__)
+        clone.options = options
+        if {"licence", "clock", "sleep"} & changes.keys():
+            clone._limiter = LicenceLimiter(
+                options.licence, clock=options.clock, sleep=options.sleep
+            )
+        return clone
 
     # ------------------------------------------------------------------ sending
 
@@ -158,37 +242,49 @@ class AcumaticaClient:
         repeatable: bool,
         check_version_on_404: bool = False,
     ) -> httpx.Response:
+        """Send one logical request: limiter, retry policy, error mapping, accounting."""
         content = dumps(body) if body is not None else None
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": self.options.user_agent}
         if content is not None:
             headers["Content-Type"] = "application/json"
         describe = f"{method} {url.path}"
+        auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
+        attempt = 0
 
         def once() -> httpx.Response:
+            nonlocal attempt
+            if attempt:
+                headers[RETRY_COUNT_HEADER] = str(attempt)
+            attempt += 1
             with self._limiter.slot():
-                self.calls += 1
+                self._counter.add()
                 started = time.perf_counter()
                 try:
-                    response = self._client().request(
+                    response = self._connection.get().request(
                         method,
                         url,
                         params=params,
                         content=content,
                         headers=headers,
-                        auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
+                        auth=auth,
                         timeout=self.options.timeout,
                     )
                 except httpx.TimeoutException as exc:
+                    logger.debug("acumatica %s timed out", describe)
                     raise APITimeoutError(
                         f"{describe}: timed out ({type(exc).__name__})", request=exc.request
                     ) from exc
                 except httpx.TransportError as exc:
+                    logger.debug("acumatica %s: %s", describe, type(exc).__name__)
                     raise APIConnectionError(
                         f"{describe}: {type(exc).__name__}", request=exc.request
                     ) from exc
-                finally:
-                    logger.debug("acumatica %s %.3fs", describe, time.perf_counter() - started)
-            logger.debug("acumatica %s -> %d", describe, response.status_code)
+            logger.debug(
+                "acumatica %s -> %d (%.3fs)",
+                describe,
+                response.status_code,
+                time.perf_counter() - started,
+            )
             if response.is_success:
                 return response
             if response.status_code == 404 and check_version_on_404:
@@ -210,22 +306,48 @@ class AcumaticaClient:
     # ------------------------------------------------------------------ endpoint
 
     def served_endpoints(self) -> tuple[tuple[str, str], ...]:
-        """``(name, version)`` pairs from the discovery resource ``GET {instance}/entity``."""
+        """``(name, version)`` pairs from the discovery resource ``GET {instance}/entity``.
+
+        Raises :class:`AcumaticaError` when the answer is not the discovery document
+        (``{"version": {…}, "endpoints": [{"name": …, "version": …}, …]}``).
+        """
         response = self._request("GET", discovery_url(self.base_url), repeatable=True)
-        data = loads(response.content)
-        endpoints = data.get("endpoints", []) if isinstance(data, Mapping) else []
-        return tuple(
-            (str(e.get("name")), str(e.get("version"))) for e in endpoints if isinstance(e, Mapping)
-        )
+        try:
+            data = loads(response.content)
+        except ValueError as exc:
+            raise AcumaticaError("GET /entity: the discovery answer is not JSON") from exc
+        endpoints = data.get("endpoints") if isinstance(data, Mapping) else None
+        if not isinstance(endpoints, list) or not all(
+            isinstance(e, Mapping)
+            and isinstance(e.get("name"), str)
+            and isinstance(e.get("version"), str)
+            for e in endpoints
+        ):
+            raise AcumaticaError(
+                "GET /entity: the discovery answer has no endpoints[] list of name/version"
+            )
+        return tuple((str(e["name"]), str(e["version"])) for e in endpoints)
 
     def check_endpoint(self) -> None:
-        """Raise :class:`EndpointVersionError` unless the pinned endpoint is served."""
+        """Raise :class:`EndpointVersionError` unless the pinned endpoint is served.
+
+        The error names the pinned version and the versions of the same endpoint the
+        instance offers. The client never switches version by itself.
+        """
         served = self.served_endpoints()
         if (self.endpoint.name, self.endpoint.version) not in served:
-            offered = sorted(v for n, v in served if n == self.endpoint.name)
+            offered = sorted({v for n, v in served if n == self.endpoint.name})
             raise EndpointVersionError(self.endpoint.name, self.endpoint.version, offered)
+        self._endpoint_confirmed = True
 
     def _raise_if_version_missing(self) -> None:
+        """After a 404 on an entity URL: raise :class:`EndpointVersionError` if that is why.
+
+        One discovery call per 404 until the pinned version has been confirmed; after
+        that a 404 means "no such record" without asking again.
+        """
+        if self._endpoint_confirmed:
+            return
         try:
             self.check_endpoint()
         except EndpointVersionError:
@@ -247,14 +369,26 @@ class AcumaticaClient:
     ) -> dict[str, str]:
         params: dict[str, str] = {}
         if filter is not None:
-            params["$filter"] = filter.to_odata() if isinstance(filter, Filter) else filter
-        for name, values in (("$select", select), ("$expand", expand), ("$custom", custom)):
-            if values:
-                params[name] = ",".join(values)
-        if top is not None:
-            params["$top"] = str(top)
-        if skip is not None:
-            params["$skip"] = str(skip)
+            text = filter.to_odata() if isinstance(filter, Filter) else filter
+            if not text.strip():
+                raise ValueError("filter must be a Filter or a non-empty OData string")
+            params["$filter"] = text
+        if select:
+            params["$select"] = select_param(select)
+        if expand:
+            params["$expand"] = expand_param(expand)
+        if custom:
+            names = [custom] if isinstance(custom, str) else list(custom)
+            bad = [n for n in names if not _CUSTOM.fullmatch(n)]
+            if bad:
+                raise ValueError(f"$custom names look like 'View.Field', not {bad!r}")
+            params["$custom"] = ",".join(dict.fromkeys(names))
+        for name, value in (("$top", top), ("$skip", skip)):
+            if value is None:
+                continue
+            if not _is_count(value, minimum=0):
+                raise ValueError(f"{name} must be a non-negative int, not {value!r}")
+            params[name] = str(value)
         return params
 
     def get(
@@ -264,12 +398,17 @@ class AcumaticaClient:
         expand: Sequence[str] = (),
         select: Sequence[str] = (),
     ) -> E:
-        """One record by its key values, in key order (``get(Bill, "Bill", "000123")``)."""
+        """One record by its key values, in key order (``get(Bill, "Bill", "000123")``).
+
+        Raises :class:`NotFoundError` when there is no such record, or
+        :class:`EndpointVersionError` when the 404 is because the pinned endpoint
+        version is not served.
+        """
         if not keys:
             raise ValueError("get() needs the key values; use get_by_id() for an id")
         response = self._request(
             "GET",
-            self._url(cls.ENTITY, *keys),
+            self._url(_top_level(cls), *(_segment(k) for k in keys)),
             params=self._params(expand=expand, select=select),
             repeatable=True,
             check_version_on_404=True,
@@ -279,8 +418,8 @@ class AcumaticaClient:
     def get_by_id(
         self, cls: type[E], id: str, *, expand: Sequence[str] = (), select: Sequence[str] = ()
     ) -> E:
-        """One record by its ``id`` (GUID)."""
-        return self.get(cls, id, expand=expand, select=select)
+        """One record by its ``id`` (a GUID; anything else raises ``ValueError``)."""
+        return self.get(cls, _guid(id), expand=expand, select=select)
 
     def list(
         self,
@@ -293,10 +432,15 @@ class AcumaticaClient:
         top: int | None = None,
         skip: int | None = None,
     ) -> list[E]:
-        """One ``GET`` of a list (one page when ``top`` is given)."""
+        """One ``GET`` of a list (one page when ``top`` is given).
+
+        ``filter`` is a :class:`Filter` (``Field("Status").eq("Open")``) or raw OData
+        text; ``select``/``expand`` name fields and detail/linked entities; ``custom``
+        names custom fields as ``View.Field``.
+        """
         response = self._request(
             "GET",
-            self._url(cls.ENTITY),
+            self._url(_top_level(cls)),
             params=self._params(
                 filter=filter, select=select, expand=expand, custom=custom, top=top, skip=skip
             ),
@@ -304,8 +448,8 @@ class AcumaticaClient:
             check_version_on_404=True,
         )
         data = loads(response.content)
-        if not isinstance(data, list):
-            raise AcumaticaError(f"GET {cls.ENTITY}: expected a JSON array")
+        if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
+            raise AcumaticaError(f"GET {cls.ENTITY}: expected a JSON array of entities")
         return [from_wire(cls, row) for row in data]
 
     def iterate(
@@ -318,8 +462,13 @@ class AcumaticaClient:
         custom: Sequence[str] = (),
         page_size: int | None = None,
     ) -> Iterator[E]:
-        """Every matching record, page by page (``$top``/``$skip`` until a short page)."""
-        size = page_size or self.options.page_size
+        """Every matching record, page by page (``$top``/``$skip`` until a short page).
+
+        Lazy: each page is fetched when the previous one has been consumed.
+        """
+        size = self.options.page_size if page_size is None else page_size
+        if not _is_count(size, minimum=1):
+            raise ValueError(f"page_size must be a positive int, not {size!r}")
         skip = 0
         while True:
             page = self.list(
@@ -344,7 +493,13 @@ class AcumaticaClient:
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> Iterator[E]:
-        """Records whose ``LastModifiedDateTime`` is after ``since`` (tz-aware)."""
+        """Records whose ``LastModifiedDateTime`` is after ``since`` (tz-aware), paged.
+
+        ``filter`` narrows further (combined with ``and``); other keywords go to
+        :meth:`iterate`.
+        """
+        if since.tzinfo is None or since.utcoffset() is None:
+            raise ValueError("modified_since() needs a tz-aware datetime, e.g. in UTC")
         changed = Field("LastModifiedDateTime").gt(since)
         return self.iterate(cls, filter=changed if filter is None else changed & filter, **kwargs)
 
@@ -358,30 +513,35 @@ class AcumaticaClient:
         pinned version lacks raise :class:`FieldNotInVersionError` before sending.
         """
         cls = type(entity)
-        if not cls.ENTITY:
-            raise TypeError(f"{cls.__name__} is not a top-level entity")
+        name = _top_level(cls)
         body = to_wire(entity, version=self.endpoint.version)
         response = self._request(
             "PUT",
-            self._url(cls.ENTITY),
+            self._url(name),
             params=self._params(expand=expand),
             body=body,
             repeatable=False,
             check_version_on_404=True,
         )
-        return from_wire(cls, loads(response.content))
+        data = loads(response.content)
+        if not isinstance(data, Mapping):
+            raise AcumaticaError(f"PUT {name}: expected the saved entity as a JSON object")
+        return from_wire(cls, data)
 
     def delete(self, cls: type[AcumaticaEntity], *keys: str) -> None:
         """Delete a record by key values (or by id with one GUID segment)."""
         if not keys:
             raise ValueError("delete() needs key values or an id")
         self._request(
-            "DELETE", self._url(cls.ENTITY, *keys), repeatable=True, check_version_on_404=True
+            "DELETE",
+            self._url(_top_level(cls), *(_segment(k) for k in keys)),
+            repeatable=True,
+            check_version_on_404=True,
         )
 
     def delete_by_id(self, cls: type[AcumaticaEntity], id: str) -> None:
-        """Delete a record by its ``id``."""
-        self.delete(cls, id)
+        """Delete a record by its ``id`` (a GUID)."""
+        self.delete(cls, _guid(id))
 
     def invoke_action(
         self,
@@ -392,28 +552,45 @@ class AcumaticaClient:
     ) -> None:
         """Run an action (e.g. ``ReleaseBill``) on ``entity`` and wait until it finishes.
 
-        The entity is sent with its keys or id only. A 202 answer is polled at its
-        ``Location`` every ``poll_interval`` seconds until 204; after
-        ``max_action_polls`` polls :class:`ActionTimeoutError` is raised.
+        ``action`` must be one of the pinned version's actions of ``cls``. The entity is
+        sent with its keys or id only; ``parameters`` values are wrapped as
+        ``{"value": …}``. A 204 means done; a 202 is polled at its ``Location`` every
+        ``poll_interval`` seconds until 204, and after ``max_action_polls`` polls
+        :class:`ActionTimeoutError` is raised. Never re-sent after a transport error or
+        5xx: the action may have run.
         """
-        known = ACTIONS.get(self.endpoint.version, {}).get(cls.ENTITY)
+        name = _top_level(cls)
+        if not isinstance(entity, cls):
+            raise TypeError(f"invoke_action({cls.__name__}, …) needs a {cls.__name__} entity")
+        if not _ACTION.fullmatch(action):
+            raise ValueError(f"not an action name: {action!r}")
+        known = ACTIONS.get(self.endpoint.version, {}).get(name)
         if known is not None and action not in known:
             raise ValueError(
-                f"{cls.ENTITY} has no action {action!r} in endpoint {self.endpoint}; "
+                f"{name} has no action {action!r} in endpoint {self.endpoint}; "
                 f"known: {', '.join(known) or 'none'}"
             )
         body: dict[str, Any] = {"entity": self._identity(entity)}
         if parameters:
-            body["parameters"] = {k: {"value": v} for k, v in parameters.items()}
+            body["parameters"] = {
+                str(k): {"value": _parameter_value(k, v)} for k, v in parameters.items()
+            }
         response = self._request(
             "POST",
-            self._url(cls.ENTITY, action),
+            self._url(name, action),
             body=body,
             repeatable=False,
             check_version_on_404=True,
         )
-        if response.status_code == 202 and "Location" in response.headers:
-            self._wait_for_action(action, response.headers["Location"])
+        if response.status_code != 202:
+            return  # 204 (or 200): finished
+        location = response.headers.get("Location")
+        if not location:
+            raise AcumaticaError(
+                f"POST {name}/{action}: 202 Accepted without a Location to poll; "
+                "look the record up before running the action again"
+            )
+        self._wait_for_action(action, location)
 
     def _identity(self, entity: AcumaticaEntity) -> dict[str, Any]:
         wire = to_wire(entity, version=self.endpoint.version)
@@ -426,18 +603,19 @@ class AcumaticaClient:
         return identity
 
     def _wait_for_action(self, action: str, location: str) -> None:
-        url = httpx.URL(location)
-        if not url.is_absolute_url:
-            # Location is site-absolute: it already holds the virtual directory.
-            base = httpx.URL(self.base_url)
-            url = base.copy_with(path=url.path, query=url.query or None)
+        try:
+            url = location_url(self.base_url, location)
+        except ValueError as exc:
+            raise AcumaticaError(f"action {action}: {exc}") from exc
         for _ in range(self.options.max_action_polls):
             self.options.sleep(self.options.poll_interval)
             response = self._request("GET", url, repeatable=True)
             if response.status_code == 204:
                 return
             if response.status_code != 202:
-                raise status_error(response.request, response)
+                raise AcumaticaError(
+                    f"action {action}: unexpected status {response.status_code} while polling"
+                )
         raise ActionTimeoutError(action, self.options.max_action_polls)
 
     # ------------------------------------------------------------------ cookie session
@@ -446,25 +624,71 @@ class AcumaticaClient:
     def session(self, login: CookieLogin) -> Iterator[AcumaticaClient]:
         """Sign in with a cookie session and always sign out (an API seat is held meanwhile).
 
+        The sign-out is sent even when the ``with`` body raises; a failed sign-out is
+        logged (the seat then frees at the server's session timeout) and never hides
+        the body's own exception.
+
         >>> with client.session(CookieLogin(name="admin", password="…", tenant="Co")):
         ...     client.list(Account)
         """
-        self._request(
-            "POST",
-            instance_url(self.base_url, "entity/auth/login"),
-            body=login.body(),
-            repeatable=False,
-        )
+        if self._auth is not None:
+            raise ValueError("session() is for cookie sign-in; this client already has auth")
+        if not isinstance(login, CookieLogin):
+            raise TypeError("session() needs a CookieLogin")
+        self._request("POST", login_url(self.base_url), body=login.body(), repeatable=False)
         try:
             yield self
         finally:
             try:
-                self._request(
-                    "POST", instance_url(self.base_url, "entity/auth/logout"), repeatable=True
+                self._request("POST", logout_url(self.base_url), repeatable=True)
+            except AcumaticaError as exc:
+                logger.warning(
+                    "acumatica logout failed (%s); the API seat frees at session timeout",
+                    type(exc).__name__,
                 )
-            except AcumaticaError:
-                logger.warning("acumatica logout failed; the API seat frees at session timeout")
-            self._client().cookies.clear()
+            finally:
+                self._connection.get().cookies.clear()
+
+
+def _top_level(cls: type[AcumaticaEntity]) -> str:
+    name = getattr(cls, "ENTITY", "")
+    if not _is_entity_class(cls) or not name:
+        raise TypeError(f"{getattr(cls, '__name__', cls)!r} is not a top-level Acumatica entity")
+    return str(name)
+
+
+def _is_count(value: object, *, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_entity_class(cls: object) -> bool:
+    return isinstance(cls, type) and issubclass(cls, AcumaticaEntity)
+
+
+def _segment(key: object) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key values are non-empty strings, not {key!r}")
+    return key
+
+
+def _guid(value: object) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as exc:
+        raise ValueError(f"an id is a GUID, not {value!r}; use get() with key values") from exc
+
+
+def _parameter_value(name: object, value: Any) -> Any:
+    """An action parameter's value as JSON (dates ISO; tz-aware date-times only)."""
+    if value is None or isinstance(value, bool | int | str | Decimal):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"action parameter {name}: date-times need a time zone")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"action parameter {name}: cannot send {type(value).__name__}")
 
 
 def key_values(entity: AcumaticaEntity) -> tuple[str, ...]:

@@ -3,9 +3,9 @@
 Acumatica licences cap API requests per minute and concurrent requests (License
 Monitoring Console). :class:`LicenceLimiter` keeps one client (or several sharing it)
 inside a configured :class:`Licence` so a well-configured client rarely sees a 429:
-each call reserves a start time that keeps the sliding 60-second window under the
-ceiling, sleeps until then (without holding the lock), and holds one of the concurrency
-slots while it runs.
+each call takes one of the concurrency slots, reserves a start time that keeps the
+sliding 60-second window under the ceiling, sleeps until then (without holding the
+lock), and keeps the slot while it runs.
 """
 
 from __future__ import annotations
@@ -74,17 +74,23 @@ class LicenceLimiter:
             self._starts.append(at)
             return at
 
-    @contextmanager
-    def slot(self) -> Iterator[float]:
-        """Wait for the rate window and a concurrency slot; yields the seconds waited."""
-        waited = 0.0
+    def _wait_for_window(self) -> float:
         at = self.reserve()
         delay = at - self._clock()
         if delay > 0:
             self._sleep(delay)
-            waited = delay
+            return delay
+        return 0.0
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold a concurrency slot and wait for the rate window; yields the seconds waited.
+
+        The slot is taken first, so the reserved start time is the real start time: a
+        call that queued for a slot cannot start later than the window accounted for.
+        """
         if self._slots is None:
-            yield waited
+            yield self._wait_for_window()
             return
         with self._slots:
-            yield waited
+            yield self._wait_for_window()

@@ -21,7 +21,7 @@ import tenacity
 
 from ._exceptions import APIConnectionError, InternalServerError, RateLimitError
 
-__all__ = ["RetryPolicy", "make_retrying"]
+__all__ = ["RetryPolicy"]
 
 logger = logging.getLogger("acumatica_client")
 

@@ -1,0 +1,206 @@
+"""The client-side licence ceiling: requests per minute (sliding window) and concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from acumatica_client import (
+    Account,
+    AcumaticaClient,
+    ClientOptions,
+    Endpoint,
+    Licence,
+    LicenceLimiter,
+)
+
+BASE = "https://erp.example.test"
+
+
+class FakeClock:
+    """Monotonic seconds that only move when someone sleeps (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
+
+
+def max_in_window(starts: list[float], period: float = 60.0) -> int:
+    """The largest number of starts inside any half-open window of ``period`` seconds.
+
+    A micro-second of slack absorbs float rounding in ``clock + sleep`` (the fake clock
+    adds the computed delay to the current time, which may land 1 ulp early).
+    """
+    ordered = sorted(starts)
+    return max(
+        (sum(1 for t in ordered if s <= t < s + period - 1e-6) for s in ordered),
+        default=0,
+    )
+
+
+class TestLicence:
+    @pytest.mark.parametrize("changes", [{"requests_per_minute": 0}, {"max_concurrent": 0}])
+    def test_limits_must_be_positive(self, changes: dict[str, int]) -> None:
+        """A ceiling of zero would block forever: refused."""
+        with pytest.raises(ValueError, match="must be >= 1"):
+            Licence(**changes)
+
+    def test_no_limits_never_waits(self) -> None:
+        """``Licence()`` (the trial licence: no rate limits) lets every call through."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(Licence(), clock=clock, sleep=clock.sleep)
+        for _ in range(1000):
+            with limiter.slot() as waited:
+                assert waited == 0.0
+        assert clock.slept == []
+
+
+class TestRequestsPerMinute:
+    def test_burst_is_spread_over_windows(self) -> None:
+        """12 calls at rpm=5: five at once, five after 60 s, two after 120 s."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(Licence(requests_per_minute=5), clock=clock, sleep=clock.sleep)
+        starts: list[float] = []
+        for _ in range(12):
+            with limiter.slot():
+                starts.append(clock())
+        assert starts == [0.0] * 5 + [60.0] * 5 + [120.0] * 2
+        assert clock.slept == [60.0, 60.0]
+        assert max_in_window(starts) == 5
+
+    def test_window_slides(self) -> None:
+        """Calls spread out over time only wait for the call that is 60 s older."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(Licence(requests_per_minute=2), clock=clock, sleep=clock.sleep)
+        starts: list[float] = []
+        for gap in (0.0, 10.0, 5.0, 0.0):
+            clock.now += gap
+            with limiter.slot():
+                starts.append(clock())
+        # t=0, t=10, then t=15 must wait until 60; the next until 70.
+        assert starts == [0.0, 10.0, 60.0, 70.0]
+        assert clock.slept == [45.0, 10.0]
+
+    @given(
+        rpm=st.integers(min_value=1, max_value=6),
+        gaps=st.lists(st.floats(min_value=0, max_value=90, allow_nan=False), max_size=30),
+    )
+    def test_never_more_than_rpm_starts_in_any_minute(self, rpm: int, gaps: list[float]) -> None:
+        """Whatever the arrival pattern, no 60-second window holds more than rpm starts."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(Licence(requests_per_minute=rpm), clock=clock, sleep=clock.sleep)
+        starts: list[float] = []
+        for gap in gaps:
+            clock.now += gap
+            with limiter.slot():
+                starts.append(clock())
+        assert max_in_window(starts) <= rpm
+        assert starts == sorted(starts)
+
+
+class TestConcurrency:
+    def test_burst_of_threads_stays_inside_both_ceilings(self) -> None:
+        """8 threads, max_concurrent=2, rpm=3: never more than 2 running, 3 per minute."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(
+            Licence(requests_per_minute=3, max_concurrent=2), clock=clock, sleep=clock.sleep
+        )
+        lock = threading.Lock()
+        running = 0
+        peak = 0
+        starts: list[float] = []
+        entered = threading.Semaphore(0)
+        release = threading.Semaphore(0)
+
+        def call() -> None:
+            nonlocal running, peak
+            with limiter.slot():
+                with lock:
+                    running += 1
+                    peak = max(peak, running)
+                    starts.append(clock())
+                entered.release()
+                release.acquire()
+                with lock:
+                    running -= 1
+
+        threads = [threading.Thread(target=call, daemon=True) for _ in range(8)]
+        for t in threads:
+            t.start()
+        observed: list[int] = []
+        for _ in range(8):
+            entered.acquire()  # one call is inside its slot
+            with lock:
+                observed.append(running)
+            release.release()  # let it finish, freeing the slot for a waiter
+        for t in threads:
+            t.join()
+        assert max(observed) <= 2
+        assert peak <= 2
+        assert len(starts) == 8
+        assert max_in_window(starts) <= 3
+
+
+class TestThroughTheClient:
+    def test_client_calls_share_one_limiter(self) -> None:
+        """Seven GETs at rpm=3 reach the server at 0,0,0,60,60,60,120 (server clock)."""
+        clock = FakeClock()
+        arrivals: list[float] = []
+
+        def app(request: httpx.Request) -> httpx.Response:
+            arrivals.append(clock())
+            return httpx.Response(200, json=[])
+
+        client = AcumaticaClient(
+            base_url=BASE,
+            endpoint=Endpoint("Default", "24.200.001"),
+            transport=httpx.MockTransport(app),
+            options=ClientOptions(
+                licence=Licence(requests_per_minute=3), clock=clock, sleep=clock.sleep
+            ),
+        )
+        for _ in range(7):
+            client.list(Account)
+        assert arrivals == [0.0, 0.0, 0.0, 60.0, 60.0, 60.0, 120.0]
+        assert client.calls == 7
+
+    def test_retries_pass_through_the_limiter(self) -> None:
+        """A retried call takes a new place in the window: the ceiling holds for retries."""
+        clock = FakeClock()
+        arrivals: list[float] = []
+        answers = [httpx.Response(503), httpx.Response(503), httpx.Response(200, json=[])]
+
+        def app(request: httpx.Request) -> httpx.Response:
+            arrivals.append(clock())
+            return answers.pop(0)
+
+        client = AcumaticaClient(
+            base_url=BASE,
+            endpoint=Endpoint("Default", "24.200.001"),
+            transport=httpx.MockTransport(app),
+            options=ClientOptions(
+                licence=Licence(requests_per_minute=2),
+                clock=clock,
+                sleep=clock.sleep,
+                jitter=lambda: 0.0,
+            ),
+        )
+        client.list(Account)
+        # attempt 1 at 0; backoff 0.5 → attempt 2 at 0.5; backoff 1.0 → 1.5, but the
+        # window allows a third start only at 60.
+        assert arrivals == [0.0, 0.5, 60.0]
+        assert max_in_window(arrivals) <= 2
