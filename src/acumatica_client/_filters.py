@@ -6,9 +6,10 @@
 String literals are single-quoted with embedded quotes doubled (the OData rule), so an ID
 such as ``x' or 1 eq 1 or 'a`` stays one literal. Field names are checked against an
 identifier pattern (one ``MainContact/Email`` slash allowed) and may not be OData keywords.
-Date-times must carry a time zone and are written as ``datetimeoffset'…'`` literals,
-URL-encoded inside the quotes as Acumatica documents
-(``datetimeoffset'2024-07-15T10%3A31%3A28.402%2B03%3A00'``). Combining with ``&``, ``|``
+Date-times must carry a time zone and are written as ``datetimeoffset'…'`` literals; the
+query string's own URL encoding produces what Acumatica documents on the wire
+(``datetimeoffset'2024-07-15T10%3A31%3A28.402%2B03%3A00'``), so the literal itself is not
+encoded again (that would arrive double-encoded). Combining with ``&``, ``|``
 and ``~`` adds exactly the parentheses the precedence of ``not`` > ``and`` > ``or`` needs.
 """
 
@@ -19,7 +20,6 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from urllib.parse import quote
 
 import attrs
 
@@ -40,7 +40,7 @@ def literal(value: Value) -> str:
 
     ``str`` → ``'…'`` with ``'`` doubled; ``bool`` → ``true``/``false``; ``int`` and
     finite ``Decimal`` → plain digits; tz-aware ``datetime`` → ``datetimeoffset'…'``
-    (milliseconds, URL-encoded); ``date`` → that day's midnight UTC; ``None`` → ``null``.
+    (milliseconds); ``date`` → that day's midnight UTC; ``None`` → ``null``.
     Raises ``ValueError`` for a naive datetime or a non-finite Decimal and ``TypeError``
     for anything else (floats included: use Decimal).
     """
@@ -58,7 +58,7 @@ def literal(value: Value) -> str:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("filter date-times need a time zone (e.g. datetime.now(UTC))")
         text = value.isoformat(timespec="milliseconds")
-        return f"datetimeoffset'{quote(text, safe='')}'"
+        return f"datetimeoffset'{text}'"  # the URL encoding of the query string covers it
     if isinstance(value, date):  # a calendar date: midnight UTC
         return literal(datetime(value.year, value.month, value.day, tzinfo=UTC))
     if isinstance(value, str):

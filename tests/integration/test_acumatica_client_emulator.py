@@ -373,3 +373,14 @@ def test_over_real_http(served: tuple[AcumaticaEmulator, str]) -> None:
         assert "EXB" not in type(info.value).__name__
         refs = sorted(str(b.vendor_ref) for b in client.list(Bill))
         assert refs == ["EXB-LOOP", "EXB-LOOP2"]
+
+
+def test_modified_since_round_trips_the_date_literal_through_the_emulator() -> None:
+    clock = Clock()
+    emu = seeded("24.200.001", clock=clock)
+    clock.now += timedelta(hours=2)
+    emu.seed("Account", [{"AccountCD": "63000", "Type": "Expense", "Active": True}])
+    since = clock.now - timedelta(hours=1)
+    with client_for(emu, "24.200.001") as client:
+        changed = list(client.modified_since(Account, since))
+    assert [a.account_cd for a in changed] == ["63000"]

@@ -3,7 +3,8 @@
 Grammar: ``or`` / ``and`` / ``not``, parentheses, comparisons ``eq ne gt ge lt le``,
 functions ``startswith(F,'x')``, ``endswith(F,'x')``, ``substringof('x',F)``; literals:
 ``'…'`` strings (``''`` is an escaped quote), numbers, ``true``/``false``/``null``,
-``datetimeoffset'…'`` (URL-encoded inside the quotes, as the docs show). Field paths may
+``datetimeoffset'…'`` (the query string is URL-decoded once; a literal that arrives
+still percent-encoded is a syntax error). Field paths may
 use one slash (``MainContact/Email``). Anything else is a syntax error (400).
 """
 
@@ -14,7 +15,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import unquote
 
 __all__ = ["FilterSyntaxError", "compile_filter"]
 
@@ -52,7 +52,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         kind = match.lastgroup
         raw = match.group(kind or "")
         if kind == "dto":
-            inner = unquote(raw[len("datetimeoffset'") : -1])
+            inner = raw[len("datetimeoffset'") : -1]  # already URL-decoded once, as a server does
             try:
                 value = datetime.fromisoformat(inner.replace("Z", "+00:00"))
             except ValueError as exc:
