@@ -22,6 +22,7 @@ import enum
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -230,16 +231,27 @@ class SQLiteStore:
             path, timeout=self._timeout, isolation_level=None, check_same_thread=False
         )
         db.row_factory = sqlite3.Row
-        if path != ":memory:":
-            db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+        # Switching to WAL and creating the schema need a lock the busy handler does not
+        # always wait for when two processes open a new file at once: retry briefly.
+        for attempt in range(100):
+            try:
+                if path != ":memory:":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.02)
         return db
 
     @contextmanager
-    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+    def _tx(self, immediate: bool = True) -> Iterator[sqlite3.Connection]:
         with self._lock if self.path == ":memory:" else _nolock():
             db = self._db()
+            # Writers take the write lock up front: a deferred transaction that upgrades
+            # to a write can fail at once with "database is locked" under WAL.
             db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield db
@@ -265,7 +277,7 @@ class SQLiteStore:
     ) -> bool:
         """Take the lease on a report unless another live owner holds it."""
         until = now.timestamp() + lease_seconds
-        with self._tx(immediate=True) as db:
+        with self._tx() as db:
             row = db.execute(
                 "SELECT claim_owner, claim_until FROM reports WHERE connection=? AND report_id=?",
                 (connection, report_id),
@@ -294,7 +306,7 @@ class SQLiteStore:
 
     def release(self, connection: str, report_id: str, owner: str) -> None:
         """Give the lease back (no-op if another owner took it over)."""
-        with self._tx() as db:
+        with self._tx(immediate=False) as db:
             db.execute(
                 "UPDATE reports SET claim_owner=NULL, claim_until=NULL "
                 "WHERE connection=? AND report_id=? AND claim_owner=?",
@@ -303,7 +315,7 @@ class SQLiteStore:
 
     def get(self, connection: str, report_id: str) -> ReportRecord | None:
         """The report's row with its documents."""
-        with self._tx() as db:
+        with self._tx(immediate=False) as db:
             row = db.execute(
                 "SELECT * FROM reports WHERE connection=? AND report_id=?", (connection, report_id)
             ).fetchone()
@@ -320,7 +332,7 @@ class SQLiteStore:
         self, connection: str, report: Report, fingerprint: str, now: datetime
     ) -> None:
         """Keep the export snapshot (and fingerprint) of a report not yet posted."""
-        with self._tx() as db:
+        with self._tx(immediate=False) as db:
             db.execute(
                 "INSERT INTO reports (connection, report_id, status, fingerprint, snapshot, "
                 "updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT (connection, report_id) DO UPDATE "
@@ -339,7 +351,7 @@ class SQLiteStore:
         problems: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Move a report to ``status`` (``problems``: the reasons a report is held)."""
-        with self._tx() as db:
+        with self._tx(immediate=False) as db:
             cursor = db.execute(
                 "UPDATE reports SET status=?, errors=?, updated_at=? "
                 "WHERE connection=? AND report_id=?",
@@ -357,7 +369,7 @@ class SQLiteStore:
         self, connection: str, report_id: str, document: DocumentRecord, now: datetime
     ) -> None:
         """Record a document number (idempotent per key)."""
-        with self._tx() as db:
+        with self._tx(immediate=False) as db:
             db.execute(
                 "INSERT OR REPLACE INTO documents (connection, report_id, key, kind, number, part, "
                 "created_at) VALUES (?,?,?,?,?,?,?)",
@@ -400,7 +412,7 @@ class SQLiteStore:
 
     def set_bookmark(self, connection: str, value: datetime) -> None:
         """Advance the bookmark (never moves it backwards)."""
-        with self._tx(immediate=True) as db:
+        with self._tx() as db:
             row = db.execute(
                 "SELECT value FROM bookmarks WHERE connection=?", (connection,)
             ).fetchone()
@@ -473,7 +485,7 @@ class SQLiteStore:
 
     def summary(self, connection: str) -> dict[str, int]:
         """Number of reports per status."""
-        with self._tx() as db:
+        with self._tx(immediate=False) as db:
             rows = db.execute(
                 "SELECT status, COUNT(*) AS n FROM reports WHERE connection=? GROUP BY status",
                 (connection,),
