@@ -36,5 +36,32 @@ def record() -> None:
         print(acumatica_bill_flow(server.base_url))
 
 
+def record_sync() -> None:
+    """The bridge's sync over both emulators (loopback HTTP)."""
+    import tempfile
+
+    from expensify_client.emulator import ExpensifyEmulator
+
+    from .scenarios import bridge_sync_flow, seed_sync_world
+
+    recorder = make_vcr(cassette_dir=CASSETTES, record_mode="all")
+    acumatica = AcumaticaEmulator(
+        version=VERSION,
+        users={"admin": ACUMATICA_PASSWORD},
+        oauth_clients={ACUMATICA_CLIENT_ID: ACUMATICA_CLIENT_SECRET},
+        hold_on_entry=False,
+    )
+    expensify = ExpensifyEmulator()
+    seed_sync_world(acumatica, expensify)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        acumatica.serve() as acu,
+        expensify.serve() as exp,
+        recorder.use_cassette("bridge_sync_flow.yaml"),
+    ):
+        print(bridge_sync_flow(acu.base_url, exp.url, Path(tmp) / "state.sqlite3"))
+
+
 if __name__ == "__main__":
     record()
+    record_sync()

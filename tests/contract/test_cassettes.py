@@ -10,7 +10,13 @@ import pytest
 from expense_bridge.testing import REDACTED, find_secrets, make_vcr
 
 from .record import CASSETTES
-from .scenarios import ACUMATICA_CLIENT_SECRET, ACUMATICA_PASSWORD, acumatica_bill_flow
+from .scenarios import (
+    ACUMATICA_CLIENT_SECRET,
+    ACUMATICA_PASSWORD,
+    EXPENSIFY_SECRET,
+    acumatica_bill_flow,
+    bridge_sync_flow,
+)
 
 _TOKEN_FIELDS = re.compile(r'"(access_token|refresh_token|id_token|password)":\s*"([^"]*)"')
 _SECRET_FORM = re.compile(
@@ -39,11 +45,28 @@ def test_acumatica_flow_replays_without_network() -> None:
     assert cassette.all_played
 
 
+def test_bridge_sync_replays_without_network(tmp_path: Path) -> None:
+    recorder = make_vcr(cassette_dir=CASSETTES, record_mode="none")
+    with recorder.use_cassette("bridge_sync_flow.yaml") as cassette:
+        seen = bridge_sync_flow(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9/Integration-Server/ExpensifyIntegrations",
+            tmp_path / "state.sqlite3",
+        )
+    assert seen == ["R1001:posted R1002:held", "none"]
+    assert cassette.all_played
+
+
 @pytest.mark.parametrize("path", cassettes(), ids=lambda p: p.name)
 def test_cassettes_hold_no_secrets(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     leaked = find_secrets(
-        text, {"acumatica password": ACUMATICA_PASSWORD, "client secret": ACUMATICA_CLIENT_SECRET}
+        text,
+        {
+            "acumatica password": ACUMATICA_PASSWORD,
+            "client secret": ACUMATICA_CLIENT_SECRET,
+            "expensify partner secret": EXPENSIFY_SECRET,
+        },
     )
     assert leaked == []
     for match in _TOKEN_FIELDS.finditer(text):
