@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from acumatica_client import AcumaticaClient
-from expensify_client import Policy, Report
+from expensify_client import ExpensifyClient, Policy, Report
 
 from ._catalog import LedgerCatalog
 from ._config import BridgeConfig
@@ -16,6 +17,7 @@ from ._keys import DocumentKind
 from ._ledger import AcumaticaLedger
 from ._posting import PostingContext, plan_or_hold, policy_from_export, post_planned
 from ._results import Action, CallCounts, PostResult, ReportOutcome
+from ._source import ExpensifySource
 from ._store import ReportStatus, SQLiteStore, StateStore
 
 __all__ = ["post_report", "replay"]
@@ -79,15 +81,19 @@ def replay(
     *,
     config: BridgeConfig,
     acumatica: AcumaticaClient | None = None,
+    expensify: ExpensifyClient | None = None,
     store: StateStore | None = None,
     policy: Policy | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> PostResult:
-    """Re-run one report from the export snapshot kept in the store.
+    """Re-run one held or failed report (after a mapping or data fix).
 
-    For a held report (after fixing the mapping or the Acumatica data) or one whose post
-    failed. A report already posted is a no-op that says so. The next ``sync`` marks a
-    replayed report exported in Expensify.
+    With an Expensify client (the default when both clients are built from ``config``),
+    the report is exported again by ID: a report that is no longer approved/reimbursed
+    (re-opened, rejected) is refused rather than posted from a stale copy, and the
+    policy's current GL codes are used. With only an Acumatica client, the export
+    snapshot kept in the store is re-run. A report already posted is a no-op that says so.
+    The next ``sync`` marks a replayed report exported in Expensify.
     """
     store = store or SQLiteStore(config.state_path)
     record = store.get(config.connection, report_id)
@@ -103,16 +109,26 @@ def replay(
                 detail="already posted: nothing to replay",
             )
         )
-    report = record.report()
-    if report is None:  # pragma: no cover - guarded by the snapshot check above
-        raise BridgeError(f"report {report_id} has no snapshot")
-    if acumatica is None:
-        from ._factory import open_clients
+    with ExitStack() as stack:
+        if acumatica is None:
+            from ._factory import open_clients
 
-        with open_clients(config) as (client, _):
-            return post_report(
-                report, config=config, acumatica=client, store=store, policy=policy, now=now
-            )
-    return post_report(
-        report, config=config, acumatica=acumatica, store=store, policy=policy, now=now
-    )
+            acumatica, opened = stack.enter_context(open_clients(config))
+            expensify = expensify or opened
+        report = record.report()
+        if expensify is not None:
+            source = ExpensifySource(expensify)
+            fresh = source.fetch_by_ids([report_id], config.rules.trigger.report_states)
+            if not fresh:
+                raise BridgeError(
+                    f"report {report_id} is no longer {config.rules.trigger.value.lower()} in "
+                    "Expensify (re-opened or rejected); nothing was posted"
+                )
+            report = fresh[0]
+            if policy is None:
+                policy = source.get_policies([report.policy_id]).get(report.policy_id)
+        if report is None:  # pragma: no cover - guarded by the snapshot check above
+            raise BridgeError(f"report {report_id} has no snapshot")
+        return post_report(
+            report, config=config, acumatica=acumatica, store=store, policy=policy, now=now
+        )

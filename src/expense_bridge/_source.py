@@ -59,6 +59,15 @@ class ExpensifySource:
         data = self.client.export_and_download(request, today=self.today)
         return parse_report_export(data)
 
+    def fetch_by_ids(
+        self, report_ids: Sequence[str], states: Sequence[ReportState]
+    ) -> list[Report]:
+        """The current content of ``report_ids`` if they are (still) in ``states``."""
+        request = ExportRequest(
+            filters=ExportFilters(report_ids=tuple(report_ids)), report_states=tuple(states)
+        )
+        return parse_report_export(self.client.export_and_download(request, today=self.today))
+
     def get_policies(self, ids: Iterable[str]) -> Mapping[str, Policy]:
         """The synced policies with categories and tags (one getter call)."""
         return self.client.get_policies(tuple(ids), ("categories", "tags", "reportFields"))
