@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import enum
 import getpass
-import importlib
-import inspect
 import json
 import logging
 import os
@@ -34,10 +32,19 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ._config import ENV_CONFIG, BridgeConfig, default_config_path, render_template
+from ._config import (
+    ENV_CONFIG,
+    BridgeConfig,
+    default_config_path,
+    default_state_path,
+    render_template,
+)
 from ._errors import BridgeError, ConfigError
-from ._factory import vault_for
-from ._store import ReportStatus
+from ._factory import open_clients, vault_for
+from ._replay import replay
+from ._results import PostResult, SyncResult
+from ._store import ReportStatus, SQLiteStore
+from ._sync import sync
 from ._vault import (
     ACUMATICA_CLIENT_SECRET,
     ACUMATICA_PASSWORD,
@@ -228,27 +235,10 @@ def _vault(config: BridgeConfig, env: Mapping[str, str]) -> CredentialVault:
     return CredentialVault(default.path, env=env)
 
 
-def _module(name: str) -> Any:
-    """A bridge module written elsewhere in the project (sync, replay, store)."""
-    return importlib.import_module(f"expense_bridge.{name}")
-
-
-def _store(config: BridgeConfig) -> Any:
-    module = _module("_store")
-    path = config.state_path
-    if path is None:
-        from ._config import default_state_path
-
-        path = default_state_path()
+def _store(config: BridgeConfig) -> SQLiteStore:
+    path = config.state_path or default_state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return module.SQLiteStore(path)
-
-
-def _accepts(function: Callable[..., Any], name: str) -> bool:
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
+    return SQLiteStore(path)
 
 
 @contextmanager
@@ -278,68 +268,30 @@ def _progress(out: _Out, description: str) -> Iterator[Callable[..., None]]:
         yield update
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return default
-
-
-def _outcomes(result: Any) -> Sequence[Any]:
-    value = _get(result, "outcomes", "reports", default=())
-    return tuple(value.values()) if isinstance(value, Mapping) else tuple(value)
-
-
-def _held(result: Any) -> int:
-    held = _get(result, "held")
-    if isinstance(held, int):
-        return held
-    counts = _get(result, "counts")
-    if counts is not None and isinstance(_get(counts, "held"), int):
-        return int(_get(counts, "held"))
-    return sum(1 for o in _outcomes(result) if str(_get(o, "status", default="")).endswith("HELD"))
-
-
-def _render_result(out: _Out, title: str, result: Any) -> None:
-    """A rich rendering of a SyncResult/PostResult: counts, then one row per report."""
-    data = _jsonable(result)
-    if not isinstance(data, dict):
-        out.console.print(f"{title}: {data}")
+def _render_result(out: _Out, title: str, result: SyncResult | PostResult) -> None:
+    """A rich rendering of a sync or replay: counts, then one row per report."""
+    if isinstance(result, SyncResult):
+        summary = Table(title=title, show_header=False)
+        summary.add_row("pulled", str(result.pulled))
+        for action, count in result.counts.items():
+            if count:
+                summary.add_row(action, str(count))
+        summary.add_row("calls", f"Acumatica {result.calls.acumatica}, "
+                        f"Expensify {result.calls.expensify}")  # fmt: skip
+        for error in result.errors:
+            summary.add_row("error", error)
+        out.console.print(summary)
+    if not result.outcomes:
         return
-    summary = Table(title=title, show_header=False)
-    for key, value in data.items():
-        if not isinstance(value, list | dict):
-            summary.add_row(key, str(value))
-        elif isinstance(value, dict) and all(
-            not isinstance(v, list | dict) for v in value.values()
-        ):
-            summary.add_row(key, ", ".join(f"{k}={v}" for k, v in value.items()))
-    out.console.print(summary)
-    rows = list(_outcomes(result))
-    if not rows:
-        return
-    table = Table("report", "status", "documents", "problem", "fix", title="Reports")
-    for outcome in rows:
-        o = _jsonable(outcome)
-        if not isinstance(o, dict):
-            continue
-        problems = o.get("problems") or []
-        codes = ", ".join(
-            str(p.get("code", p)) if isinstance(p, dict) else str(p) for p in problems
-        )
-        fixes = " ".join(str(p.get("fix", "")) for p in problems if isinstance(p, dict))
-        docs = o.get("documents") or o.get("document_numbers") or o.get("document") or ""
-        if isinstance(docs, list):
-            docs = ", ".join(
-                str(d.get("number", d)) if isinstance(d, dict) else str(d) for d in docs
-            )
+    table = Table("report", "action", "status", "documents", "problem", "fix", title="Reports")
+    for outcome in result.outcomes:
         table.add_row(
-            str(o.get("report_id", "")),
-            str(o.get("status", "")),
-            str(docs),
-            codes or str(o.get("error_code") or ""),
-            fixes or str(o.get("fix") or o.get("error_message") or ""),
+            outcome.report_id,
+            outcome.action.value,
+            outcome.status.value if outcome.status else "",
+            ", ".join(outcome.documents),
+            ", ".join(p.code.value for p in outcome.problems),
+            " ".join(p.fix for p in outcome.problems) or (outcome.detail or ""),
         )
     out.console.print(table)
 
@@ -448,25 +400,14 @@ def _cmd_status(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> 
     }
     if vault_error:
         result["vault"]["error"] = vault_error
-    try:
-        store = _store(config)
-    except ImportError:
-        store = None
-    if store is not None:
-        summary = _get(store, "summary", "status_counts")
-        if callable(summary):
-            try:
-                result["state"] = _jsonable(summary(config.connection))
-            except TypeError:
-                result["state"] = _jsonable(summary())
-        bookmark = _get(store, "get_bookmark", "bookmark")
-        if callable(bookmark):
-            result["bookmark"] = _jsonable(bookmark(config.connection))
-        result["runs"] = store.runs(config.connection, 5)
-        result["held"] = [
-            {"report_id": r.report_id, "problems": list(r.errors)}
-            for r in store.with_status(config.connection, ReportStatus.HELD)
-        ]
+    store = _store(config)
+    result["state"] = store.summary(config.connection)
+    result["bookmark"] = _jsonable(store.bookmark(config.connection))
+    result["runs"] = store.runs(config.connection, 5)
+    result["held"] = [
+        {"report_id": r.report_id, "problems": list(r.errors)}
+        for r in store.with_status(config.connection, ReportStatus.HELD)
+    ]
     missing = [name for name, when in stored.items() if name in needed and when is None]
     code = EXIT_CONFIG if missing or vault_error else EXIT_OK
     if not out.json:
@@ -517,27 +458,29 @@ def _render_runs_and_held(console: Console, result: Mapping[str, Any]) -> None:
 
 def _cmd_sync(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
     config = _load_config(args, env)
-    sync = _module("_sync").sync
-    kwargs: dict[str, Any] = {"dry_run": args.dry_run}
-    if _accepts(sync, "store"):
-        kwargs["store"] = _store(config)
-    with _progress(out, "Syncing") as update:
-        if _accepts(sync, "progress"):
-            kwargs["progress"] = update
-        result = sync(config, **kwargs)
-    held = _held(result)
+    store = _store(config)
+    with (
+        open_clients(config, vault=_vault(config, env)) as (acumatica, expensify),
+        _progress(out, "Syncing") as update,
+    ):
+        result = sync(config, acumatica=acumatica, expensify=expensify, store=store,
+                      dry_run=args.dry_run, progress=update)  # fmt: skip
     if not out.json:
         title = "Dry run (nothing written)" if args.dry_run else "Sync finished"
         _render_result(out, title, result)
-    return out.emit(EXIT_HELD if held else EXIT_OK, result)
+    code = EXIT_FAILED if not result.ok else EXIT_HELD if result.held else EXIT_OK
+    return out.emit(code, result.to_dict())
 
 
 def _cmd_provision(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
-    from ._factory import open_clients
     from .provisioning import provision_all
 
     config = _load_config(args, env)
-    with open_clients(config) as (acumatica, expensify), _progress(out, "Provisioning"):
+    vault = _vault(config, env)
+    with (
+        open_clients(config, vault=vault) as (acumatica, expensify),
+        _progress(out, "Provisioning"),
+    ):
         result = provision_all(config, acumatica=acumatica, expensify=expensify,
                                dry_run=args.dry_run)  # fmt: skip
     if not out.json:
@@ -589,25 +532,20 @@ def render_provisioning(console: Console, result: Any) -> None:
 
 def _cmd_replay(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
     config = _load_config(args, env)
-    replay = _module("_replay").replay
-    kwargs: dict[str, Any] = {"config": config}
-    if _accepts(replay, "store"):
-        kwargs["store"] = _store(config)
-    with _progress(out, f"Replaying {args.report_id}"):
-        result = replay(args.report_id, **kwargs)
-    held = _held(result) or str(_get(result, "status", default="")).endswith("HELD")
+    with (
+        open_clients(config, vault=_vault(config, env)) as (acumatica, expensify),
+        _progress(out, f"Replaying {args.report_id}"),
+    ):
+        result = replay(args.report_id, config=config, acumatica=acumatica,
+                        expensify=expensify, store=_store(config))  # fmt: skip
     if not out.json:
         _render_result(out, f"Report {args.report_id}", result)
-    return out.emit(EXIT_HELD if held else EXIT_OK, result)
+    return out.emit(EXIT_HELD if result.held else EXIT_OK, result.to_dict())
 
 
 def _cmd_audit(args: argparse.Namespace, out: _Out, env: Mapping[str, str]) -> int:
     config = _load_config(args, env)
-    store = _store(config)
-    reader = _get(store, "audit_trail", "audit", "audit_for")
-    if not callable(reader):
-        raise BridgeError("this state store cannot read the audit trail")
-    records = list(reader(args.report_id))
+    records = _store(config).audit_trail(args.report_id, config.connection)
     if not records:
         raise _UsageError(f"no audit records for report {args.report_id}")
     if not out.json:

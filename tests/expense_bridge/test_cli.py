@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import types
+from datetime import UTC, datetime
 
-import attrs
 import pytest
 from cryptography.fernet import Fernet
 from rich.console import Console
 
 from expense_bridge import _cli
+from expense_bridge._errors import ErrorCode, Problem
+from expense_bridge._results import Action, CallCounts, ReportOutcome, SyncResult
+from expense_bridge._store import ReportStatus
 from expense_bridge._vault import ENV_KEY, EXPENSIFY_PARTNER_SECRET, CredentialVault
 
 MINIMAL = """
@@ -26,20 +29,6 @@ client_id = "ABC@Company"
 [expensify]
 partner_user_id = "aa_partner"
 """
-
-
-@attrs.frozen
-class FakeOutcome:
-    report_id: str
-    status: str
-    problems: tuple = ()
-
-
-@attrs.frozen
-class FakeResult:
-    posted: int
-    held: int
-    outcomes: tuple[FakeOutcome, ...]
 
 
 def invoke(args, *, env=None, stdin=""):
@@ -60,19 +49,39 @@ def config_file(tmp_path):
     return path
 
 
+def sync_result(*outcomes, errors=()):
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    return SyncResult(run_id="r1", started=now, finished=now, dry_run=False,
+                      outcomes=tuple(outcomes), calls=CallCounts(), pulled=len(outcomes),
+                      bookmark_before=None, bookmark_after=None, errors=tuple(errors))  # fmt: skip
+
+
+HELD = ReportOutcome(
+    report_id="R2", action=Action.HELD, status=ReportStatus.HELD,
+    problems=(Problem(code=ErrorCode.CATEGORY_UNKNOWN, field="expenses[0].category",
+                      message="unknown", fix="Add the category."),),
+)  # fmt: skip
+POSTED = ReportOutcome(report_id="R1", action=Action.POSTED, status=ReportStatus.ACKNOWLEDGED,
+                       documents=("Bill 000001",))  # fmt: skip
+
+
 @pytest.fixture
 def fake_sync(monkeypatch):
     calls = []
 
     def install(result=None, error=None):
-        def sync(config, *, dry_run=False):
+        def sync(config, *, acumatica, expensify, store=None, dry_run=False, progress=None):
             calls.append((config, dry_run))
             if error is not None:
                 raise error
             return result
 
-        module = types.SimpleNamespace(sync=sync)
-        monkeypatch.setattr(_cli, "_module", lambda name: module)
+        @contextlib.contextmanager
+        def no_clients(config, *, vault=None):
+            yield object(), object()
+
+        monkeypatch.setattr(_cli, "sync", sync)
+        monkeypatch.setattr(_cli, "open_clients", no_clients)
         return calls
 
     return install
@@ -228,35 +237,33 @@ class TestSync:
     """sync's exit code follows the result; --json carries the whole result."""
 
     def test_clean_sync_exits_0(self, config_file, fake_sync):
-        calls = fake_sync(FakeResult(posted=2, held=0, outcomes=()))
+        calls = fake_sync(sync_result(POSTED))
         code, output = invoke(["sync", "--config", str(config_file), "--json"])
+        doc = as_json(output)
         assert code == 0
-        assert as_json(output) == {
-            "command": "sync",
-            "ok": True,
-            "exit_code": 0,
-            "result": {"posted": 2, "held": 0, "outcomes": []},
-        }
+        assert doc["ok"] is True
+        assert doc["result"]["counts"]["posted"] == 1
+        assert doc["result"]["outcomes"][0]["documents"] == ["Bill 000001"]
         assert calls[0][1] is False
 
     def test_held_reports_exit_3_and_are_shown(self, config_file, fake_sync):
-        result = FakeResult(
-            posted=1,
-            held=1,
-            outcomes=(FakeOutcome("R1", "POSTED"), FakeOutcome("R2", "HELD")),
-        )
-        calls = fake_sync(result)
+        calls = fake_sync(sync_result(POSTED, HELD))
         code, output = invoke(["sync", "--dry-run", "--config", str(config_file)])
         assert code == 3
         assert "R2" in output
-        assert "HELD" in output
+        assert "EB-CATEGORY-UNKNOWN" in output
+        assert "Add the category." in output
         assert calls[0][1] is True
         code, output = invoke(["sync", "--config", str(config_file), "--json"])
         doc = as_json(output)
         assert code == 3
         assert doc["ok"] is True
-        assert doc["exit_code"] == 3
-        assert doc["result"]["outcomes"][1] == {"report_id": "R2", "status": "HELD", "problems": []}
+        assert doc["result"]["outcomes"][1]["problems"][0]["code"] == "EB-CATEGORY-UNKNOWN"
+
+    def test_run_level_errors_exit_1_even_with_held_reports(self, config_file, fake_sync):
+        fake_sync(sync_result(HELD, errors=["acknowledgement failed: APITimeoutError"]))
+        code, _ = invoke(["sync", "--config", str(config_file), "--json"])
+        assert code == 1
 
     def test_failure_exits_1(self, config_file, fake_sync):
         fake_sync(error=RuntimeError("connection refused"))
@@ -266,13 +273,3 @@ class TestSync:
             "type": "RuntimeError",
             "message": "connection refused",
         }
-
-
-def test_main_configures_logging_only_when_verbose(monkeypatch):
-    configured = []
-    monkeypatch.setattr(_cli.logging, "basicConfig", lambda **kw: configured.append(kw))
-    monkeypatch.setattr(_cli, "run", lambda argv: 0)
-    assert _cli.main(["status"]) == 0
-    assert configured == []
-    _cli.main(["-vv", "status"])
-    assert configured[0]["level"] == _cli.logging.DEBUG
