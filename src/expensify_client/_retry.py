@@ -33,10 +33,12 @@ class RetryPolicy:
     the client per job (a write is never re-sent after a transport error).
     """
 
-    attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    timeout: float = attrs.field(default=60.0, validator=_positive)
-    initial: float = attrs.field(default=1.0, validator=_positive)
-    max_wait: float = attrs.field(default=10.0, validator=_positive)
+    # Defaults outlast the 10-second rate window (waits of about 2, 4, 8 and 16 s), so a
+    # 429 caused by another process sharing the credentials is ridden out, not fatal.
+    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    timeout: float = attrs.field(default=120.0, validator=_positive)
+    initial: float = attrs.field(default=2.0, validator=_positive)
+    max_wait: float = attrs.field(default=30.0, validator=_positive)
     jitter: float = attrs.field(default=1.0, validator=_positive)
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
 
