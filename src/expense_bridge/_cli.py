@@ -280,6 +280,8 @@ def _render_result(out: _Out, title: str, result: SyncResult | PostResult) -> No
                         f"Expensify {result.calls.expensify}")  # fmt: skip
         for error in result.errors:
             summary.add_row("error", error)
+        for warning in result.warnings:
+            summary.add_row("warning", warning)
         out.console.print(summary)
     if not result.outcomes:
         return

@@ -115,6 +115,7 @@ class SyncResult:
     bookmark_before: datetime | None
     bookmark_after: datetime | None
     errors: tuple[str, ...] = ()  # run-level failures (acknowledgement, connection…)
+    warnings: tuple[str, ...] = ()  # preflight findings (e.g. categories on inactive accounts)
 
     def count(self, action: Action) -> int:
         """How many reports ended with ``action``."""
@@ -154,5 +155,6 @@ class SyncResult:
             "bookmark_before": self.bookmark_before.isoformat() if self.bookmark_before else None,
             "bookmark_after": self.bookmark_after.isoformat() if self.bookmark_after else None,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
             "outcomes": [o.to_dict() for o in self.outcomes],
         }

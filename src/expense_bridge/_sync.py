@@ -3,7 +3,8 @@
 Steps (each report's progress is recorded in the state store as it goes):
 
 1. **Preflight** -- the pinned endpoint version is served; the synced policies and the
-   Acumatica catalog (accounts, vendors, projects…) are read once.
+   Acumatica catalog (accounts, vendors, projects…) are read once; categories whose GL
+   code names no active account are reported as warnings (reports using them are held).
 2. **Pull** -- one export (plus download polls) of reports in the trigger's states that do
    not carry our export label, without marking anything. The window:
 
@@ -48,6 +49,7 @@ from ._rules import Trigger
 from ._source import ExpensifySource
 from ._store import AuditEntry, ReportStatus, SQLiteStore, StateStore
 from .mapping import PlannedDocument
+from .provisioning import category_issues
 
 __all__ = ["export_windows", "sync"]
 
@@ -171,6 +173,11 @@ def _run(
         )
     branches = [b for b in (config.rules.default_branch,) if b]
     catalog = ledger.load_catalog(branches=branches)
+    warnings = [
+        f"policy {policy_id}: {issue.message}"
+        for policy_id, policy in sorted(policies.items())
+        for issue in category_issues(policy, catalog.account_is_active)
+    ]
 
     # 2. pull
     bookmark = store.bookmark(connection)
@@ -289,6 +296,7 @@ def _run(
         bookmark_before=bookmark,
         bookmark_after=bookmark_after,
         errors=tuple(errors),
+        warnings=tuple(warnings),
     )
     if not dry_run:
         store.record_run(connection, run_id, started, finished, _summary(result))

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import attrs
@@ -72,6 +72,7 @@ __all__ = [
     "active_subaccount_codes",
     "align_categories",
     "align_tags",
+    "category_issues",
     "plan_categories",
     "plan_employees",
     "plan_tags",
@@ -512,6 +513,25 @@ def _category_name(account: Account) -> str:
     return description or code
 
 
+def category_issues(policy: Policy, is_active: Callable[[str], bool]) -> tuple[ProvisionIssue, ...]:
+    """Categories whose GL code names no active account (``is_active(code)``).
+
+    The same check runs in :func:`plan_categories` and in ``sync()``'s preflight.
+    """
+    return tuple(
+        ProvisionIssue(
+            code=ProvisionCode.CATEGORY_ACCOUNT_INACTIVE,
+            subject=category.name,
+            message=(
+                f"category {category.name!r} has GL code {category.gl_code}, which is not an "
+                "active expense account in Acumatica"
+            ),
+        )
+        for category in sorted(policy.categories, key=lambda c: c.name)
+        if category.gl_code and not is_active(category.gl_code)
+    )
+
+
 def plan_categories(
     accounts: Iterable[Account], policy: Policy, settings: ProvisioningSettings
 ) -> CategoryPlan:
@@ -541,7 +561,6 @@ def plan_categories(
             by_code.setdefault(category.gl_code, category)
 
     changes: list[CategoryChange] = []
-    issues: list[ProvisionIssue] = []
     for code, account in sorted(active.items()):
         existing = by_code.get(code) or by_name.get(_category_name(account).lower())
         if existing is None:
@@ -559,26 +578,14 @@ def plan_categories(
             changes.append(
                 CategoryChange(category=attrs.evolve(existing, gl_code=code), reason="gl_code")
             )
+    issues = category_issues(policy, active.__contains__)
+    flagged = {issue.subject for issue in issues}
     for category in sorted(policy.categories, key=lambda c: c.name):
-        code = category.gl_code
-        if not code or code in active:
-            continue
-        if code in inactive or code not in active:
-            issues.append(
-                ProvisionIssue(
-                    code=ProvisionCode.CATEGORY_ACCOUNT_INACTIVE,
-                    subject=category.name,
-                    message=(
-                        f"category {category.name!r} has GL code {code}, which is not an "
-                        "active expense account in Acumatica"
-                    ),
-                )
+        if category.name in flagged and category.enabled:
+            changes.append(
+                CategoryChange(category=attrs.evolve(category, enabled=False), reason="disable")
             )
-            if category.enabled:
-                changes.append(
-                    CategoryChange(category=attrs.evolve(category, enabled=False), reason="disable")
-                )
-    return CategoryPlan(policy_id=policy.policy_id, changes=tuple(changes), issues=tuple(issues))
+    return CategoryPlan(policy_id=policy.policy_id, changes=tuple(changes), issues=issues)
 
 
 # --------------------------------------------------------------------------- tags

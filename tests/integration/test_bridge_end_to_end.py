@@ -182,6 +182,18 @@ def test_held_reports_do_not_block_the_batch(world: World) -> None:
     assert vendor_refs(world) == [f"EXB-{good}"]
     assert world.expensify.exported_labels(unmapped) == set()  # held reports stay unmarked
     assert result.bookmark_after == START
+    assert result.warnings == ()  # "Mystery" has no GL code: not an inactive-account warning
+
+
+def test_preflight_warns_about_categories_on_inactive_accounts(world: World) -> None:
+    world.acumatica.seed("Account", [{"AccountCD": "62000", "Type": "Expense", "Active": False}])
+    add_approved(world, 1)
+    result = run_sync(world)
+    assert result.warnings == (
+        "policy POL1: category 'Meals' has GL code 62000, which is not an active expense "
+        "account in Acumatica",
+    )
+    assert result.posted == 1
 
 
 def test_dry_run_changes_nothing_on_either_side(world: World) -> None:
