@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
@@ -34,6 +35,8 @@ from expensify_client import (
     RateLimiter,
 )
 from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
+
+from .schema_check import SchemaChecked
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PARTNER, SECRET = "aa_bridge_firm_test", "e2e-partner-secret-4f1a"
@@ -67,6 +70,7 @@ class World:
     exp_client: ExpensifyClient
     config: BridgeConfig
     store: SQLiteStore
+    schema: SchemaChecked
 
 
 def add_approved(world: World, n: int, *, email: str = "ann@firm.test", **spec: object) -> str:
@@ -112,12 +116,14 @@ def world(tmp_path: Path) -> Iterator[World]:
         employees=[employee("ann@firm.test", submits_to=OWNER),
                    employee("ghost@firm.test", submits_to=OWNER)],
     )  # fmt: skip
+    schema = SchemaChecked(acu, "24.200.001")
     auth = OAuth2(base_url="https://erp.test", client_id="expense-bridge@Company",
                   client_secret="client-secret", username="admin",
                   password="admin-password")  # fmt: skip
     acu_client = AcumaticaClient(
         base_url="https://erp.test", endpoint=Endpoint("Default", "24.200.001"), auth=auth,
-        transport=acu.transport(), options=ClientOptions(sleep=clock.sleep, jitter=lambda: 0.0),
+        transport=httpx.MockTransport(schema),
+        options=ClientOptions(sleep=clock.sleep, jitter=lambda: 0.0),
     )  # fmt: skip
     exp_client = ExpensifyClient(
         credentials=Credentials(partner_user_id=PARTNER, partner_user_secret=SECRET),
@@ -135,7 +141,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         rules=PostingRules(employee_liability_account="21000"),
     )  # fmt: skip
     store = SQLiteStore(tmp_path / "state.sqlite3")
-    yield World(clock, acu, exp, acu_client, exp_client, config, store)
+    yield World(clock, acu, exp, acu_client, exp_client, config, store, schema)
     store.close()
 
 
@@ -218,6 +224,8 @@ def test_api_budget_for_200_reports(world: World) -> None:
     assert len(lookups) == 200 // world.config.page_size
     writes = [m for m, _, _ in world.acumatica.request_log if m == "PUT"]
     assert len(writes) == 200
+    # Every bill sent and every entity answered matched Acumatica's published schema.
+    assert world.schema.checked >= 2 * 200
 
 
 def test_a_dropped_create_over_the_emulators_is_adopted(world: World) -> None:
