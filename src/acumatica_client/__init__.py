@@ -20,7 +20,6 @@ from ._auth import (
     TokenStore,
 )
 from ._client import (
-    KEY_FIELDS,
     AcumaticaClient,
     ClientOptions,
     key_values,
@@ -106,6 +105,7 @@ from ._retry import (
 from ._schema import (
     ACTIONS,
     ENTITY_FIELDS,
+    KEY_FIELDS,
     KNOWN_VERSIONS,
     TOP_LEVEL_ENTITIES,
 )

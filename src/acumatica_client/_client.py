@@ -47,9 +47,9 @@ from ._filters import Field, Filter, expand_param, select_param
 from ._limiter import Licence, LicenceLimiter
 from ._models import AcumaticaEntity, wire_name
 from ._retry import RetryPolicy, make_retrying
-from ._schema import ACTIONS
+from ._schema import ACTIONS, KEY_FIELDS
 
-__all__ = ["KEY_FIELDS", "AcumaticaClient", "ClientOptions", "key_values"]
+__all__ = ["AcumaticaClient", "ClientOptions", "key_values"]
 
 logger = logging.getLogger("acumatica_client")
 
@@ -57,19 +57,6 @@ E = TypeVar("E", bound=AcumaticaEntity)
 
 #: Header telling the server (or the emulator) how many times this call was retried.
 RETRY_COUNT_HEADER: Final = "x-acumatica-client-retry-count"
-
-#: Key fields of each top-level entity, in key order (for URLs and action bodies).
-KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Bill": ("Type", "ReferenceNbr"),
-    "JournalTransaction": ("Module", "BatchNbr"),
-    "ExpenseClaim": ("RefNbr",),
-    "Employee": ("EmployeeID",),
-    "Vendor": ("VendorID",),
-    "Account": ("AccountCD",),
-    "Subaccount": ("SubaccountCD",),
-    "Project": ("ProjectID",),
-    "ProjectTask": ("ProjectID", "ProjectTaskID"),
-}
 
 
 _ACTION = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["ACTIONS", "ENTITY_FIELDS", "KNOWN_VERSIONS", "TOP_LEVEL_ENTITIES"]
+__all__ = ["ACTIONS", "ENTITY_FIELDS", "KEY_FIELDS", "KNOWN_VERSIONS", "TOP_LEVEL_ENTITIES"]
 
 
 ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingProxyType(
@@ -1005,5 +1005,22 @@ TOP_LEVEL_ENTITIES: Final[frozenset[str]] = frozenset(
         "Project",
         "ProjectTask",
         "CompaniesStructure",
+    }
+)
+
+#: Key fields of each top-level entity, in key order (URLs ``{Entity}/{k1}/{k2}``, action
+#: bodies, the emulator's record identity). ``CompaniesStructure`` is an inquiry: no keys.
+KEY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "Bill": ("Type", "ReferenceNbr"),
+        "JournalTransaction": ("Module", "BatchNbr"),
+        "ExpenseClaim": ("RefNbr",),
+        "Employee": ("EmployeeID",),
+        "Vendor": ("VendorID",),
+        "Account": ("AccountCD",),
+        "Subaccount": ("SubaccountCD",),
+        "Project": ("ProjectID",),
+        "ProjectTask": ("ProjectID", "ProjectTaskID"),
+        "CompaniesStructure": (),
     }
 )

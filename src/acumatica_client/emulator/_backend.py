@@ -18,24 +18,12 @@ from typing import Any
 
 import attrs
 
-from .._schema import ACTIONS, ENTITY_FIELDS
+from .._schema import ACTIONS, ENTITY_FIELDS, KEY_FIELDS
 from ._errors import EmulatorError
 
 __all__ = ["KEYS", "Backend", "Grant"]
 
-#: Key fields of each top-level entity, in key order.
-KEYS: Mapping[str, tuple[str, ...]] = {
-    "Bill": ("Type", "ReferenceNbr"),
-    "JournalTransaction": ("Module", "BatchNbr"),
-    "ExpenseClaim": ("RefNbr",),
-    "Employee": ("EmployeeID",),
-    "Vendor": ("VendorID",),
-    "Account": ("AccountCD",),
-    "Subaccount": ("SubaccountCD",),
-    "Project": ("ProjectID",),
-    "ProjectTask": ("ProjectID", "ProjectTaskID"),
-    "CompaniesStructure": (),
-}
+KEYS = KEY_FIELDS  # the shared data contract: the schema table's key fields
 _NUMBERED = {"Bill": "ReferenceNbr", "JournalTransaction": "BatchNbr", "ExpenseClaim": "RefNbr"}
 _SYSTEM_IN = {"id", "rowNumber", "note", "custom", "delete", "_links", "files"}
 _SCALARS = {
