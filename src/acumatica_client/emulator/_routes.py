@@ -262,7 +262,7 @@ class AcumaticaEmulator:
                     return json_response(200, {"seeded": self.seed_branches(body or [])})
                 return json_response(200, {"seeded": self.seed(parts[1], _revive(body or []))})
             if len(parts) == 2 and parts[0] == "records" and request.method == "GET":
-                return json_response(200, self.records(parts[1]))
+                return json_response(200, _plain(self.records(parts[1])))
             if parts == ["faults"] and request.method == "POST":
                 self.inject(**(body or {}))
                 return json_response(200, {"pending": self.faults.pending})
@@ -274,6 +274,17 @@ class AcumaticaEmulator:
         except (TypeError, ValueError, KeyError) as exc:
             return json_response(400, {"error": str(exc)})
         return json_response(404, {"error": f"no control resource {path}"})
+
+
+def _plain(value: Any) -> Any:
+    """Stored records as JSON-ready values (date-times as ISO 8601 strings)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _revive(rows: Any) -> list[dict[str, Any]]:
