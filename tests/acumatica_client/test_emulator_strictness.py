@@ -119,17 +119,22 @@ def served(emu: AcumaticaEmulator) -> Iterator[str]:
 
 @pytest.mark.loopback
 def test_control_plane_over_http(served: str, emu: AcumaticaEmulator) -> None:
-    control = httpx.Client(base_url=f"{served}/_emulator")
-    seeded = control.post("/seed/Project", content=json.dumps(
-        [{"ProjectID": "P1", "Status": "Active"}]))  # fmt: skip
-    assert seeded.json() == {"seeded": 1}
-    assert [r["ProjectID"] for r in control.get("/records/Project").json()] == ["P1"]
-    assert control.post("/faults", json={"method": "GET", "status": 503}).json() == {"pending": 1}
-    client = httpx.Client(base_url=served)
-    client.post("/entity/auth/login", json={"name": "admin", "password": "admin-password"})
-    assert client.get(f"/entity/Default/{VERSION}/Project").status_code == 503
-    assert client.get(f"/entity/Default/{VERSION}/Project").status_code == 200
-    log = control.get("/log").json()
-    assert [e[2] for e in log if e[1] == f"/entity/Default/{VERSION}/Project"] == [503, 200]
-    assert control.post("/reset").json() == {"ok": True}
-    assert control.get("/records/Project").json() == []
+    with (
+        httpx.Client(base_url=f"{served}/_emulator") as control,
+        httpx.Client(base_url=served) as client,
+    ):
+        seeded = control.post(
+            "/seed/Project", content=json.dumps([{"ProjectID": "P1", "Status": "Active"}])
+        )
+        assert seeded.json() == {"seeded": 1}
+        assert [r["ProjectID"] for r in control.get("/records/Project").json()] == ["P1"]
+        fault = control.post("/faults", json={"method": "GET", "status": 503})
+        assert fault.json() == {"pending": 1}
+        client.post("/entity/auth/login", json={"name": "admin", "password": "admin-password"})
+        assert client.get(f"/entity/Default/{VERSION}/Project").status_code == 503
+        assert client.get(f"/entity/Default/{VERSION}/Project").status_code == 200
+        log = control.get("/log").json()
+        path = f"/entity/Default/{VERSION}/Project"
+        assert [e[2] for e in log if e[1] == path] == [503, 200]
+        assert control.post("/reset").json() == {"ok": True}
+        assert control.get("/records/Project").json() == []
