@@ -45,7 +45,7 @@ from ._exceptions import (
 )
 from ._filters import Field, Filter, expand_param, select_param
 from ._limiter import Licence, LicenceLimiter
-from ._models import AcumaticaEntity, wire_name
+from ._models import AcumaticaEntity, Branch, wire_name
 from ._retry import RetryPolicy, make_retrying
 from ._schema import ACTIONS, KEY_FIELDS
 
@@ -438,6 +438,24 @@ class AcumaticaClient:
         if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
             raise AcumaticaError(f"GET {cls.ENTITY}: expected a JSON array of entities")
         return [from_wire(cls, row) for row in data]
+
+    def branches(self) -> tuple[Branch, ...]:
+        """The tenant's branches, from the ``CompaniesStructure`` inquiry.
+
+        The Default endpoint has no Branch entity; the inquiry is a PUT with
+        ``$expand=Results`` that changes nothing, so it is retried like a read.
+        """
+        response = self._request(
+            "PUT",
+            self._url(Branch.ENTITY),
+            params={"$expand": "Results"},
+            body={},
+            repeatable=True,
+            check_version_on_404=True,
+        )
+        data = loads(response.content)
+        rows = data.get("Results", []) if isinstance(data, Mapping) else []
+        return tuple(from_wire(Branch, row) for row in rows if isinstance(row, Mapping))
 
     def iterate(
         self,

@@ -77,23 +77,22 @@ class AcumaticaLedger:
         """Preflight: the pinned endpoint version is served (``EndpointVersionError``)."""
         self.client.check_endpoint()
 
-    def load_catalog(self, *, branches: Iterable[str] = ()) -> LedgerCatalog:
-        """Accounts, subaccounts, employees, vendors, projects and tasks: one listing each.
+    def load_catalog(self) -> LedgerCatalog:
+        """Accounts, subaccounts, employees, vendors, projects, tasks and branches.
 
-        ``branches`` are the configured branch codes (the Default endpoint has no Branch
-        entity; they are validated by Acumatica on create).
+        One listing each (branches come from the ``CompaniesStructure`` inquiry, since
+        the Default endpoint has no Branch entity).
         """
         c = self.client
-        catalog = LedgerCatalog.from_records(
+        return LedgerCatalog.from_records(
             accounts=c.iterate(Account),
             subaccounts=c.iterate(Subaccount),
             employees=c.iterate(Employee, expand=("ContactInfo",)),
             vendors=c.iterate(Vendor, expand=("MainContact",)),
             projects=c.iterate(Project),
             project_tasks=c.iterate(ProjectTask),
+            branches=c.branches(),
         )
-        extra = frozenset(branches)
-        return attrs.evolve(catalog, branches=catalog.branches | extra) if extra else catalog
 
     def find_documents(self, keys: Sequence[tuple[DocumentKind, str]]) -> dict[str, LedgerDocument]:
         """Existing documents for ``keys``: one query per page of keys and kind."""

@@ -50,8 +50,7 @@ def post_report(
     ledger = AcumaticaLedger(acumatica, page_size=config.page_size)
     start = ledger.calls
     if catalog is None:
-        branches = [b for b in (config.rules.default_branch,) if b]
-        catalog = ledger.load_catalog(branches=branches)
+        catalog = ledger.load_catalog()
     ctx = PostingContext(
         connection=config.connection,
         rules=config.rules,

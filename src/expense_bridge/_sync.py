@@ -171,8 +171,7 @@ def _run(
                 for p in missing
             )
         )
-    branches = [b for b in (config.rules.default_branch,) if b]
-    catalog = ledger.load_catalog(branches=branches)
+    catalog = ledger.load_catalog()
     warnings = [
         f"policy {policy_id}: {issue.message}"
         for policy_id, policy in sorted(policies.items())

@@ -162,7 +162,7 @@ def test_first_sync_posts_acknowledges_and_second_posts_nothing(store: SQLiteSto
     assert source.labels == {"R1": {"Acumatica"}, "R2": {"Acumatica"}}
     assert first.bookmark_after == NOW
     assert source.calls == 3  # policies, one export, one acknowledgement
-    writes = [m for m, p, _ in emu.request_log if m == "PUT"]
+    writes = [p for m, p, _ in emu.request_log if m == "PUT" and p.endswith("/Bill")]
     assert len(writes) == 2  # exactly one write per new document
 
     second = run(config(), emu, source, store)
@@ -372,7 +372,7 @@ def test_api_budget_for_many_reports(store: SQLiteStore) -> None:
     assert result.calls.expensify == 3
     lookups = [p for m, p, _ in emu.request_log if m == "GET" and p.endswith("/Bill")]
     assert len(lookups) == 3  # one per page of 50 keys
-    assert len([m for m, _, _ in emu.request_log if m == "PUT"]) == 120
+    assert len([p for m, p, _ in emu.request_log if m == "PUT" and p.endswith("/Bill")]) == 120
 
 
 def test_post_report_is_idempotent_and_replay_posts_a_fixed_report(store: SQLiteStore) -> None:
@@ -399,3 +399,18 @@ def test_post_report_is_idempotent_and_replay_posts_a_fixed_report(store: SQLite
     noop = replay("R2", config=cfg, acumatica=client, store=store, policy=POLICY)
     assert noop.outcome.action is Action.ALREADY_POSTED
     assert noop.outcome.detail == "already posted: nothing to replay"
+
+
+def test_unknown_default_branch_holds_every_report_before_any_write(store: SQLiteStore) -> None:
+    emu = tenant()
+    emu.seed_branches([{"BranchID": "MAIN", "BranchName": "Main"}])
+    recent = NOW - timedelta(hours=20)  # inside the overlap: seen again by the next sync
+    source = FakeSource([report("R1", approved=recent), report("R2", approved=recent)])
+    result = run(config(default_branch="GHOST"), emu, source, store)
+    assert {o.action for o in result.outcomes} == {Action.HELD}
+    assert {p.code for o in result.outcomes for p in o.problems} == {
+        ErrorCode.DEFAULT_VALUE_UNKNOWN
+    }
+    assert emu.records("Bill") == []
+    ok = run(config(default_branch="MAIN"), emu, source, store)
+    assert ok.posted == 2

@@ -384,3 +384,11 @@ def test_modified_since_round_trips_the_date_literal_through_the_emulator() -> N
     with client_for(emu, "24.200.001") as client:
         changed = list(client.modified_since(Account, since))
     assert [a.account_cd for a in changed] == ["63000"]
+
+
+def test_branches_come_from_the_companies_structure_inquiry(version: str) -> None:
+    emu = seeded(version)
+    with client_for(emu, version) as client:
+        branches = client.branches()
+    assert [(b.branch_id, b.branch_name) for b in branches] == [("HQ", "Head office")]
+    assert emu.records("Bill") == []  # the inquiry's PUT writes nothing
