@@ -546,9 +546,9 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
     _Opt(
         ("provisioning", "tag_source"),
         "choice",
-        "Where tags come from: projects | subaccounts.",
+        "Where tags come from: projects | subaccounts | branches.",
         default=_DEFAULT_PROV.tag_source,
-        choices=("projects", "subaccounts"),
+        choices=("projects", "subaccounts", "branches"),
     ),
     _Opt(
         ("provisioning", "policy_rule", "by"),

@@ -52,7 +52,14 @@ from expensify_client import Category, EmployeeRecord, Policy, Tag, TagLevel
 from expensify_client import Employee as Member
 
 if TYPE_CHECKING:
-    from acumatica_client import Account, AcumaticaClient, Employee, Project, Subaccount
+    from acumatica_client import (
+        Account,
+        AcumaticaClient,
+        Branch,
+        Employee,
+        Project,
+        Subaccount,
+    )
     from expensify_client import ExpensifyClient
 
 __all__ = [
@@ -68,6 +75,7 @@ __all__ = [
     "ProvisioningRun",
     "ProvisioningSettings",
     "TagPlan",
+    "active_branch_codes",
     "active_project_codes",
     "active_subaccount_codes",
     "align_categories",
@@ -160,7 +168,7 @@ class ProvisioningSettings:
     expense_account_types: tuple[str, ...] = ("Expense",)
     new_categories_enabled: bool = True
     tag_level: str = "Project"
-    tag_source: Literal["projects", "subaccounts"] = "projects"
+    tag_source: Literal["projects", "subaccounts", "branches"] = "projects"
 
     def policies(self) -> tuple[str, ...]:
         """Every policy this configuration can assign, sorted."""
@@ -683,6 +691,17 @@ def active_subaccount_codes(subaccounts: Sequence[Subaccount]) -> dict[str, str]
     return found
 
 
+def active_branch_codes(branches: Sequence[Branch]) -> dict[str, str]:
+    """Active Acumatica branches as ``code -> name`` for :func:`plan_tags`."""
+    found: dict[str, str] = {}
+    for branch in branches:
+        code = _text(branch.branch_id)
+        if code is None or branch.branch_status is False:
+            continue
+        found[code] = _text(branch.branch_name) or ""
+    return found
+
+
 @attrs.frozen(kw_only=True)
 class AlignResult:
     """What :func:`align_categories` / :func:`align_tags` did per policy."""
@@ -840,6 +859,8 @@ def align_tags(
     acu, exp = _Calls(acumatica), _Calls(expensify)
     if settings.tag_source == "projects":
         codes = active_project_codes(list(acumatica.iterate(Project)))
+    elif settings.tag_source == "branches":
+        codes = active_branch_codes(acumatica.branches())
     else:
         codes = active_subaccount_codes(list(acumatica.iterate(Subaccount)))
     if policies is None:

@@ -160,3 +160,16 @@ def test_tags_follow_active_projects(prov: World) -> None:
     assert "ACME01" in str(view)
     assert "OLD01" not in str(view)
     assert run(prov).tags.tag_plans[0].levels is None  # second run: nothing to send
+
+
+def test_tags_can_follow_branches(prov: World) -> None:
+    prov.acumatica.seed_branches([
+        {"BranchID": "HQ", "BranchName": "Head office", "BranchStatus": True},
+        {"BranchID": "OLD", "BranchName": "Closed", "BranchStatus": False},
+    ])  # fmt: skip
+    settings = attrs.evolve(SETTINGS, tag_source="branches", tag_level="Branch")
+    prov.config = attrs.evolve(prov.config, provisioning=settings)
+    result = run(prov)
+    (plan, _) = sorted(result.tags.tag_plans, key=lambda p: p.policy_id)
+    assert plan.added == ("HQ",)
+    assert "HQ - Head office" in str(prov.expensify.policy("POL1")["tags"])
