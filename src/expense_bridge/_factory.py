@@ -18,9 +18,9 @@ import httpx
 from acumatica_client import AcumaticaClient, CookieLogin, OAuth2, TokenStore
 from acumatica_client import ClientOptions as AcumaticaOptions
 from expensify_client import ClientOptions as ExpensifyOptions
-from expensify_client import Credentials, ExpensifyClient
+from expensify_client import Credentials, ExpensifyClient, SharedRateLimiter
 
-from ._config import BridgeConfig, default_vault_path
+from ._config import BridgeConfig, default_state_path, default_vault_path
 from ._vault import (
     ACUMATICA_CLIENT_SECRET,
     ACUMATICA_PASSWORD,
@@ -37,6 +37,19 @@ def vault_for(config: BridgeConfig) -> CredentialVault:
     """The vault the configuration points at (``vault_path``, else the default location)."""
     path: Path = config.vault_path or default_vault_path()
     return CredentialVault(path)
+
+
+def _expensify_options(config: BridgeConfig, options: ExpensifyOptions | None) -> ExpensifyOptions:
+    """Share Expensify's rate windows between processes through a file beside the state.
+
+    A caller-supplied limiter (tests, the demo's simulated clock) is kept as it is.
+    """
+    options = options or ExpensifyOptions()
+    if options.limits is not None:
+        return options
+    state = config.state_path or default_state_path()
+    limiter = SharedRateLimiter(state.with_name("expensify-rate.sqlite3"), sleep=options.sleep)
+    return attrs.evolve(options, limits=limiter)
 
 
 @contextmanager
@@ -101,7 +114,7 @@ def open_clients(
                 credentials=credentials,
                 base_url=config.expensify.base_url,
                 transport=expensify_transport,
-                options=expensify_options or ExpensifyOptions(),
+                options=_expensify_options(config, expensify_options),
             )
         )
         if login is not None:

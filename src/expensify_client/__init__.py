@@ -41,7 +41,7 @@ from ._jobs import (
     policy_update_job,
     report_status_job,
 )
-from ._limiter import RateLimiter
+from ._limiter import RateLimiter, SharedRateLimiter
 from ._models import (
     Category,
     Employee,
@@ -98,6 +98,7 @@ __all__ = [
     "ResponseValidationError",
     "RetryPolicy",
     "ServerError",
+    "SharedRateLimiter",
     "SkippedEmployee",
     "Tag",
     "TagLevel",

@@ -9,12 +9,14 @@ sleeping.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
-__all__ = ["DEFAULT_WINDOWS", "RateLimiter"]
+__all__ = ["DEFAULT_WINDOWS", "RateLimiter", "SharedRateLimiter"]
 
 #: ``(max_calls, period_seconds)`` pairs documented by Expensify.
 DEFAULT_WINDOWS: tuple[tuple[int, float], ...] = ((5, 10.0), (20, 60.0))
@@ -72,3 +74,55 @@ class RateLimiter:
             self._sleep(delay)
             return delay
         return 0.0
+
+
+class SharedRateLimiter(RateLimiter):
+    """A :class:`RateLimiter` whose send times live in a SQLite file, shared by processes.
+
+    Scheduled jobs that use the same partner credentials (a sync and a provisioning run, or
+    two CLI invocations in a row) then stay inside the windows together instead of each
+    believing it is alone. Reservations are made under ``BEGIN IMMEDIATE``; ``clock`` must
+    be wall-clock seconds (``time.time``) so that processes agree.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        windows: Iterable[tuple[int, float]] = DEFAULT_WINDOWS,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(windows, clock=clock, sleep=sleep)
+        self.path = Path(path)
+        self._horizon = max(p for _, p in self.windows)
+
+    def __repr__(self) -> str:
+        return f"SharedRateLimiter({str(self.path)!r}, windows={self.windows!r})"
+
+    def reserve(self, key: str) -> float:
+        """Reserve the earliest send time every process's history allows for ``key``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS sends (key TEXT NOT NULL, at REAL NOT NULL)")
+            db.execute("BEGIN IMMEDIATE")
+            now = self._clock()
+            db.execute("DELETE FROM sends WHERE at < ?", (now - self._horizon,))
+            sent = [
+                row[0]
+                for row in db.execute(
+                    "SELECT at FROM sends WHERE key = ? ORDER BY at DESC LIMIT ?",
+                    (key, max(n for n, _ in self.windows)),
+                )
+            ]
+            sent.reverse()
+            at = now
+            for max_calls, period in self.windows:
+                if len(sent) >= max_calls:
+                    at = max(at, sent[-max_calls] + period)
+            db.execute("INSERT INTO sends (key, at) VALUES (?, ?)", (key, at))
+            db.execute("COMMIT")
+            return at
+        finally:
+            db.close()

@@ -106,3 +106,17 @@ class TestRateLimiter:
         """Empty windows, zero calls or zero periods are refused."""
         with pytest.raises(ValueError, match="windows"):
             RateLimiter(windows)
+
+
+def test_shared_limiter_keeps_two_processes_inside_the_windows(tmp_path):
+    """Two limiters on one file (two processes) see each other's sends."""
+    from expensify_client import SharedRateLimiter
+
+    clock = [1_000_000.0]
+    path = tmp_path / "rate.sqlite3"
+    first = SharedRateLimiter(path, clock=lambda: clock[0], sleep=lambda s: None)
+    second = SharedRateLimiter(path, clock=lambda: clock[0], sleep=lambda s: None)
+    offsets = [(first if n % 2 else second).reserve("aa_partner") - clock[0] for n in range(30)]
+    assert offsets == [0.0] * 5 + [10.0] * 5 + [20.0] * 5 + [30.0] * 5 + [60.0] * 5 + [70.0] * 5
+    assert first.reserve("other_partner") == clock[0]  # keys are independent
+    assert "rate.sqlite3" in repr(first)
