@@ -12,7 +12,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ import attrs
 from .._schema import ACTIONS, ENTITY_FIELDS, KEY_FIELDS
 from ._errors import EmulatorError
 
-__all__ = ["KEYS", "Backend", "Grant"]
+__all__ = ["KEYS", "REFRESH_LIFETIME", "Backend", "Grant"]
 
 KEYS = KEY_FIELDS  # the shared data contract: the schema table's key fields
 _NUMBERED = {"Bill": "ReferenceNbr", "JournalTransaction": "BatchNbr", "ExpenseClaim": "RefNbr"}
@@ -32,14 +32,26 @@ _SCALARS = {
 }  # fmt: skip
 
 
+#: A refresh token can be used within 30 days of its first issue (acumatica-api.md §2).
+REFRESH_LIFETIME = timedelta(days=30)
+
+
 @attrs.define
 class Grant:
-    """An OAuth grant: the user, its current access token and refresh token."""
+    """An OAuth grant's current tokens.
+
+    ``session`` is shared by every token refreshed from the same password grant (one
+    server session per grant, which holds one API seat while its access token is live);
+    ``refresh_expires_at`` is fixed at the first issue and carried through rotation.
+    """
 
     user: str
+    client_id: str
+    session: str
     access_token: str
     refresh_token: str | None
     expires_at: datetime
+    refresh_expires_at: datetime
 
 
 def _now() -> datetime:
@@ -76,7 +88,8 @@ class Backend:
         with self.lock:
             self.records: dict[str, list[dict[str, Any]]] = {name: [] for name in KEYS}
             self.counters: dict[str, int] = {}
-            self.grants: dict[str, Grant] = {}
+            self.grants: dict[str, Grant] = {}  # live access token -> grant
+            self.refresh_tokens: dict[str, Grant] = {}  # unused refresh token -> grant
             self.sessions: dict[str, str] = {}  # cookie value -> user
             self.actions: dict[str, list[Any]] = {}  # status id -> [polls left, apply]
 
@@ -114,7 +127,9 @@ class Backend:
                 elif key == "note":
                     record["note"] = raw.get("value") if isinstance(raw, Mapping) else raw
                 elif key == "custom":
-                    record["custom"] = raw
+                    record["custom"], found = parse_custom(raw)
+                    if found:
+                        problems.setdefault(at, []).extend(found)
                 elif key == "delete":
                     record["delete"] = raw is True
                 continue
@@ -154,9 +169,15 @@ class Backend:
         *,
         expand: Iterable[str] = (),
         select: Iterable[str] = (),
+        custom: Iterable[str] = (),
         row_number: int | None = None,
     ) -> dict[str, Any]:
-        """A stored record as wire JSON (details/linked only when expanded)."""
+        """A stored record as wire JSON.
+
+        Detail and linked entities appear only when named in ``expand``; ``select`` limits
+        the scalar fields; custom fields appear only when requested in ``custom``
+        (``View.Field`` names, as ``$custom``), as the real endpoint does.
+        """
         fields = self.fields.get(schema_type, {})
         expanded = set(expand)
         selected = set(select)
@@ -181,7 +202,14 @@ class Backend:
                     out[key] = self.render(kind, value)
             else:
                 out[key] = {"value": _render_scalar(value)}
-        out["custom"] = record.get("custom", {})
+        stored = record.get("custom") or {}
+        shown: dict[str, dict[str, Any]] = {}
+        for name in custom:
+            view, _, field = name.partition(".")
+            value = stored.get(view, {}).get(field)
+            if value is not None:
+                shown.setdefault(view, {})[field] = dict(value)
+        out["custom"] = shown
         return out
 
     # ------------------------------------------------------------------ records
@@ -206,11 +234,18 @@ class Backend:
         return f"{self.counters[entity]:06d}"
 
     def seed(self, entity: str, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Insert reference records given as plain dicts (wire names, unwrapped values)."""
+        """Insert (or update by key) reference records.
+
+        Rows use wire field names with plain values (``{"AccountCD": "61000"}``) or
+        wrapped ones (``{"AccountCD": {"value": "61000"}}``); linked entities are nested
+        dicts and details lists of dicts. Seeds are checked like requests: a field the
+        endpoint version does not have, or a value of the wrong type, raises ``ValueError``
+        (a typo in a test's seed must not pass silently).
+        """
         added: list[dict[str, Any]] = []
+        normalized = [self.seed_record(entity, row) for row in rows]
         with self.lock:
-            for row in rows:
-                record = dict(row)
+            for record in normalized:
                 existing = self.find(entity, record)
                 record.setdefault("LastModifiedDateTime", self.clock())
                 if existing is not None:
@@ -222,19 +257,91 @@ class Backend:
                     added.append(record)
         return added
 
+    def seed_record(
+        self, schema_type: str, row: Mapping[str, Any], path: str = ""
+    ) -> dict[str, Any]:
+        """One seed row as a stored record (see :meth:`seed`); ``ValueError`` if invalid."""
+        where = path or schema_type
+        if not isinstance(row, Mapping):
+            raise TypeError(f"{where}: a seed row is a dict, not {type(row).__name__}")
+        fields = self.fields.get(schema_type, {})
+        record: dict[str, Any] = {}
+        for key, raw in row.items():
+            at = f"{where}.{key}"
+            if key == "id":
+                record["id"] = str(raw)
+                continue
+            if key == "note":
+                record["note"] = raw.get("value") if isinstance(raw, Mapping) else raw
+                continue
+            if key == "custom":
+                custom, found = parse_custom(raw)
+                if found:
+                    raise ValueError(f"{at}: {'; '.join(found)}")
+                record["custom"] = custom
+                continue
+            kind = fields.get(key)
+            if kind is None:
+                raise ValueError(f"{at}: not a field of {schema_type} in Default/{self.version}")
+            if kind.endswith("[]"):
+                if not isinstance(raw, list | tuple):
+                    raise ValueError(f"{at}: a list of rows was expected")
+                record[key] = [
+                    self.seed_record(kind[:-2], item, f"{at}[{i}]") for i, item in enumerate(raw)
+                ]
+            elif kind not in _SCALARS:
+                record[key] = None if raw is None else self.seed_record(kind, raw, at)
+            else:
+                value = raw["value"] if isinstance(raw, Mapping) and "value" in raw else raw
+                try:
+                    record[key] = _seed_scalar(kind, value)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{at}: {exc}") from None
+        return record
+
     # ------------------------------------------------------------------ tokens
 
-    def issue_grant(self, user: str, lifetime: float, *, refresh: bool) -> Grant:
-        """A new access token (and refresh token if ``offline_access`` was granted)."""
-        from datetime import timedelta
+    def issue_grant(
+        self,
+        user: str,
+        lifetime: float,
+        *,
+        refresh: bool,
+        client_id: str = "",
+        previous: Grant | None = None,
+    ) -> Grant:
+        """A new access token (and refresh token if ``offline_access`` was granted).
 
+        With ``previous`` (a refresh) the new tokens continue that grant's session and
+        refresh deadline; the previous access and refresh tokens stop working.
+        """
+        now = self.clock()
+        if previous is not None:
+            self.grants.pop(previous.access_token, None)
+            if previous.refresh_token is not None:
+                self.refresh_tokens.pop(previous.refresh_token, None)
         grant = Grant(
             user=user,
+            client_id=previous.client_id if previous else client_id,
+            session=previous.session if previous else uuid.uuid4().hex,
             access_token=secrets.token_urlsafe(24),
             refresh_token=secrets.token_urlsafe(24) if refresh else None,
-            expires_at=self.clock() + timedelta(seconds=lifetime),
+            expires_at=now + timedelta(seconds=lifetime),
+            refresh_expires_at=previous.refresh_expires_at if previous else now + REFRESH_LIFETIME,
         )
         self.grants[grant.access_token] = grant
+        if grant.refresh_token is not None:
+            self.refresh_tokens[grant.refresh_token] = grant
+        return grant
+
+    def grant_for_refresh(self, token: str, client_id: str) -> Grant | None:
+        """The grant a refresh token belongs to, if unused, unexpired and this client's."""
+        grant = self.refresh_tokens.get(token)
+        if grant is None or grant.client_id != client_id:
+            return None
+        if self.clock() >= grant.refresh_expires_at:
+            self.refresh_tokens.pop(token, None)
+            return None
         return grant
 
     def user_for_token(self, token: str) -> str | None:
@@ -244,9 +351,79 @@ class Backend:
             return None
         return grant.user
 
+    def revoke(self, access_token: str) -> None:
+        """Sign a bearer session out: the token and its refresh token stop working."""
+        grant = self.grants.pop(access_token, None)
+        if grant is not None and grant.refresh_token is not None:
+            self.refresh_tokens.pop(grant.refresh_token, None)
+
+    def seats_in_use(self, *, oauth: bool) -> int:
+        """Open API sessions: cookie logins, plus live OAuth grant sessions if ``oauth``."""
+        used = len(self.sessions)
+        if oauth:
+            now = self.clock()
+            used += len({g.session for g in self.grants.values() if now < g.expires_at})
+        return used
+
     def actions_of(self, entity: str) -> tuple[str, ...]:
         """Actions this endpoint version offers on ``entity``."""
         return ACTIONS.get(self.version, {}).get(entity, ())
+
+
+_CUSTOM_TYPES = {
+    "CustomStringField": "StringValue", "CustomDecimalField": "DecimalValue",
+    "CustomBooleanField": "BooleanValue", "CustomIntField": "IntValue",
+    "CustomShortField": "ShortValue", "CustomLongField": "LongValue",
+    "CustomDateTimeField": "DateTimeValue", "CustomGuidField": "GuidValue",
+    "CustomByteField": "ByteValue", "CustomDoubleField": "DoubleValue",
+}  # fmt: skip
+
+
+def parse_custom(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """Validate a ``custom`` member: view -> field -> ``{"type": "Custom…Field", "value": …}``.
+
+    Returns the stored form and the problems found (empty when valid).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    found: list[str] = []
+    if not isinstance(raw, Mapping):
+        found.append("custom must map view names to fields.")
+        raw = {}
+    for view, fields in raw.items():
+        if not isinstance(fields, Mapping):
+            found.append(f"custom.{view} must map field names to custom field objects.")
+            continue
+        for name, field in fields.items():
+            kind = _CUSTOM_TYPES.get(field.get("type", "")) if isinstance(field, Mapping) else None
+            if kind is None or not isinstance(field, Mapping) or "value" not in field:
+                found.append(
+                    f'custom.{view}.{name} must be {{"type": "Custom…Field", "value": …}}.'
+                )
+                continue
+            try:
+                value = _scalar(kind, field["value"])
+            except (TypeError, ValueError) as exc:
+                found.append(f"custom.{view}.{name}: {exc}")
+                continue
+            out.setdefault(str(view), {})[str(name)] = {
+                "type": field["type"],
+                "value": _render_scalar(value),
+            }
+    return out, found
+
+
+def _seed_scalar(kind: str, value: Any) -> Any:
+    """Seed values may be native Python values (datetime, Decimal, int, float)."""
+    if value is None:
+        return None
+    if kind == "DateTimeValue" and isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if kind in ("DecimalValue", "DoubleValue") and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            raise ValueError(f"a number was expected, not {value!r}") from None
+    return _scalar(kind, value)
 
 
 def _scalar(kind: str, value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .._converters import dumps
+from ._wire import dumps
 
 __all__ = ["EmulatorError", "error_object", "html_404", "json_response"]
 

@@ -22,7 +22,7 @@ class Fault:
     """
 
     method: str | None = None
-    path: str | None = None  # a regular expression searched in the URL path
+    path: str | None = None  # a substring of the URL path, or a regular expression in it
     status: int | None = None
     retry_after: float | None = None
     delay: float | None = None
@@ -30,9 +30,23 @@ class Fault:
     times: int = 1
 
     def matches(self, request: httpx.Request) -> bool:
+        """Whether ``request`` is one this fault is waiting for."""
         if self.method is not None and request.method.upper() != self.method.upper():
             return False
-        return self.path is None or re.search(self.path, request.url.path) is not None
+        if self.path is None or self.path in request.url.path:
+            return True
+        try:
+            return re.search(self.path, request.url.path) is not None
+        except re.error:
+            return False  # not a regular expression: the substring test above decided
+
+    def __attrs_post_init__(self) -> None:
+        if self.times < 1:
+            raise ValueError("a fault applies to at least one call (times >= 1)")
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise ValueError(f"an injected status is an error status, not {self.status}")
+        if self.status is None and self.delay is None and not self.drop_response:
+            raise ValueError("a fault needs a status, a delay or drop_response")
 
 
 class FaultPlan:
@@ -63,5 +77,6 @@ class FaultPlan:
 
     @property
     def pending(self) -> int:
+        """Calls still to be failed, over all pending faults."""
         with self._lock:
             return sum(f.times for f in self._faults)

@@ -8,6 +8,7 @@ unsure the stricter behaviour is modelled (see COVERAGE.md).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -16,14 +17,60 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from .._converters import loads
 from ._backend import KEYS, Backend
 from ._errors import EmulatorError, error_object, json_response
 from ._odata import FilterSyntaxError, compile_filter
+from ._wire import loads
 
 __all__ = ["EntityHandlers"]
 
 _ZERO = Decimal(0)
+
+
+_SCALAR_TYPES = frozenset(
+    {"StringValue", "DecimalValue", "BooleanValue", "IntValue", "ShortValue", "LongValue",
+     "DateTimeValue", "GuidValue", "ByteValue", "DoubleValue"}
+)  # fmt: skip
+_CUSTOM_NAME = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*")
+#: Query parameters each operation documents in the published definitions.
+_LIST_PARAMS = frozenset({"$select", "$filter", "$expand", "$custom", "$skip", "$top"})
+_ONE_PARAMS = frozenset({"$select", "$filter", "$expand", "$custom"})
+_PUT_PARAMS = _ONE_PARAMS
+
+
+def _check_params(params: Mapping[str, str], allowed: frozenset[str]) -> None:
+    """Refuse ``$`` options the operation does not document (``$orderby``, ``$count``…)."""
+    unknown = sorted(name for name in params if name.startswith("$") and name not in allowed)
+    if unknown:
+        raise EmulatorError(
+            400, error_object(f"The query option {unknown[0]} is not supported here.")
+        )
+
+
+def _not_found(status: int = 404) -> EmulatorError:
+    return EmulatorError(
+        status,
+        error_object(
+            "No entity satisfies the condition.",
+            exception_type="PX.Api.ContractBased.NoEntitySatisfiesTheConditionException",
+        ),
+    )
+
+
+def _oauth_error(status: int, error: str, description: str | None = None) -> httpx.Response:
+    """An OAuth token-endpoint error (``error`` / ``error_description``)."""
+    body = {"error": error}
+    if description is not None:
+        body["error_description"] = description
+    return json_response(status, body)
+
+
+def _login_limit() -> dict[str, Any]:
+    """The body of a sign-in refused over the licence's API-user limit."""
+    return error_object(
+        "API Login Limit",
+        "You have reached the API Login Limit of your license. Sign out of other API sessions.",
+    )
 
 
 def _entity_error(body: dict[str, Any], message: str) -> EmulatorError:
@@ -44,8 +91,10 @@ class EntityHandlers:
         tenant: str,
         token_lifetime: float,
         api_seats: int,
+        oauth_uses_seats: bool = False,
     ) -> None:
         self.backend = backend
+        self.oauth_uses_seats = oauth_uses_seats
         self.users = dict(users)
         self.oauth_clients = dict(oauth_clients)
         self.tenant = tenant
@@ -55,81 +104,96 @@ class EntityHandlers:
     # ------------------------------------------------------------------ auth
 
     def token(self, request: httpx.Request) -> httpx.Response:
+        """``POST /identity/connect/token``: password and refresh_token grants."""
+        if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            return _oauth_error(400, "invalid_request", "The body must be form-encoded.")
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        client_id, secret = form.get("client_id"), form.get("client_secret")
+        client_id, secret = form.get("client_id", ""), form.get("client_secret")
         if client_id not in self.oauth_clients or self.oauth_clients[client_id] != secret:
-            return json_response(400, {"error": "invalid_client"})
+            return _oauth_error(400, "invalid_client")
         grant = form.get("grant_type")
         b = self.backend
         with b.lock:
             if grant == "password":
                 user, password = form.get("username", ""), form.get("password")
-                if self.users.get(user) != password:
-                    return json_response(
-                        400,
-                        {
-                            "error": "invalid_grant",
-                            "error_description": "invalid_username_or_password",
-                        },
-                    )
+                if not user or self.users.get(user) != password:
+                    return _oauth_error(400, "invalid_grant", "invalid_username_or_password")
                 scopes = form.get("scope", "").split()
                 if "api" not in scopes:
-                    return json_response(400, {"error": "invalid_scope"})
+                    return _oauth_error(400, "invalid_scope", "The 'api' scope is required.")
+                if self.oauth_uses_seats and b.seats_in_use(oauth=True) >= self.api_seats:
+                    return json_response(429, _login_limit())
                 issued = b.issue_grant(
-                    user, self.token_lifetime, refresh="offline_access" in scopes
+                    user,
+                    self.token_lifetime,
+                    refresh="offline_access" in scopes,
+                    client_id=client_id,
                 )
+                scope = " ".join(scopes)
             elif grant == "refresh_token":
-                old = next(
-                    (g for g in b.grants.values() if g.refresh_token == form.get("refresh_token")),
-                    None,
-                )
-                if old is None or not form.get("refresh_token"):
-                    return json_response(400, {"error": "invalid_grant"})
-                old.refresh_token = None  # refresh tokens rotate: one use each
-                issued = b.issue_grant(old.user, self.token_lifetime, refresh=True)
+                old = b.grant_for_refresh(form.get("refresh_token", ""), client_id)
+                if old is None:
+                    return _oauth_error(400, "invalid_grant", "invalid_refresh_token")
+                live = b.user_for_token(old.access_token) is not None
+                if (
+                    self.oauth_uses_seats
+                    and not live
+                    and b.seats_in_use(oauth=True) >= self.api_seats
+                ):
+                    return json_response(429, _login_limit())
+                issued = b.issue_grant(old.user, self.token_lifetime, refresh=True, previous=old)
+                scope = "api offline_access"
             else:
-                return json_response(400, {"error": "unsupported_grant_type"})
+                return _oauth_error(400, "unsupported_grant_type")
         body: dict[str, Any] = {
             "access_token": issued.access_token,
             "expires_in": int(self.token_lifetime),
             "token_type": "Bearer",
-            "scope": form.get("scope", "api offline_access"),
+            "scope": scope,
         }
         if issued.refresh_token:
             body["refresh_token"] = issued.refresh_token
-        return json_response(200, body)
+        return json_response(200, body, {"Cache-Control": "no-store"})
 
     def login(self, request: httpx.Request) -> httpx.Response:
+        """``POST /entity/auth/login`` (JSON): a cookie session holding one API seat."""
         try:
             body = json.loads(request.content or b"{}")
         except ValueError:
             raise EmulatorError.invalid({"body": ["A JSON object was expected."]}) from None
         if not isinstance(body, dict) or not body.get("name"):
             raise EmulatorError.invalid({"name": ["The name is required."]})
+        unknown = set(body) - {"name", "password", "tenant", "branch", "locale"}
+        if unknown:
+            raise EmulatorError.invalid(
+                {key: [f"'{key}' is not a login field."] for key in sorted(unknown)}
+            )
         tenant = body.get("tenant")
         if self.users.get(body["name"]) != body.get("password") or (
             tenant is not None and tenant != self.tenant
         ):
             raise EmulatorError(401, error_object("Invalid credentials. Please try again."))
+        branch = body.get("branch")
+        if branch is not None and branch not in self._branches():
+            raise EmulatorError(500, error_object(f"Branch '{branch}' cannot be found."))
         with self.backend.lock:
-            if len(self.backend.sessions) >= self.api_seats:
-                raise EmulatorError(
-                    429,
-                    error_object(
-                        "API Login Limit",
-                        "You have reached the API Login Limit of your license. "
-                        "Sign out of other API sessions.",
-                    ),
-                )
+            if self.backend.seats_in_use(oauth=self.oauth_uses_seats) >= self.api_seats:
+                raise EmulatorError(429, _login_limit())
             cookie = uuid.uuid4().hex
             self.backend.sessions[cookie] = body["name"]
         return httpx.Response(204, headers={"Set-Cookie": f".ASPXAUTH={cookie}; path=/; HttpOnly"})
 
     def logout(self, request: httpx.Request) -> httpx.Response:
+        """``POST /entity/auth/logout``: ends the cookie session or the bearer's session."""
         cookie = _cookie(request)
+        header = request.headers.get("Authorization", "")
         with self.backend.lock:
             if cookie is not None:
                 self.backend.sessions.pop(cookie, None)
+            if header.startswith("Bearer "):
+                self.backend.revoke(header[7:])
         return httpx.Response(204, headers={"Set-Cookie": ".ASPXAUTH=; path=/; Max-Age=0"})
 
     def authorized(self, request: httpx.Request) -> str | None:
@@ -171,52 +235,79 @@ class EntityHandlers:
     # ------------------------------------------------------------------ reads
 
     def list_records(self, entity: str, params: Mapping[str, str]) -> httpx.Response:
+        """``GET {Entity}`` with ``$filter``, ``$top``, ``$skip``, ``$select``, ``$expand``…"""
         b = self.backend
-        predicate = None
-        if "$filter" in params:
-            fields = b.fields.get(entity, {})
-
-            def known(path: str) -> bool:
-                head, _, tail = path.partition("/")
-                kind = fields.get(head)
-                if kind is None:
-                    return False
-                if not tail:
-                    return not kind.endswith("[]")
-                return tail in b.fields.get(kind, {})
-
-            try:
-                predicate = compile_filter(params["$filter"], known)
-            except FilterSyntaxError as exc:
-                raise EmulatorError(400, error_object(f"Invalid $filter: {exc}")) from None
+        _check_params(params, _LIST_PARAMS)
+        predicate = self._filter(entity, params)
         top = _int_param(params, "$top")
         skip = _int_param(params, "$skip") or 0
-        expand = _csv(params.get("$expand"))
-        select = _csv(params.get("$select"))
-        self._check_names(entity, expand, select)
+        expand, select, custom = self._shape(entity, params)
         with b.lock:
             rows = [r for r in b.records[entity] if predicate is None or predicate(r)]
             page = rows[skip : skip + top if top is not None else None]
             body = [
-                b.render(entity, r, expand=expand, select=select, row_number=skip + i + 1)
+                b.render(
+                    entity, r, expand=expand, select=select, custom=custom, row_number=skip + i + 1
+                )
                 for i, r in enumerate(page)
             ]
         return json_response(200, body)
 
     def get(self, entity: str, segments: list[str], params: Mapping[str, str]) -> httpx.Response:
+        """``GET {Entity}/{keys…}`` or ``GET {Entity}/{id}``."""
+        _check_params(params, _ONE_PARAMS)
+        predicate = self._filter(entity, params)
+        expand, select, custom = self._shape(entity, params)
         record = self._locate(entity, segments)
-        expand = _csv(params.get("$expand"))
-        select = _csv(params.get("$select"))
-        self._check_names(entity, expand, select)
+        if predicate is not None and not predicate(record):
+            raise _not_found()
         with self.backend.lock:
             return json_response(
-                200, self.backend.render(entity, record, expand=expand, select=select)
+                200,
+                self.backend.render(
+                    entity, record, expand=expand, select=select, custom=custom, row_number=1
+                ),
             )
+
+    def _filter(self, entity: str, params: Mapping[str, str]) -> Any:
+        if "$filter" not in params:
+            return None
+        b = self.backend
+        fields = b.fields.get(entity, {})
+
+        def known(path: str) -> bool:
+            head, _, tail = path.partition("/")
+            kind = fields.get(head)
+            if kind is None:
+                return False
+            if not tail:
+                return kind in _SCALAR_TYPES
+            return b.fields.get(kind, {}).get(tail) in _SCALAR_TYPES
+
+        try:
+            return compile_filter(params["$filter"], known)
+        except FilterSyntaxError as exc:
+            raise EmulatorError(400, error_object(f"Invalid $filter: {exc}")) from None
+
+    def _shape(
+        self, entity: str, params: Mapping[str, str]
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Checked ``$expand``, ``$select`` and ``$custom`` lists."""
+        expand = _csv(params.get("$expand"))
+        select = _csv(params.get("$select"))
+        custom = _csv(params.get("$custom"))
+        self._check_names(entity, expand, select)
+        for name in custom:
+            if not _CUSTOM_NAME.fullmatch(name):
+                raise EmulatorError(
+                    400, error_object(f"Invalid $custom: '{name}' (expected View.Field).")
+                )
+        return expand, select, custom
 
     def delete(self, entity: str, segments: list[str]) -> httpx.Response:
         record = self._locate(entity, segments)
         with self.backend.lock:
-            if record.get("Status") in ("Open", "Posted", "Closed"):
+            if record.get("Status") in _RELEASED:
                 raise EmulatorError(422, error_object("A released document cannot be deleted."))
             self.backend.records[entity].remove(record)
         return httpx.Response(204)
@@ -234,40 +325,56 @@ class EntityHandlers:
                     )
                 record = b.find(entity, dict(zip(names, segments, strict=True)))
         if record is None:
-            raise EmulatorError(
-                404,
-                error_object(
-                    "No entity satisfies the condition.",
-                    exception_type="PX.Api.ContractBased.NoEntitySatisfiesTheConditionException",
-                ),
-            )
+            raise _not_found()
         return record
 
     def _check_names(self, entity: str, expand: list[str], select: list[str]) -> None:
-        fields = self.backend.fields.get(entity, {})
+        fields = self.backend.fields
         for name in expand:
-            head = name.split("/")[0]
-            kind = fields.get(head)
-            if kind is None or (kind.endswith("[]") is False and kind.endswith("Value")):
-                raise EmulatorError(400, error_object(f"Invalid $expand: '{name}'."))
+            kind: str | None = entity
+            for part in name.split("/"):
+                kind = fields.get((kind or "").removesuffix("[]"), {}).get(part)
+                if kind is None or kind in _SCALAR_TYPES:
+                    raise EmulatorError(400, error_object(f"Invalid $expand: '{name}'."))
         for name in select:
-            if name.split("/")[0] not in fields:
+            head, _, tail = name.partition("/")
+            kind = fields.get(entity, {}).get(head)
+            if kind is None or (tail and tail not in fields.get(kind.removesuffix("[]"), {})):
                 raise EmulatorError(400, error_object(f"Invalid $select: '{name}'."))
 
     # ------------------------------------------------------------------ writes
 
     def put(self, entity: str, request: httpx.Request, params: Mapping[str, str]) -> httpx.Response:
+        """``PUT {Entity}``: create or update by ``id`` or key fields.
+
+        ``If-None-Match: *`` demands an insert and ``If-Match: *`` an update; the other
+        case answers 412, as the published definitions document.
+        """
         b = self.backend
+        _check_params(params, _PUT_PARAMS)
         try:
             body = loads(request.content or b"")
         except ValueError:
             raise EmulatorError.invalid({"body": ["A JSON object was expected."]}) from None
         if entity == "CompaniesStructure":
+            b.parse(entity, body)  # the inquiry's parameters: strict like any body
             return self._companies(params)
         incoming = b.parse(entity, body)
-        expand = _csv(params.get("$expand"))
+        expand, select, custom = self._shape(entity, params)
         with b.lock:
             existing = b.find(entity, incoming)
+            if "id" in incoming and existing is None:
+                raise _not_found()
+            if request.headers.get("If-None-Match") == "*" and existing is not None:
+                raise EmulatorError(
+                    412,
+                    error_object(
+                        f"A {entity} record with these keys already exists.",
+                        exception_type="PX.Api.ContractBased.RecordAlreadyExistsException",
+                    ),
+                )
+            if request.headers.get("If-Match") == "*" and existing is None:
+                raise _not_found(412)
             record = self._apply(entity, existing, incoming, body)
             if existing is None:
                 b.records[entity].append(record)
@@ -275,7 +382,9 @@ class EntityHandlers:
                 existing.clear()
                 existing.update(record)
                 record = existing
-            return json_response(200, b.render(entity, record, expand=expand))
+            return json_response(
+                200, b.render(entity, record, expand=expand, select=select, custom=custom)
+            )
 
     def _apply(
         self,
@@ -286,17 +395,36 @@ class EntityHandlers:
     ) -> dict[str, Any]:
         b = self.backend
         record = dict(existing or {})
-        if existing is not None and existing.get("Status") in ("Open", "Posted", "Closed"):
+        if existing is not None and existing.get("Status") in _RELEASED:
             raise _entity_error(body, "The document has been released and cannot be changed.")
         for key, value in incoming.items():
-            if key in ("Details",) and existing is not None:
+            if isinstance(value, list):
+                for position, row in enumerate(value):
+                    row[_ROW] = position  # where the row sits in the request (for errors)
+            if key == "Details" and existing is not None:
                 record[key] = _merge_details(existing.get(key, []), value)
             else:
                 record[key] = value
         record.setdefault("id", str(uuid.uuid4()))
-        rule = getattr(self, f"_rules_{entity}", None)
-        if rule is not None:
-            rule(record, existing is None, body)
+        for value in record.values():
+            if isinstance(value, list):
+                for row in value:
+                    if isinstance(row, dict):
+                        row.setdefault("id", str(uuid.uuid4()))
+        try:
+            rule = getattr(self, f"_rules_{entity}", None)
+            if rule is not None:
+                rule(record, existing is None, body)
+            elif existing is None:
+                missing = {k: f"'{k}' cannot be empty." for k in KEYS[entity] if not record.get(k)}
+                if missing:
+                    raise _validation(body, entity, missing, {}, record)
+        finally:
+            for value in record.values():
+                if isinstance(value, list):
+                    for row in value:
+                        if isinstance(row, dict):
+                            row.pop(_ROW, None)
         record["LastModifiedDateTime"] = b.clock()
         return record
 
@@ -348,7 +476,7 @@ class EntityHandlers:
         if total < 0:
             errors["Amount"] = "The document balance cannot be negative."
         if errors or detail_errors:
-            raise _validation(body, "Bill", errors, detail_errors)
+            raise _validation(body, "Bill", errors, detail_errors, record)
         record["Amount"] = total
         record["Balance"] = total
         record.setdefault("CurrencyID", b.base_currency)
@@ -389,7 +517,7 @@ class EntityHandlers:
                 f"Batch is out of balance: debits {debit} and credits {credit} must be equal."
             )
         if errors or detail_errors:
-            raise _validation(body, "JournalTransaction", errors, detail_errors)
+            raise _validation(body, "JournalTransaction", errors, detail_errors, record)
         record.setdefault("CurrencyID", b.base_currency)
         record.setdefault("LedgerID", "ACTUAL")
         if new:
@@ -397,6 +525,47 @@ class EntityHandlers:
             record["CreatedDateTime"] = b.clock()
             record.setdefault("Hold", b.hold_on_entry)
         record["Status"] = "On Hold" if record.get("Hold") else "Balanced"
+
+    def _rules_ExpenseClaim(self, record: dict[str, Any], new: bool, body: Any) -> None:
+        b = self.backend
+        errors: dict[str, str] = {}
+        detail_errors: dict[int, dict[str, str]] = {}
+        claimant = record.get("ClaimedBy")
+        if not claimant:
+            errors["ClaimedBy"] = "'Claimed By' cannot be empty."
+        elif not b.exists("Employee", EmployeeID=claimant):
+            errors["ClaimedBy"] = f"Employee '{claimant}' cannot be found in the system."
+        if not new and record.get("Status") not in (None, "On Hold"):
+            errors["Status"] = "Only a claim on hold can be changed."
+        total = _ZERO
+        for index, line in enumerate(record.get("Details", [])):
+            line_errors: dict[str, str] = {}
+            if line.get("ExpenseAccount") is not None:
+                self._check_account(line["ExpenseAccount"], "ExpenseAccount", line_errors)
+            self._check_sub(line.get("ExpenseSubaccount"), "ExpenseSubaccount", line_errors)
+            self._check_branch(line.get("Branch"), "Branch", line_errors)
+            self._check_project(line, line_errors, "ProjectID", "ProjectTaskID")
+            qty = line.get("Qty") if line.get("Qty") is not None else Decimal(1)
+            unit = line.get("UnitCost")
+            amount = qty * unit if unit is not None else line.get("Amount")
+            if amount is None:
+                line_errors["Amount"] = "'Amount' cannot be empty."
+                amount = _ZERO
+            line.update(Qty=qty, Amount=amount, ClaimAmount=amount)
+            line.setdefault("CurrencyID", record.get("CurrencyID") or b.base_currency)
+            total += amount
+            if line_errors:
+                detail_errors[index] = line_errors
+        if total < 0:
+            errors["ClaimTotal"] = "The claim total cannot be negative."
+        if errors or detail_errors:
+            raise _validation(body, "ExpenseClaim", errors, detail_errors, record)
+        record["ClaimTotal"] = total
+        record.setdefault("CurrencyID", b.base_currency)
+        record.setdefault("Date", b.clock().replace(hour=0, minute=0, second=0, microsecond=0))
+        if new:
+            record["RefNbr"] = record.get("RefNbr") or b.next_number("ExpenseClaim")
+            record["Status"] = "On Hold"
 
     def _check_account(self, code: Any, field: str, errors: dict[str, str]) -> None:
         if code is None:
@@ -416,23 +585,29 @@ class EntityHandlers:
         if code is not None and code not in self._branches():
             errors[field] = f"Branch '{code}' cannot be found in the system."
 
-    def _check_project(self, line: Mapping[str, Any], errors: dict[str, str]) -> None:
-        project = line.get("Project")
+    def _check_project(
+        self,
+        line: Mapping[str, Any],
+        errors: dict[str, str],
+        project_field: str = "Project",
+        task_field: str = "ProjectTask",
+    ) -> None:
+        project = line.get(project_field)
         if project is None or project == "X":  # X: the non-project code
-            if line.get("ProjectTask") is not None and project is None:
-                errors["ProjectTask"] = "A project task needs a project."
+            if line.get(task_field) is not None and project is None:
+                errors[task_field] = "A project task needs a project."
             return
         record = self.backend.find("Project", {"ProjectID": project})
         if record is None:
-            errors["Project"] = f"Project '{project}' cannot be found in the system."
+            errors[project_field] = f"Project '{project}' cannot be found in the system."
             return
         if str(record.get("Status", "Active")) not in ("Active", "Planned"):
-            errors["Project"] = f"Project '{project}' is not active."
-        task = line.get("ProjectTask")
+            errors[project_field] = f"Project '{project}' is not active."
+        task = line.get(task_field)
         if task is not None and not self.backend.exists(
             "ProjectTask", ProjectID=project, ProjectTaskID=task
         ):
-            errors["ProjectTask"] = f"Task '{task}' cannot be found in project '{project}'."
+            errors[task_field] = f"Task '{task}' cannot be found in project '{project}'."
 
     def _branches(self) -> set[str]:
         branches = set()
@@ -454,6 +629,13 @@ class EntityHandlers:
     # ------------------------------------------------------------------ actions
 
     def action(self, entity: str, action: str, request: httpx.Request, base: str) -> httpx.Response:
+        """``POST {Entity}/{Action}`` with ``{"entity": keys or id}`` -> 202 + ``Location``.
+
+        The document must be in a status the action accepts (else 422, the entity echoed
+        with ``error``); the effect is applied when the operation completes (the poll that
+        answers 204). Actions of the schema that the emulator does not model answer 500
+        rather than pretend to succeed.
+        """
         b = self.backend
         if action not in b.actions_of(entity):
             raise EmulatorError(404, error_object(f"Action '{action}' is not found on {entity}."))
@@ -463,29 +645,46 @@ class EntityHandlers:
             raise EmulatorError.invalid({"body": ["A JSON object was expected."]}) from None
         if not isinstance(body, dict) or not isinstance(body.get("entity"), dict):
             raise EmulatorError.invalid({"entity": ["The entity is required."]})
+        unknown = set(body) - {"entity", "parameters"}
+        if unknown:
+            raise EmulatorError.invalid({k: [f"'{k}' is not an action member."] for k in unknown})
+        if body.get("parameters"):
+            raise EmulatorError.invalid({"parameters": [f"{action} takes no parameters."]})
         keys = b.parse(entity, body["entity"])
+        rule = _ACTION_RULES.get((entity, action))
+        if rule is None:
+            raise EmulatorError(
+                500, error_object(f"The emulator does not model the action {entity}/{action}.")
+            )
+        accepted, status = rule
         with b.lock:
             record = b.find(entity, keys)
             if record is None:
-                raise EmulatorError(404, error_object("No entity satisfies the condition."))
-            if action in ("ReleaseBill", "ReleaseJournalTransaction"):
-                if record.get("Hold"):
-                    raise _entity_error(
-                        b.render(entity, record), "The document is on hold and cannot be released."
-                    )
-                if record.get("Status") not in ("Balanced",):
-                    raise _entity_error(
-                        b.render(entity, record), "Only balanced documents can be released."
-                    )
-                status = "Open" if entity == "Bill" else "Posted"
-            else:
-                status = None
+                raise _not_found()
+            current = record.get("Status")
+            if current not in accepted:
+                why = (
+                    "The document is on hold."
+                    if current == "On Hold"
+                    else f"The document status is '{current}'."
+                )
+                raise _entity_error(
+                    b.render(entity, record), f"{action} cannot be run on this document. {why}"
+                )
             ident = uuid.uuid4().hex
-            b.actions[ident] = [b.action_polls, record, status]
+            keys_path = "/".join(str(record.get(k)) for k in KEYS[entity])
+            b.actions[ident] = [
+                b.action_polls,
+                record,
+                status,
+                f"{base}/{entity}/{keys_path}",
+                entity,
+            ]
         location = f"{base}/{entity}/{action}/status/{ident}"
         return httpx.Response(202, headers={"Location": location})
 
     def action_status(self, ident: str) -> httpx.Response:
+        """Poll an operation: 202 while in progress, then 204 + the entity's ``Location``."""
         b = self.backend
         with b.lock:
             state = b.actions.get(ident)
@@ -494,12 +693,30 @@ class EntityHandlers:
             if state[0] > 0:
                 state[0] -= 1
                 return httpx.Response(202)
-            record, status = state[1], state[2]
-            if status is not None:
-                record["Status"] = status
-                record["LastModifiedDateTime"] = b.clock()
+            record, status, location, entity = state[1], state[2], state[3], state[4]
+            record["Status"] = status
+            if "Hold" in b.fields.get(entity, {}):
+                record["Hold"] = status == "On Hold"
+            record["LastModifiedDateTime"] = b.clock()
             del b.actions[ident]
-        return httpx.Response(204)
+        return httpx.Response(204, headers={"Location": location})
+
+
+#: (entity, action) -> (statuses the action accepts, status once it completes).
+_ACTION_RULES: Mapping[tuple[str, str], tuple[frozenset[str], str]] = {
+    ("Bill", "ReleaseBill"): (frozenset({"Balanced"}), "Open"),
+    ("JournalTransaction", "ReleaseJournalTransaction"): (frozenset({"Balanced"}), "Posted"),
+    ("ExpenseClaim", "SubmitExpenseClaim"): (frozenset({"On Hold"}), "Pending Approval"),
+    ("ExpenseClaim", "ApproveExpenseClaim"): (frozenset({"Pending Approval"}), "Approved"),
+    ("ExpenseClaim", "RejectExpenseClaim"): (frozenset({"Pending Approval"}), "Rejected"),
+    ("ExpenseClaim", "ReleaseExpenseClaim"): (frozenset({"Approved"}), "Released"),
+    ("ExpenseClaim", "PutOnHoldExpenseClaim"): (
+        frozenset({"Pending Approval", "Approved", "Rejected"}),
+        "On Hold",
+    ),
+}
+_ROW = "__request_row"
+_RELEASED = frozenset({"Open", "Posted", "Closed", "Released"})
 
 
 def _validation(
@@ -507,8 +724,14 @@ def _validation(
     entity: str,
     errors: Mapping[str, str],
     detail_errors: Mapping[int, Mapping[str, str]],
+    record: Mapping[str, Any],
 ) -> EmulatorError:
-    """The entity echoed back with ``error`` on every offending field (422)."""
+    """The entity echoed back with ``error`` on every offending field (422).
+
+    ``detail_errors`` is keyed by the row's position in the saved record; the error goes
+    on the matching row of the request (rows kept from the stored document and not sent
+    are named in the summary only).
+    """
     echo: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
     for field, message in errors.items():
         current = echo.get(field)
@@ -521,8 +744,12 @@ def _validation(
     details = echo.get("Details")
     if isinstance(details, list):
         rows = [dict(r) if isinstance(r, Mapping) else r for r in details]
+        stored = record.get("Details") or []
         for index, line in detail_errors.items():
-            row = rows[index]
+            position = stored[index].get(_ROW) if index < len(stored) else None
+            if position is None or not isinstance(rows[position], dict):
+                continue  # a stored row the request did not send: the summary names it
+            row = rows[position]
             for field, message in line.items():
                 current = row.get(field)
                 value = current.get("value") if isinstance(current, Mapping) else None

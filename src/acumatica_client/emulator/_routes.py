@@ -13,23 +13,20 @@ from typing import Any
 
 import httpx
 
-from .._converters import loads
 from ._backend import KEYS, Backend
+from ._control import CONTROL_PREFIX, ControlPlane
 from ._errors import EmulatorError, error_object, html_404, json_response
 from ._faults import Fault, FaultPlan
 from ._handlers import EntityHandlers
 
 __all__ = ["CONTROL_PREFIX", "AcumaticaEmulator"]
 
-#: Reserved path prefix of the HTTP control plane.
-CONTROL_PREFIX = "/_emulator"
-
 _ENTITY_PATH = re.compile(
     r"^(?P<root>.*?)/entity/(?P<name>[^/]+)/(?P<version>[^/]+)(?P<rest>/.*)?$"
 )
 
 
-class AcumaticaEmulator:
+class AcumaticaEmulator(ControlPlane):
     """A strict fake of one Acumatica tenant (see ``COVERAGE.md``).
 
     Use it as an ``httpx`` transport (``emulator.transport()``) or serve it over HTTP on
@@ -54,6 +51,7 @@ class AcumaticaEmulator:
         hold_on_entry: bool = True,
         action_polls: int = 1,
         other_versions: Iterable[str] = (),
+        oauth_uses_seats: bool = False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.backend = Backend(
@@ -72,6 +70,7 @@ class AcumaticaEmulator:
             tenant=tenant,
             token_lifetime=token_lifetime,
             api_seats=api_seats,
+            oauth_uses_seats=oauth_uses_seats,
         )
         self.other_versions = tuple(other_versions)
         self.requests_per_minute = requests_per_minute
@@ -110,32 +109,34 @@ class AcumaticaEmulator:
             server.stop()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        """Handle one request (the ``MockTransport`` handler)."""
+        """Handle one request (the ``MockTransport`` handler).
+
+        Every request except the control plane's is appended to :attr:`request_log` as
+        ``(method, path, status)``; status 0 marks an answer lost by ``drop_response``.
+        """
+        path = request.url.path
+        if path.startswith(CONTROL_PREFIX + "/"):
+            return self.control(request, path[len(CONTROL_PREFIX) :])
         try:
             response = self._handle(request)
         except httpx.TimeoutException:
-            self.request_log.append((request.method, request.url.path, 0))  # 0: no answer
+            self.request_log.append((request.method, path, 0))
             raise
-        self.request_log.append((request.method, request.url.path, response.status_code))
+        self.request_log.append((request.method, path, response.status_code))
         return response
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path.startswith(CONTROL_PREFIX + "/"):
-            return self._control(request, path[len(CONTROL_PREFIX) :])
         fault = self.faults.take(request)
-        if fault is not None and fault.delay:
-            self._sleep(fault.delay)
         if fault is not None and fault.status is not None:
-            headers = {}
-            if fault.retry_after is not None:
-                headers["Retry-After"] = f"{fault.retry_after:g}"
-            body = error_object(f"Injected fault {fault.status}.")
-            return json_response(fault.status, body, headers)
+            if fault.delay:
+                self._sleep(fault.delay)
+            return _fault_response(fault)
         throttled = self._enter()
         if throttled is not None:
             return throttled
         try:
+            if fault is not None and fault.delay:
+                self._sleep(fault.delay)  # a slow answer holds its concurrency slot
             try:
                 response = self._route(request)
             except EmulatorError as exc:
@@ -211,92 +212,26 @@ class AcumaticaEmulator:
             return h.action(entity, segments[0], request, base)
         raise EmulatorError(405, error_object(f"{method} is not supported on {path}."))
 
-    # ------------------------------------------------------------------ control plane
 
-    def reset(self) -> None:
-        """Forget all records, tokens, sessions, faults and the request log."""
-        self.backend.reset()
-        self.faults.clear()
-        self.request_log.clear()
-        with self._gate:
-            self._window.clear()
-
-    def seed(self, entity: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert reference records (plain dicts with wire names, unwrapped values)."""
-        if entity not in KEYS:
-            raise ValueError(f"cannot seed unknown entity {entity!r}")
-        return len(self.backend.seed(entity, rows))
-
-    def seed_branches(self, branches: Iterable[Mapping[str, Any]]) -> int:
-        """Branches live in the ``CompaniesStructure`` inquiry's ``Results``."""
-        rows = [dict(b) for b in branches]
-        self.backend.seed("CompaniesStructure", [{"Results": rows}])
-        return len(rows)
-
-    def records(self, entity: str) -> list[dict[str, Any]]:
-        """Stored records of ``entity`` (copies; plain values)."""
-        with self.backend.lock:
-            return [dict(r) for r in self.backend.records[entity]]
-
-    def inject(self, **kwargs: Any) -> None:
-        """Queue a :class:`Fault` (``method``, ``path``, ``status``, ``retry_after``,
-        ``delay``, ``drop_response``, ``times``)."""
-        self.faults.add(Fault(**kwargs))
-
-    def clear_faults(self) -> None:
-        """Drop every pending fault."""
-        self.faults.clear()
-
-    def _control(self, request: httpx.Request, path: str) -> httpx.Response:
-        try:
-            body = loads(request.content) if request.content else None
-        except ValueError:
-            return json_response(400, {"error": "control bodies are JSON"})
-        parts = [p for p in path.split("/") if p]
-        try:
-            if parts == ["reset"] and request.method == "POST":
-                self.reset()
-                return json_response(200, {"ok": True})
-            if len(parts) == 2 and parts[0] == "seed" and request.method == "POST":
-                if parts[1] == "Branch":
-                    return json_response(200, {"seeded": self.seed_branches(body or [])})
-                return json_response(200, {"seeded": self.seed(parts[1], _revive(body or []))})
-            if len(parts) == 2 and parts[0] == "records" and request.method == "GET":
-                return json_response(200, _plain(self.records(parts[1])))
-            if parts == ["faults"] and request.method == "POST":
-                self.inject(**(body or {}))
-                return json_response(200, {"pending": self.faults.pending})
-            if parts == ["faults"] and request.method == "DELETE":
-                self.clear_faults()
-                return json_response(200, {"pending": 0})
-            if parts == ["log"] and request.method == "GET":
-                return json_response(200, [list(entry) for entry in self.request_log])
-        except (TypeError, ValueError, KeyError) as exc:
-            return json_response(400, {"error": str(exc)})
-        return json_response(404, {"error": f"no control resource {path}"})
-
-
-def _plain(value: Any) -> Any:
-    """Stored records as JSON-ready values (date-times as ISO 8601 strings)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _revive(rows: Any) -> list[dict[str, Any]]:
-    """Control-plane seeds over HTTP: ISO strings in *DateTime fields become datetimes."""
-    out = []
-    for row in rows:
-        record = dict(row)
-        for key, value in row.items():
-            if key.endswith("DateTime") and isinstance(value, str):
-                record[key] = datetime.fromisoformat(value)
-        out.append(record)
-    return out
+def _fault_response(fault: Fault) -> httpx.Response:
+    """An injected failure, in the body shape the real service uses for that status."""
+    status = fault.status or 500
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = f"{fault.retry_after:g}"
+    if status == 401:
+        body: dict[str, object] = {"message": "Authorization has been denied for this request."}
+    elif status == 429:
+        body = error_object("The number of requests per minute exceeds the license limit.")
+    elif status == 404:
+        return html_404("The resource cannot be found.")
+    else:
+        body = error_object(
+            "An error has occurred.",
+            f"Injected fault {status}.",
+            exception_type="System.Exception",
+        )
+    return json_response(status, body, headers)
 
 
 def _unquote(segment: str) -> str:

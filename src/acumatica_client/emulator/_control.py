@@ -1,0 +1,245 @@
+"""The emulator's control plane: reset, seed, inspect and faults, in Python and over HTTP.
+
+Python: ``emulator.seed_accounts(...)``, ``emulator.records("Bill")``,
+``emulator.inject(status=429, retry_after=2)``… HTTP (JSON, under ``/_emulator/``):
+
+=========================  ==========================================================
+``POST reset``             forget records, tokens, sessions, faults and the log
+``POST seed/{Entity}``     body: a list of seed rows (see :meth:`ControlPlane.seed`);
+                           ``seed/Branch`` seeds branches (``CompaniesStructure``)
+``GET records/{Entity}``   stored records as JSON (plain values, ISO date-times)
+``POST faults``            body: :class:`Fault` keyword arguments; answers ``pending``
+``DELETE faults``          drop every pending fault
+``GET log``                ``[[method, path, status], …]`` (status 0: answer dropped)
+=========================  ==========================================================
+
+The control plane needs no authentication: the server only listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from ._backend import KEYS, Backend
+from ._errors import json_response
+from ._faults import Fault, FaultPlan
+from ._wire import loads
+
+__all__ = ["CONTROL_PREFIX", "ControlPlane"]
+
+#: Reserved path prefix of the HTTP control plane.
+CONTROL_PREFIX = "/_emulator"
+
+SeedRow = Mapping[str, Any] | str
+
+
+class ControlPlane:
+    """Reset, seed, inspect and fault injection (mixed into ``AcumaticaEmulator``).
+
+    Seed rows are dicts keyed by wire field names, with plain values (``"61000"``,
+    ``Decimal("12.50")``, ``True``, a ``datetime``) or wrapped ones (``{"value": …}``);
+    linked entities are nested dicts, details lists of dicts. The typed helpers
+    (``seed_accounts`` …) also take a bare string, meaning a record with just that key
+    (and ``Active``/``Status`` set so it is usable). Unknown fields raise ``ValueError``.
+    """
+
+    backend: Backend
+    faults: FaultPlan
+    request_log: list[tuple[str, str, int]]
+    _window: deque[datetime]
+    _gate: threading.Lock
+
+    # ------------------------------------------------------------------ Python API
+
+    def reset(self) -> None:
+        """Forget all records, tokens, sessions, running actions, faults and the log."""
+        self.backend.reset()
+        self.faults.clear()
+        self.request_log.clear()
+        with self._gate:
+            self._window.clear()
+
+    def seed(self, entity: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert or update (by key) records of a top-level ``entity``; returns the count."""
+        if entity not in KEYS or entity == "CompaniesStructure":
+            raise ValueError(f"cannot seed {entity!r}; use seed_branches() for branches")
+        return len(self.backend.seed(entity, rows))
+
+    def seed_accounts(self, *rows: SeedRow) -> int:
+        """GL accounts (``AccountCD``; a bare string is an active expense account)."""
+        return self.seed("Account", _rows(rows, "AccountCD", Type="Expense", Active=True))
+
+    def seed_subaccounts(self, *rows: SeedRow) -> int:
+        """Subaccounts (``SubaccountCD``; a bare string is an active subaccount)."""
+        return self.seed("Subaccount", _rows(rows, "SubaccountCD", Active=True))
+
+    def seed_vendors(self, *rows: SeedRow) -> int:
+        """Vendors (``VendorID``; a bare string is an active vendor)."""
+        return self.seed("Vendor", _rows(rows, "VendorID", Status="Active"))
+
+    def seed_employees(self, *rows: SeedRow) -> int:
+        """Employees (``EmployeeID``; a bare string is an active employee)."""
+        return self.seed("Employee", _rows(rows, "EmployeeID", Status="Active"))
+
+    def seed_projects(self, *rows: SeedRow) -> int:
+        """Projects (``ProjectID``); a row may carry ``"Tasks": ["01", …]`` or task dicts,
+        which are seeded as ``ProjectTask`` records of that project."""
+        tasks: list[dict[str, Any]] = []
+        projects: list[dict[str, Any]] = []
+        for row in _rows(rows, "ProjectID", Status="Active"):
+            project = dict(row)
+            for task in project.pop("Tasks", ()):
+                entry = {"ProjectTaskID": task} if isinstance(task, str) else dict(task)
+                tasks.append({"ProjectID": project["ProjectID"], "Status": "Active", **entry})
+            projects.append(project)
+        count = self.seed("Project", projects)
+        if tasks:
+            self.seed("ProjectTask", tasks)
+        return count
+
+    def seed_project_tasks(self, *rows: Mapping[str, Any]) -> int:
+        """Project tasks (``ProjectID`` + ``ProjectTaskID``)."""
+        return self.seed("ProjectTask", [{"Status": "Active", **row} for row in rows])
+
+    def seed_branches(self, branches: Iterable[SeedRow]) -> int:
+        """Branches, served as ``Results`` rows of the ``CompaniesStructure`` inquiry.
+
+        Rows are ``CompaniesStructureDetail`` dicts (``BranchID``, ``BranchName``…) or a
+        bare branch code. Seeding again adds to (or updates by ``BranchID``) the branches.
+        """
+        rows = [{"BranchID": b} if isinstance(b, str) else dict(b) for b in branches]
+        b = self.backend
+        parsed = [b.seed_record("CompaniesStructureDetail", row) for row in rows]
+        with b.lock:
+            existing = b.records["CompaniesStructure"]
+            current = list(existing[0].get("Results", [])) if existing else []
+            for row in parsed:
+                twin = next((r for r in current if r.get("BranchID") == row.get("BranchID")), None)
+                if twin is not None:
+                    twin.update(row)
+                else:
+                    current.append(row)
+            b.records["CompaniesStructure"] = []
+        b.seed("CompaniesStructure", [{"Results": current}])
+        return len(rows)
+
+    def records(self, entity: str) -> list[dict[str, Any]]:
+        """Stored records of ``entity`` (copies; plain values, details included)."""
+        if entity not in KEYS:
+            raise ValueError(f"unknown entity {entity!r}")
+        with self.backend.lock:
+            return [_copy(r) for r in self.backend.records[entity]]
+
+    def inject(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        delay: float | None = None,
+        drop_response: bool = False,
+        times: int = 1,
+    ) -> Fault:
+        """Make the next ``times`` matching calls fail (see :class:`Fault`)."""
+        fault = Fault(
+            method=method,
+            path=path,
+            status=status,
+            retry_after=retry_after,
+            delay=delay,
+            drop_response=drop_response,
+            times=times,
+        )
+        self.faults.add(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        self.faults.clear()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def control(self, request: httpx.Request, path: str) -> httpx.Response:
+        """Serve one control-plane request (``path`` is below ``/_emulator``)."""
+        try:
+            body = loads(request.content) if request.content else None
+        except ValueError:
+            return json_response(400, {"error": "control bodies are JSON"})
+        parts = [p for p in path.split("/") if p]
+        method = request.method
+        try:
+            if parts == ["reset"] and method == "POST":
+                self.reset()
+                return json_response(200, {"ok": True})
+            if len(parts) == 2 and parts[0] == "seed" and method == "POST":
+                rows = _revive(body or [])
+                if parts[1] == "Branch":
+                    return json_response(200, {"seeded": self.seed_branches(rows)})
+                return json_response(200, {"seeded": self.seed(parts[1], rows)})
+            if len(parts) == 2 and parts[0] == "records" and method == "GET":
+                return json_response(200, _plain(self.records(parts[1])))
+            if parts == ["faults"] and method == "POST":
+                self.inject(**_object(body))
+                return json_response(200, {"pending": self.faults.pending})
+            if parts == ["faults"] and method == "DELETE":
+                self.clear_faults()
+                return json_response(200, {"pending": 0})
+            if parts == ["log"] and method == "GET":
+                return json_response(200, [list(entry) for entry in self.request_log])
+        except (TypeError, ValueError, KeyError, re.error) as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(404, {"error": f"no control resource {path}"})
+
+
+def _object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise TypeError("a fault is a JSON object of inject() arguments")
+    return body
+
+
+def _rows(rows: Iterable[SeedRow], key: str, **defaults: Any) -> list[dict[str, Any]]:
+    return [{key: r, **defaults} if isinstance(r, str) else dict(r) for r in rows]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Stored records as JSON-ready values (date-times as ISO 8601 strings)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _revive(rows: Any) -> list[Any]:
+    """Control-plane seeds over HTTP: ISO strings in ``*DateTime`` fields become datetimes."""
+    if not isinstance(rows, list):
+        raise TypeError("a seed body is a JSON list of rows")
+    out: list[Any] = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            out.append(row)
+            continue
+        record = dict(row)
+        for key, value in row.items():
+            if key.endswith("DateTime") and isinstance(value, str):
+                record[key] = datetime.fromisoformat(value)
+        out.append(record)
+    return out
