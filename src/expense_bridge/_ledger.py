@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import attrs
-
 from acumatica_client import (
     Account,
     AcumaticaClient,
@@ -28,19 +26,10 @@ from acumatica_client import (
 
 from ._catalog import LedgerCatalog
 from ._keys import DocumentKind, key_from_description
+from ._ports import LedgerDocument
 from .mapping import PlannedDocument
 
 __all__ = ["AcumaticaLedger", "LedgerDocument"]
-
-
-@attrs.frozen(kw_only=True)
-class LedgerDocument:
-    """A document found in (or created in) Acumatica for a key."""
-
-    key: str
-    kind: DocumentKind
-    number: str  # "Bill 000123" / "GL 000045"
-    status: str | None = None
 
 
 def _bill_doc(bill: Bill, key: str) -> LedgerDocument:

@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -32,6 +32,7 @@ from acumatica_client import (
     AcumaticaError,
     APIConnectionError,
     BadRequestError,
+    ConflictError,
     InternalServerError,
     RateLimitError,
     UnprocessableEntityError,
@@ -42,13 +43,20 @@ from expensify_client import Category, Policy, Report
 from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
 from ._keys import DocumentKind
-from ._ledger import AcumaticaLedger, LedgerDocument
+from ._ports import Ledger, LedgerDocument
 from ._results import Action, ReportOutcome
 from ._rules import PostingRules
-from ._store import AuditEntry, DocumentRecord, ReportStatus, StateStore
+from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore
 from .mapping import PlannedDocument, content_fingerprint, plan_report
 
-__all__ = ["PostingContext", "policy_from_export", "post_planned", "problem_dicts"]
+__all__ = [
+    "PostingContext",
+    "plan_or_hold",
+    "policy_from_export",
+    "post_planned",
+    "problem_dicts",
+    "settled",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +75,7 @@ class PostingContext:
 
     connection: str
     rules: PostingRules
-    ledger: AcumaticaLedger
+    ledger: Ledger
     store: StateStore
     run_id: str
     clock: Callable[[], datetime]
@@ -195,13 +203,68 @@ def _changed(report: Report, stored_fingerprint: str) -> Problem:
     )
 
 
+def _state(record: ReportRecord | None, fingerprint: str) -> Literal["posted", "changed"] | None:
+    """``posted``: nothing left to do; ``changed``: content differs from what was (even
+    partly) posted; None: (re)post it -- documents already recorded are reused."""
+    if record is None:
+        return None
+    posted = record.status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED)
+    if (posted or record.documents) and record.fingerprint not in (None, fingerprint):
+        return "changed"
+    return "posted" if posted else None
+
+
+def settled(
+    ctx: PostingContext | None,
+    report: Report,
+    *,
+    store: StateStore,
+    connection: str,
+) -> ReportOutcome | None:
+    """The outcome of a report the store already settled, or None when it needs posting.
+
+    Checked before the report is mapped, so a posted report is never re-planned (its
+    stored fingerprint and snapshot stay those of the posted content): unchanged ->
+    ``ALREADY_POSTED``; content changed since it was posted -> held with
+    ``CHANGED_AFTER_POSTING`` (recorded unless ``ctx`` is None: dry run). Posting itself
+    checks again after taking the report's lease (another worker may have posted it).
+    """
+    record = store.get(connection, report.report_id)
+    state = _state(record, content_fingerprint(report))
+    if record is None or state is None:
+        return None
+    if state == "changed" and record.fingerprint is not None:
+        if ctx is None:
+            return ReportOutcome(
+                report_id=report.report_id,
+                action=Action.HELD,
+                status=None,
+                problems=(_changed(report, record.fingerprint),),
+            )
+        return _hold(ctx, report, [_changed(report, record.fingerprint)], step="check")
+    return ReportOutcome(
+        report_id=report.report_id,
+        action=Action.ALREADY_POSTED,
+        status=record.status,
+        documents=tuple(d.number for d in record.documents),
+    )
+
+
 def post_planned(
     ctx: PostingContext,
     report: Report,
     planned: Sequence[PlannedDocument],
     existing: Mapping[str, LedgerDocument],
+    *,
+    looked_up_at: datetime | None = None,
 ) -> ReportOutcome:
-    """Post one planned report idempotently (see the module docstring)."""
+    """Post one planned report idempotently (see the module docstring).
+
+    ``existing`` is the result of the batched look-up done at ``looked_up_at``. When the
+    report's intent was recorded at or after that moment (another worker started posting
+    it after our look-up, then let go of it), or when the moment is unknown, the report's
+    keys are looked up again before anything is created.
+    """
     rid = report.report_id
     fingerprint = content_fingerprint(report)
     if not ctx.store.claim(ctx.connection, rid, ctx.owner, ctx.clock(), ctx.lease_seconds):
@@ -211,22 +274,16 @@ def post_planned(
     try:
         ctx.on_step("claimed", rid)
         record = ctx.store.get(ctx.connection, rid)
-        if record is not None and record.status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED):
-            if record.fingerprint is not None and record.fingerprint != fingerprint:
-                return _hold(ctx, report, [_changed(report, record.fingerprint)], step="check")
+        state = _state(record, fingerprint)
+        if state == "changed" and record is not None:
+            return _hold(ctx, report, [_changed(report, record.fingerprint or "")], step="check")
+        if state == "posted" and record is not None:
             return ReportOutcome(
                 report_id=rid,
                 action=Action.ALREADY_POSTED,
                 status=record.status,
                 documents=tuple(d.number for d in record.documents),
             )
-        if (
-            record is not None
-            and record.status is ReportStatus.HELD
-            and record.documents
-            and record.fingerprint not in (None, fingerprint)
-        ):
-            return _hold(ctx, report, [_changed(report, record.fingerprint or "")], step="check")
         if not planned:
             ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
             ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTED, ctx.clock())
@@ -234,11 +291,28 @@ def post_planned(
             return ReportOutcome(report_id=rid, action=Action.SKIPPED, status=ReportStatus.POSTED,
                                  detail="nothing to post")  # fmt: skip
 
+        known = {d.key: d for d in (record.documents if record else ())}
+        interrupted = record is not None and record.status is ReportStatus.POSTING
+        if interrupted and record is not None and _stale(record.updated_at, looked_up_at):
+            missing = [(d.kind, d.key) for d in planned if d.key not in known]
+            existing = dict(ctx.ledger.find_documents(missing)) if missing else {}
+            ctx.audit(rid, "lookup", "repeated", detail="intent recorded after the look-up")
+        if interrupted and record is not None and record.fingerprint not in (None, fingerprint):
+            # An earlier attempt with other content may have created documents whose
+            # answer was lost: they belong to the report, but do not match it any more.
+            earlier = [(d, existing[d.key]) for d in planned if d.key in existing]
+            if earlier:
+                for document, doc in earlier:
+                    ctx.store.add_document(
+                        ctx.connection, rid, _doc_record(document, doc), ctx.clock()
+                    )
+                problem = _changed(report, record.fingerprint or "")
+                return _hold(ctx, report, [problem], step="check")
+
         ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.audit(rid, "intent", "recorded", detail=", ".join(p.key for p in planned))
         ctx.on_step("intent", rid)
-        known = {d.key: d for d in (record.documents if record else ())}
         numbers: list[str] = []
         created = adopted = 0
         for document in planned:
@@ -276,7 +350,7 @@ def post_planned(
             documents=tuple(numbers),
             total=f"{total} {planned[0].currency}",
         )
-    except (APIConnectionError, RateLimitError, InternalServerError) as exc:
+    except (APIConnectionError, RateLimitError, InternalServerError, ConflictError) as exc:
         logger.warning("report %s: %s; it will be retried next run", rid, type(exc).__name__)
         ctx.audit(rid, "create", "unknown outcome", detail=type(exc).__name__)
         return ReportOutcome(
@@ -287,6 +361,10 @@ def post_planned(
         )
     finally:
         ctx.store.release(ctx.connection, rid, ctx.owner)
+
+
+def _stale(recorded: datetime | None, looked_up_at: datetime | None) -> bool:
+    return looked_up_at is None or recorded is None or recorded >= looked_up_at
 
 
 def _release(ctx: PostingContext, rid: str, doc: LedgerDocument) -> None:

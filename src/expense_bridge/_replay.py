@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from acumatica_client import AcumaticaClient
 from expensify_client import ExpensifyClient, Policy, Report
 
+from ._adapters import AcumaticaLedger, ExpensifySource
 from ._catalog import LedgerCatalog
 from ._config import BridgeConfig
 from ._errors import BridgeError
 from ._keys import DocumentKind
-from ._ledger import AcumaticaLedger
-from ._posting import PostingContext, plan_or_hold, policy_from_export, post_planned
+from ._posting import PostingContext, plan_or_hold, policy_from_export, post_planned, settled
 from ._results import Action, CallCounts, PostResult, ReportOutcome
-from ._source import ExpensifySource
 from ._store import ReportStatus, SQLiteStore, StateStore
 
 __all__ = ["post_report", "replay"]
@@ -59,6 +58,9 @@ def post_report(
         run_id=f"post-{uuid.uuid4().hex[:8]}",
         clock=clock,
     )
+    done = settled(ctx, report, store=store, connection=config.connection)
+    if done is not None:
+        return PostResult(outcome=done, calls=CallCounts(acumatica=ledger.calls - start))
     plan = plan_or_hold(
         ctx,
         report,
@@ -70,8 +72,9 @@ def post_report(
     if isinstance(plan, ReportOutcome):
         return PostResult(outcome=plan, calls=CallCounts(acumatica=ledger.calls - start))
     keys: list[tuple[DocumentKind, str]] = [(d.kind, d.key) for d in plan]
+    looked_up_at = clock()
     existing = ledger.find_documents(keys) if keys else {}
-    outcome = post_planned(ctx, report, plan, existing)
+    outcome = post_planned(ctx, report, plan, existing, looked_up_at=looked_up_at)
     return PostResult(outcome=outcome, calls=CallCounts(acumatica=ledger.calls - start))
 
 

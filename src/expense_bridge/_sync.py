@@ -31,22 +31,29 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from acumatica_client import AcumaticaClient, AcumaticaError
-from expensify_client import ExpensifyClient, ExpensifyError, Report, ReportState
+from expensify_client import ExpensifyClient, ExpensifyError, Report
 
+from ._adapters import AcumaticaLedger, ExpensifySource
 from ._config import BridgeConfig
 from ._errors import ConfigError, ErrorCode, Problem
 from ._keys import DocumentKind
-from ._ledger import AcumaticaLedger
-from ._posting import PostingContext, StepHook, plan_or_hold, post_planned, problem_dicts
+from ._ports import ExpenseSource, Ledger, LedgerDocument
+from ._posting import (
+    PostingContext,
+    StepHook,
+    plan_or_hold,
+    post_planned,
+    problem_dicts,
+    settled,
+)
 from ._results import Action, CallCounts, ReportOutcome, SyncResult
 from ._rules import Trigger
-from ._source import ExpensifySource
 from ._store import AuditEntry, ReportStatus, SQLiteStore, StateStore
 from .mapping import PlannedDocument
 from .provisioning import category_issues
@@ -55,13 +62,8 @@ __all__ = ["export_windows", "sync"]
 
 logger = logging.getLogger(__name__)
 
-_ONE_YEAR = timedelta(days=365)
-_ACK_STATES = (
-    ReportState.SUBMITTED,
-    ReportState.APPROVED,
-    ReportState.REIMBURSED,
-    ReportState.ARCHIVED,
-)
+_ONE_YEAR = timedelta(days=365)  # never more than a calendar year
+_OPEN_WINDOW = _ONE_YEAR - timedelta(days=1)  # younger anchors need no endDate
 
 
 def _utcnow() -> datetime:
@@ -71,16 +73,22 @@ def _utcnow() -> datetime:
 def export_windows(approved_after: date, today: date) -> list[tuple[date, date | None]]:
     """``(approvedAfter, endDate)`` windows covering ``approved_after`` up to today.
 
-    Expensify requires an end date once an anchor is more than a year old and refuses
-    spans over a year. ``endDate`` bounds the later of created/submitted, and a report is
-    approved on or after it was submitted, so consecutive windows whose next anchor is the
-    previous end date miss nothing; the last window has no end date.
+    Expensify requires an ``endDate`` once an anchor is more than a year in the past and
+    refuses spans over a year. An anchor less than a year old (with a day's margin for
+    the undocumented time zone of these dates) gets one open window. An older one gets
+    windows of 365 days (never more than a calendar year) ending on an explicit
+    ``endDate``; the last one reaches today, so a 365-day look-back is ONE export.
+    ``endDate`` bounds the later of created/submitted, and a report is approved on or
+    after it was submitted, so consecutive windows whose next anchor is the previous
+    end date miss nothing.
     """
     windows: list[tuple[date, date | None]] = []
     anchor = approved_after
-    while anchor <= today - _ONE_YEAR:
-        end = anchor + _ONE_YEAR - timedelta(days=1)
+    while anchor < today - _OPEN_WINDOW:
+        end = anchor + _ONE_YEAR
         windows.append((anchor, end))
+        if end >= today:
+            return windows
         anchor = end
     windows.append((anchor, None))
     return windows
@@ -139,8 +147,8 @@ def sync(
 
 def _run(
     config: BridgeConfig,
-    ledger: AcumaticaLedger,
-    source: ExpensifySource,
+    ledger: Ledger,
+    source: ExpenseSource,
     store: StateStore,
     *,
     dry_run: bool,
@@ -210,7 +218,14 @@ def _run(
 
     # 3. plan
     planned: dict[str, tuple[PlannedDocument, ...]] = {}
+    relabel: list[str] = []  # acknowledged before, returned again: the label was lost
     for report in ordered:
+        done = settled(None if dry_run else ctx, report, store=store, connection=connection)
+        if done is not None:
+            outcomes[report.report_id] = done
+            if done.status is ReportStatus.ACKNOWLEDGED:
+                relabel.append(report.report_id)
+            continue
         policy = policies.get(report.policy_id)
         if policy is None:
             outcome = _policy_not_synced(None if dry_run else ctx, report)
@@ -233,6 +248,7 @@ def _run(
     keys: list[tuple[DocumentKind, str]] = [
         (doc.kind, doc.key) for docs in planned.values() for doc in docs
     ]
+    looked_up_at = clock()
     existing = ledger.find_documents(keys) if keys else {}
     total = len(planned)
     for index, (rid, docs) in enumerate(planned.items(), start=1):
@@ -240,13 +256,14 @@ def _run(
         if dry_run:
             outcomes[rid] = _would(rid, docs, existing, store, connection)
         else:
-            outcomes[rid] = post_planned(ctx, report, docs, existing)
+            outcomes[rid] = post_planned(ctx, report, docs, existing, looked_up_at=looked_up_at)
         if progress is not None:
             progress("post", index, total)
 
     # 5. acknowledge: every report posted and not yet marked (this run's and earlier ones)
     if not dry_run:
-        to_ack = [r.report_id for r in store.with_status(connection, ReportStatus.POSTED)]
+        posted = [r.report_id for r in store.with_status(connection, ReportStatus.POSTED)]
+        to_ack = sorted({*posted, *relabel})
         if to_ack:
             try:
                 source.acknowledge(to_ack, config.export_label)
@@ -320,7 +337,7 @@ def _with_status(outcome: ReportOutcome, status: ReportStatus) -> ReportOutcome:
 def _would(
     rid: str,
     docs: Sequence[PlannedDocument],
-    existing: dict[str, Any],
+    existing: Mapping[str, LedgerDocument],
     store: StateStore,
     connection: str,
 ) -> ReportOutcome:

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from expense_bridge._store import ReportStatus, SQLiteStore
+from expense_bridge._sync import _run
 
-from .test_posting import NOW, Clock, FakeSource, config, report, run, tenant
+from .test_posting import NOW, Clock, FakeSource, config, ledger_for, report, tenant
 
 STEPS = ("claimed", "intent", "created", "recorded", "posted")
 
@@ -34,6 +35,7 @@ class BridgeMachine(RuleBasedStateMachine):
         self.tmp = tempfile.TemporaryDirectory()
         self.store = SQLiteStore(Path(self.tmp.name) / "state.sqlite3")
         self.emu = tenant()
+        self.ledger = ledger_for(self.emu)  # one client (one API login) for every sync
         self.source = FakeSource([])
         self.clock = Clock(NOW)
         self.next_id = 0
@@ -42,7 +44,8 @@ class BridgeMachine(RuleBasedStateMachine):
         self.source.fail_acknowledge = False
         self.emu.clear_faults()
         self.clock.now += timedelta(hours=1)
-        run(config(), self.emu, self.source, self.store, clock=self.clock)
+        _run(config(), self.ledger, self.source, self.store, dry_run=False, clock=self.clock,
+             progress=None, on_step=None)  # fmt: skip
         refs = [str(b["VendorRef"]) for b in self.emu.records("Bill")]
         expected = sorted(f"EXB-{rid}" for rid in self.source.reports)
         assert sorted(refs) == expected  # exactly one document per report, none lost
@@ -82,8 +85,8 @@ class BridgeMachine(RuleBasedStateMachine):
                     raise Crash(f"crash at {at} of {rid}")
 
         with contextlib.suppress(Crash):
-            run(config(), self.emu, self.source, self.store, clock=self.clock, on_step=crash,
-                dry_run=dry)  # fmt: skip
+            _run(config(), self.ledger, self.source, self.store, dry_run=dry, clock=self.clock,
+                 progress=None, on_step=crash)  # fmt: skip
 
     @invariant()
     def never_two_documents_for_one_key(self) -> None:

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
 from acumatica_client.emulator import AcumaticaEmulator
@@ -351,17 +353,50 @@ def test_racing_syncs_on_one_store_create_no_duplicates(tmp_path: Path) -> None:
     assert bills(emu) == sorted(f"EXB-R{i}" for i in range(12))
 
 
-def test_export_windows_respect_the_one_year_rule() -> None:
+def _minus_year(day: date) -> date:
+    return (
+        day.replace(year=day.year - 1)
+        if (day.month, day.day) != (2, 29)
+        else date(day.year - 1, 3, 1)
+    )
+
+
+def _plus_year(day: date) -> date:
+    return (
+        day.replace(year=day.year + 1)
+        if (day.month, day.day) != (2, 29)
+        else date(day.year + 1, 2, 28)
+    )
+
+
+@given(
+    today=st.dates(date(2020, 1, 1), date(2035, 12, 31)),
+    back=st.integers(0, 4 * 366),
+    skew=st.integers(-1, 1),
+)
+def test_export_windows_respect_the_one_year_rule(today: date, back: int, skew: int) -> None:
+    start = today - timedelta(days=back)
+    windows = export_windows(start, today)
+    assert windows[0][0] == start
+    # Expensify's "today" may be a day off ours (time zone undocumented): still accepted.
+    theirs = today + timedelta(days=skew)
+    for anchor, end in windows:
+        if end is None:
+            assert anchor >= _minus_year(theirs)  # no endDate only for anchors < 1 year old
+        else:
+            assert end <= _plus_year(anchor)  # span at most one calendar year
+    for (_, end), (b, _) in itertools.pairwise(windows):
+        assert b == end  # contiguous: approvedAfter excludes its own day
+    last_end = windows[-1][1]
+    assert last_end is None or last_end >= today  # reaches today
+
+
+def test_a_one_year_look_back_is_one_export() -> None:
     today = date(2026, 11, 20)
     assert export_windows(date(2026, 10, 1), today) == [(date(2026, 10, 1), None)]
-    windows = export_windows(date(2024, 6, 1), today)
-    assert windows[0] == (date(2024, 6, 1), date(2025, 5, 31))
-    assert windows[-1][1] is None
-    for (a, end), (b, _) in itertools.pairwise(windows):
-        assert end is not None
-        assert b == end  # contiguous: approvedAfter excludes its own day
-        assert (end - a).days < 366
-    assert windows[-1][0] > today - timedelta(days=366)
+    assert export_windows(today - timedelta(days=365), today) == [
+        (today - timedelta(days=365), today)
+    ]
 
 
 def test_api_budget_for_many_reports(store: SQLiteStore) -> None:
