@@ -7,8 +7,16 @@ back to the password grant when there is no refresh token or it was rejected) an
 the request. A second 401 is returned to the client, which raises
 :class:`~acumatica_client.AuthenticationError`. Grants are serialised by a lock, so
 threads that all hit a 401 with the same stale token cause one refresh, not one each.
-A 429/5xx from the identity server raises the transient status error (retried by the
-client for repeatable requests); a rejected grant raises ``AuthenticationError``.
+A 429/5xx from the identity server raises the transient status error; a refusal whose
+body says ``API Login Limit`` raises :class:`~acumatica_client.LoginLimitError` after
+that one request (no seat is free); any other rejected grant raises
+``AuthenticationError``.
+
+Used by :class:`~acumatica_client.AcumaticaClient`, the token and refresh requests go
+through the client's own send path (:meth:`OAuth2.token_for`): they are paced by the
+client's licence limiter, bounded by its timeout and retried by its retry policy like
+every other request. Used as a plain ``httpx.Auth`` elsewhere, grant requests carry the
+``timeout`` given to :class:`OAuth2` (never unbounded).
 
 :class:`CookieLogin` holds the credentials of the legacy cookie session
 (``/entity/auth/login``); :meth:`AcumaticaClient.session` signs in and always signs out,
@@ -30,7 +38,7 @@ import attrs
 import httpx
 
 from ._endpoint import token_url
-from ._exceptions import AuthenticationError, redact, status_error
+from ._exceptions import AuthenticationError, LoginLimitError, redact, status_error
 
 __all__ = ["CookieLogin", "MemoryTokenStore", "OAuth2", "Token", "TokenStore"]
 
@@ -89,7 +97,9 @@ class OAuth2(httpx.Auth):
     """OAuth 2.0 (resource-owner password grant + refresh) as an :class:`httpx.Auth` flow.
 
     ``client_id`` is the connected application's ID (``GUID@Tenant``). Construction does
-    no I/O: the first request fetches the token.
+    no I/O: the first request fetches the token. ``timeout`` (seconds) bounds a grant
+    request sent through the plain ``httpx.Auth`` flow; an :class:`AcumaticaClient`
+    sends grants with its own timeout, limiter and retry policy instead.
     """
 
     requires_response_body = True
@@ -105,7 +115,10 @@ class OAuth2(httpx.Auth):
         scope: str = "api offline_access",
         token_store: TokenStore | None = None,
         clock: Callable[[], float] = time.time,
+        timeout: float = 60.0,
     ) -> None:
+        if not timeout > 0:
+            raise ValueError(f"OAuth2 timeout must be > 0, not {timeout!r}")
         if "api" not in scope.split():
             raise ValueError("the OAuth scope must include 'api' for REST access")
         self._token_url = token_url(base_url)
@@ -116,6 +129,7 @@ class OAuth2(httpx.Auth):
         self._password = password
         self.token_store: TokenStore = token_store or MemoryTokenStore()
         self._clock = clock
+        self.timeout = timeout
         self._lock = threading.Lock()
         self.token_requests = 0  # grants requested so far (for tests and accounting)
 
@@ -134,6 +148,7 @@ class OAuth2(httpx.Auth):
             self._token_url,
             data=body,
             headers={"Accept": "application/json"},
+            extensions={"timeout": httpx.Timeout(self.timeout).as_dict()},
         )
 
     def _password_grant(self) -> httpx.Request:
@@ -149,8 +164,8 @@ class OAuth2(httpx.Auth):
     def _read_token(self, request: httpx.Request, response: httpx.Response) -> Token:
         if response.status_code != 200:
             error = status_error(request, response)
-            if error.retryable:  # 429/5xx: the identity server's trouble, not the credentials
-                raise error
+            if error.retryable or isinstance(error, LoginLimitError):
+                raise error  # 429/5xx: the identity server's trouble; no seat: say so
             raise AuthenticationError(
                 redact(
                     f"Acumatica token request failed ({response.status_code}): "
@@ -194,7 +209,11 @@ class OAuth2(httpx.Auth):
             )
             self.token_requests += 1
             response = yield request
-            if response.status_code not in (400, 401):  # 400 invalid_grant: rejected
+            if response.status_code in (400, 401):
+                refused = status_error(request, response)
+                if isinstance(refused, LoginLimitError):
+                    raise refused  # no seat: a password grant would be refused too
+            else:  # 400 invalid_grant: rejected; anything else is read (or raised) here
                 token = self._read_token(request, response)
                 self.token_store.save(token)
                 logger.debug("acumatica oauth: token refreshed")
@@ -224,6 +243,33 @@ class OAuth2(httpx.Auth):
             if current is not None and current != stale and not current.expired(self._clock()):
                 return current
             return (yield from self._obtain(current if current is not None else stale))
+
+    def token_for(
+        self,
+        send: Callable[[httpx.Request], httpx.Response],
+        *,
+        stale: Token | None = None,
+    ) -> Token:
+        """A usable token, obtaining one through ``send`` when needed.
+
+        ``send`` sends one grant request and returns its response (the client passes its
+        paced, bounded, retried send). ``stale``: a token the server refused (401), to
+        be replaced even though it has not expired by the clock. Serialised like the
+        ``httpx.Auth`` flow: concurrent callers cause one grant.
+        """
+        token = self.token_store.load()
+        if stale is None and token is not None and not token.expired(self._clock()):
+            return token
+        flow = self._renew(stale if stale is not None else token)
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(send(request))
+        except StopIteration as done:
+            result: Token = done.value
+            return result
+        finally:
+            flow.close()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Attach a bearer token; on 401 refresh once and replay the request."""

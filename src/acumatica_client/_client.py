@@ -24,7 +24,7 @@ from typing import Any, Final, TypeVar
 import attrs
 import httpx
 
-from ._auth import CookieLogin
+from ._auth import CookieLogin, OAuth2, Token
 from ._converters import dumps, from_wire, loads, to_wire
 from ._endpoint import (
     Endpoint,
@@ -46,7 +46,7 @@ from ._exceptions import (
 from ._filters import Field, Filter, expand_param, select_param
 from ._limiter import Licence, LicenceLimiter
 from ._models import AcumaticaEntity, Branch, wire_name
-from ._retry import RetryPolicy, make_retrying
+from ._retry import GRANT_FAILURE, RetryPolicy, make_retrying
 from ._schema import ACTIONS, KEY_FIELDS
 
 __all__ = ["AcumaticaClient", "ClientOptions", "key_values"]
@@ -226,23 +226,35 @@ class AcumaticaClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Any = None,
+        content: bytes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
         repeatable: bool,
         check_version_on_404: bool = False,
     ) -> httpx.Response:
-        """Send one logical request: limiter, retry policy, error mapping, accounting."""
-        content = dumps(body) if body is not None else None
+        """Send one logical request: limiter, retry policy, error mapping, accounting.
+
+        ``body`` is encoded once (``content`` passes bytes already encoded); every retry
+        re-sends the same bytes. With :class:`OAuth2` the bearer token is obtained
+        through :meth:`_send_grant` (paced, bounded, retried) before the request takes
+        its limiter slot, and a 401 renews the token once and replays the request.
+        """
+        if body is not None:
+            content = dumps(body)
         headers = {"Accept": "application/json", "User-Agent": self.options.user_agent}
         if content is not None:
             headers["Content-Type"] = "application/json"
+        if extra_headers:
+            headers.update(extra_headers)
         describe = f"{method} {url.path}"
-        auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
+        oauth = self._auth if isinstance(self._auth, OAuth2) else None
+        auth: httpx.Auth | httpx._client.UseClientDefault | None
+        if oauth is not None:
+            auth = None  # the client attaches the bearer token itself
+        else:
+            auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
         attempt = 0
 
-        def once() -> httpx.Response:
-            nonlocal attempt
-            if attempt:
-                headers[RETRY_COUNT_HEADER] = str(attempt)
-            attempt += 1
+        def send() -> httpx.Response:
             with self._limiter.slot():
                 self._counter.add()
                 started = time.perf_counter()
@@ -272,6 +284,23 @@ class AcumaticaClient:
                 response.status_code,
                 time.perf_counter() - started,
             )
+            return response
+
+        def once() -> httpx.Response:
+            nonlocal attempt
+            if attempt:
+                headers[RETRY_COUNT_HEADER] = str(attempt)
+            attempt += 1
+            token: Token | None = None
+            if oauth is not None:
+                token = self._token(oauth, None)
+                headers["Authorization"] = f"Bearer {token.access_token}"
+            response = send()
+            if oauth is not None and response.status_code == 401:
+                logger.info("acumatica oauth: 401 on %s; renewing the token once", describe)
+                token = self._token(oauth, token)
+                headers["Authorization"] = f"Bearer {token.access_token}"
+                response = send()
             if response.is_success:
                 return response
             if response.status_code == 404 and check_version_on_404:
@@ -281,6 +310,54 @@ class AcumaticaClient:
         retrying = make_retrying(
             self.options.retry,
             repeatable=repeatable,
+            sleep=self.options.sleep,
+            uniform=self.options.jitter,
+            describe=describe,
+        )
+        return retrying(once)
+
+    def _token(self, oauth: OAuth2, stale: Token | None) -> Token:
+        """A bearer token; a grant failure is final for this call (already retried)."""
+        try:
+            return oauth.token_for(self._send_grant, stale=stale)
+        except AcumaticaError as exc:
+            setattr(exc, GRANT_FAILURE, True)  # read by the retry predicate
+            raise
+
+    def _send_grant(self, request: httpx.Request) -> httpx.Response:
+        """Send an OAuth token/refresh request like every other request of this client.
+
+        It takes a licence-limiter slot, carries the client's timeout, and a 429, 5xx,
+        timeout or connection error is retried by the client's retry policy (a grant
+        changes nothing that a repeat could duplicate). Other answers are returned for
+        :class:`OAuth2` to read. Not counted in :attr:`calls` (see
+        ``OAuth2.token_requests``).
+        """
+        request.extensions["timeout"] = httpx.Timeout(self.options.timeout).as_dict()
+        describe = f"{request.method} {request.url.path}"
+
+        def once() -> httpx.Response:
+            with self._limiter.slot():
+                try:
+                    response = self._connection.get().send(request, auth=None)
+                except httpx.TimeoutException as exc:
+                    raise APITimeoutError(
+                        f"{describe}: timed out ({type(exc).__name__})", request=request
+                    ) from exc
+                except httpx.TransportError as exc:
+                    raise APIConnectionError(
+                        f"{describe}: {type(exc).__name__}", request=request
+                    ) from exc
+            logger.debug("acumatica %s -> %d", describe, response.status_code)
+            if response.status_code == 429 or response.status_code >= 500:
+                error = status_error(request, response)
+                if error.retryable:
+                    raise error
+            return response
+
+        retrying = make_retrying(
+            self.options.retry,
+            repeatable=True,
             sleep=self.options.sleep,
             uniform=self.options.jitter,
             describe=describe,

@@ -5,24 +5,33 @@
     AcumaticaError                       root of everything raised here
     ├── APIConnectionError               no HTTP answer (DNS, refused, reset)
     │   └── APITimeoutError              timed out; whether the server applied it is unknown
-    ├── APIStatusError                   non-2xx answer: .status_code .request .response .body
+    ├── APIStatusError                   non-2xx: .status_code .request .response .body .messages
     │   ├── BadRequestError              400
-    │   │   └── ValidationError          400/422 with per-field errors: .errors
-    │   ├── AuthenticationError          401
+    │   │   └── ValidationError          400/422 with per-field errors: .errors (also an
+    │   │                                UnprocessableEntityError)
+    │   ├── AuthenticationError          401, or "Invalid credentials" in the body (any status)
+    │   ├── LoginLimitError              sign-in/token refused: "API Login Limit" (no seat free)
     │   ├── PermissionDeniedError        403
-    │   ├── NotFoundError                404
+    │   ├── NotFoundError                404, or 500 NoEntitySatisfiesTheConditionException
     │   ├── ConflictError                409
     │   ├── PreconditionFailedError      412 (If-Match / If-None-Match)
-    │   ├── UnprocessableEntityError     422 without field errors
+    │   ├── UnprocessableEntityError     the tenant refused to save the record (422)
+    │   │   └── EntityHasErrorsError     500 OutcomeEntityHasErrorsException (save-time refusal)
+    │   ├── OptimizationError            500 "Optimization cannot be performed": .fields
+    │   ├── SetupNotEnteredError         500 PXSetupNotEnteredException: .form
     │   ├── RateLimitError               429: .retry_after
-    │   └── InternalServerError          5xx
+    │   └── InternalServerError          other 5xx
     ├── EndpointVersionError             pinned endpoint version not served
     ├── FieldNotInVersionError           (also ValueError) field absent from the pinned version
     └── ActionTimeoutError               an action still running after the allowed polls
 
 :func:`status_error` turns a non-2xx response into the right class, reading the three
-body shapes Acumatica uses (entity echoed back with ``error`` members, the ``HttpError``
-object, HTML). Every class states its recovery intent in ``retryable``. Messages never
+body shapes Acumatica uses in the official client's order (entity echoed back with
+``error`` members, then the ``HttpError`` object with ``message``/``exceptionMessage``/
+``exceptionType``/``innerException``, then HTML or plain text stripped of tags): the class
+follows what the body says, not only the status (a missing record is a 500 on Acumatica).
+Every class states its recovery intent in ``retryable``; only :class:`RateLimitError`,
+:class:`InternalServerError` and connection errors are transient. Messages never
 contain credentials: the request's ``Authorization``/``Cookie`` values and any
 password, secret or token the request carried are replaced by ``[redacted]``.
 """
@@ -52,13 +61,17 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "EndpointVersionError",
+    "EntityHasErrorsError",
     "FieldError",
     "FieldNotInVersionError",
     "InternalServerError",
+    "LoginLimitError",
     "NotFoundError",
+    "OptimizationError",
     "PermissionDeniedError",
     "PreconditionFailedError",
     "RateLimitError",
+    "SetupNotEnteredError",
     "UnprocessableEntityError",
     "ValidationError",
     "parse_retry_after",
@@ -110,7 +123,12 @@ class APIStatusError(AcumaticaError):
     """Acumatica answered with a non-2xx status.
 
     ``body`` is the parsed JSON (numbers with a fraction as ``Decimal``), the text when
-    the body is not JSON, or ``None`` when it is empty.
+    the body is not JSON, or ``None`` when it is empty. ``messages`` holds every message
+    the body carried, in the official client's parsing order: the entity's own
+    ``error``, then each field's and each detail line's ``error`` (as ``path: text``);
+    or the ``HttpError``'s ``message``, ``exceptionMessage`` and nested
+    ``innerException`` messages (the generic "An error has occurred." left out); or the
+    text of an HTML/plain body. Duplicates are dropped; it may be empty.
     """
 
     def __init__(
@@ -120,12 +138,14 @@ class APIStatusError(AcumaticaError):
         request: httpx.Request,
         response: httpx.Response,
         body: Any = None,
+        messages: Sequence[str] = (),
     ) -> None:
         super().__init__(message)
         self.request = request
         self.response = response
         self.body = body
         self.status_code: int = response.status_code
+        self.messages: tuple[str, ...] = tuple(messages)
 
     @property
     def status(self) -> int:
@@ -137,11 +157,24 @@ class BadRequestError(APIStatusError):
     """400: the request was malformed or rejected."""
 
 
-class ValidationError(BadRequestError):
+class UnprocessableEntityError(APIStatusError):
+    """The tenant refused to save the record (a write rejected at validation or save time).
+
+    Raised for 422 (the entity echoed back with ``error`` members) and, through
+    :class:`EntityHasErrorsError`, for a 500 ``OutcomeEntityHasErrorsException``.
+    ``messages`` lists every field, detail-line and top-level message. Never retried:
+    sending the same record again gets the same answer. For an operator: the data (an
+    account, vendor, project, branch, duplicate vendor reference…) must be corrected in
+    Acumatica or in the source before the document is sent again.
+    """
+
+
+class ValidationError(BadRequestError, UnprocessableEntityError):
     """The server rejected field values (400 or 422 with per-field messages).
 
     ``errors`` lists every field path and message, detail lines and linked entities
     included; ``entity_error`` is the entity-level summary when the server gave one.
+    Also an :class:`UnprocessableEntityError` (a rejected write); never retried.
     """
 
     def __init__(
@@ -153,38 +186,111 @@ class ValidationError(BadRequestError):
         body: Any = None,
         errors: Sequence[FieldError] = (),
         entity_error: str | None = None,
+        messages: Sequence[str] = (),
     ) -> None:
-        super().__init__(message, request=request, response=response, body=body)
+        super().__init__(message, request=request, response=response, body=body, messages=messages)
         self.errors: tuple[FieldError, ...] = tuple(errors)
         self.entity_error = entity_error
 
 
+class EntityHasErrorsError(UnprocessableEntityError):
+    """500 ``OutcomeEntityHasErrorsException``: the record failed when it was saved.
+
+    Acumatica checked the record as a whole while persisting it (for example the AP
+    preference "Raise an Error on Duplicate Vendor Reference Number") and refused it.
+    The document was **not** created; ``messages`` says why. Never retried. For an
+    operator: correct what the message names, then send the document again.
+    """
+
+
 class AuthenticationError(APIStatusError):
-    """401: not signed in, or the token/session expired and could not be renewed."""
+    """Not signed in, or the credentials were refused.
+
+    401 (session or token expired and could not be renewed), or any answer whose body
+    says ``Invalid credentials``. For an operator: check the user name, password,
+    tenant and OAuth client in the connection settings; not retried.
+    """
+
+
+class LoginLimitError(APIStatusError):
+    """Sign-in or token request refused with "API Login Limit": no API seat is free.
+
+    Every open API session (cookie sign-in or OAuth grant) holds one of the licence's
+    API-user seats. Sent once and not retried in a loop (each attempt would only be
+    refused again). For an operator: free a seat by signing the other sessions out
+    (or revoking their grants), or wait for the server's 10-minute session timeout.
+    """
 
 
 class PermissionDeniedError(APIStatusError):
-    """403: the user lacks rights to the entity or action."""
+    """403: the user lacks rights to the entity or action (or the feature is off)."""
 
 
 class NotFoundError(APIStatusError):
-    """404: no such record (an unknown endpoint raises :class:`EndpointVersionError`)."""
+    """No such record: 404, or Acumatica's 500 ``NoEntitySatisfiesTheConditionException``.
+
+    An unknown endpoint raises :class:`EndpointVersionError` instead. Never retried.
+    """
 
 
 class ConflictError(APIStatusError):
-    """409: the record changed concurrently."""
+    """409: the record changed concurrently, or a long operation runs on the form."""
 
 
 class PreconditionFailedError(APIStatusError):
     """412: an ``If-Match`` / ``If-None-Match`` precondition failed."""
 
 
-class UnprocessableEntityError(APIStatusError):
-    """422 without field-level errors (the entity-level message is in ``str()``)."""
+class OptimizationError(APIStatusError):
+    """500 "Optimization cannot be performed": a list read asked for fields it cannot join.
+
+    A list GET runs one optimised query; fields or expanded entities backed by a
+    delegate cannot take part. ``fields`` names them (as the server listed them).
+    Never retried. For a developer or operator: narrow ``$select``/``$expand`` to leave
+    those fields out, or read the records one by one by key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: httpx.Request,
+        response: httpx.Response,
+        body: Any = None,
+        messages: Sequence[str] = (),
+        fields: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, request=request, response=response, body=body, messages=messages)
+        self.fields: tuple[str, ...] = tuple(fields)
+
+
+class SetupNotEnteredError(APIStatusError):
+    """500 ``PXSetupNotEnteredException``: the tenant is not configured for this form.
+
+    ``form`` names the setup form Acumatica says is missing (e.g. "Accounts Payable
+    Preferences"), or is ``None`` when the message did not say. Never retried. For an
+    operator: an Acumatica administrator must fill in that form in the tenant.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: httpx.Request,
+        response: httpx.Response,
+        body: Any = None,
+        messages: Sequence[str] = (),
+        form: str | None = None,
+    ) -> None:
+        super().__init__(message, request=request, response=response, body=body, messages=messages)
+        self.form = form
 
 
 class RateLimitError(APIStatusError):
-    """429: over the licence's request rate, concurrency or API-login limit."""
+    """429: over the licence's request rate or concurrency queue.
+
+    Retried with backoff (``Retry-After`` when given; Acumatica usually sends none).
+    """
 
     retryable: ClassVar[bool] = True
 
@@ -195,7 +301,7 @@ class RateLimitError(APIStatusError):
 
 
 class InternalServerError(APIStatusError):
-    """5xx: the server failed."""
+    """5xx: the server failed (retried only for requests that are safe to repeat)."""
 
     retryable: ClassVar[bool] = True
 
@@ -432,18 +538,157 @@ def redact(text: str, request: httpx.Request | None = None) -> str:
 # ------------------------------------------------------------------------------ mapping
 
 
+_GENERIC = "An error has occurred."
+_NOT_FOUND_TYPE = "NoEntitySatisfiesTheConditionException"
+_OUTCOME_TYPE = "OutcomeEntityHasErrorsException"
+_SETUP_TYPE = "PXSetupNotEnteredException"
+_OPTIMIZATION = "Optimization cannot be performed"
+_LOGIN_LIMIT = "API Login Limit"
+_INVALID_CREDENTIALS = "Invalid credentials"
+_SETUP_FORM = re.compile(r"not entered on the (?P<form>.+?) form", re.IGNORECASE)
+_CAUSE_LIST = re.compile(r"fields? cause the error\s*:?", re.IGNORECASE)
+
+
+def _http_error_chain(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ``HttpError`` object and its nested ``innerException`` objects, outermost first."""
+    chain: list[Mapping[str, Any]] = []
+    node: Any = body
+    while isinstance(node, Mapping) and len(chain) < 20:
+        chain.append(node)
+        node = node.get("innerException")
+    return chain
+
+
+def _body_messages(body: Any) -> list[str]:
+    """Every message the body carries, in the official client's parsing order.
+
+    Entity shape first (the entity's ``error``, then field and detail-line errors as
+    ``path: text``), then ``HttpError`` (``message``, ``exceptionMessage``, then each
+    ``innerException``), then the tag-stripped text of an HTML/plain body.
+    """
+    found: list[str] = []
+    if isinstance(body, Mapping):
+        top = body.get("error")
+        if isinstance(top, str) and top.strip():
+            found.append(top.strip())
+        found.extend(str(e) for e in _field_errors(body, ""))
+        for node in _http_error_chain(body):
+            for key in ("message", "exceptionMessage", "messageDetail", "error_description"):
+                text = node.get(key)
+                if isinstance(text, str) and text.strip() and text.strip() != _GENERIC:
+                    found.append(text.strip())
+        found.extend(str(e) for e in _model_state_errors(body))
+    elif isinstance(body, str) and body.strip():
+        found.append(_text_message(body))
+    return list(dict.fromkeys(found))
+
+
+def _exception_types(body: Any) -> list[str]:
+    if not isinstance(body, Mapping):
+        return []
+    return [
+        str(node["exceptionType"])
+        for node in _http_error_chain(body)
+        if isinstance(node.get("exceptionType"), str)
+    ]
+
+
+def _has_type(types: Sequence[str], name: str) -> bool:
+    return any(t == name or t.endswith("." + name) for t in types)
+
+
+def _optimization_fields(messages: Sequence[str]) -> list[str]:
+    """The field names listed after "The following fields cause the error:"."""
+    fields: list[str] = []
+    for text in messages:
+        if _OPTIMIZATION not in text:
+            continue
+        match = _CAUSE_LIST.search(text)
+        tail = text[match.end() :] if match else ""
+        for line in re.split(r"[\r\n;]+", tail):
+            name = line.split(":", 1)[0].strip().strip(".,")
+            if name and len(name) <= 200:
+                fields.append(name)
+    return list(dict.fromkeys(fields))
+
+
 def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusError:
     """Build the right :class:`APIStatusError` subclass for a non-2xx ``response``.
 
-    Reads the body shapes of Acumatica's errors: the entity echoed back with ``error``
-    on fields, detail lines and linked entities (400/422 → :class:`ValidationError`
-    listing every field), ``HttpError`` (``message``/``exceptionMessage``/
-    ``exceptionType``/``modelState``), and HTML or plain text. The message names the
-    method, path and status, never the query string or any credential.
+    Reads the body shapes of Acumatica's errors in the official client's order: the
+    entity echoed back with ``error`` on fields, detail lines and linked entities (400/422
+    → :class:`ValidationError` listing every field), ``HttpError`` (``message``/
+    ``exceptionMessage``/``exceptionType``/``innerException``/``modelState``), and HTML
+    or plain text. What the body says decides the class before the status does:
+
+    * ``API Login Limit`` → :class:`LoginLimitError`; ``Invalid credentials`` →
+      :class:`AuthenticationError` (any status);
+    * ``NoEntitySatisfiesTheConditionException`` → :class:`NotFoundError`;
+    * ``OutcomeEntityHasErrorsException`` → :class:`EntityHasErrorsError`;
+    * "Optimization cannot be performed" → :class:`OptimizationError`;
+    * ``PXSetupNotEnteredException`` → :class:`SetupNotEnteredError`.
+
+    The message names the method, path and status, never the query string or any
+    credential.
     """
     body = _parse_body(response)
     status = response.status_code
     where = f"{request.method} {request.url.path}"
+    messages = [redact(m, request) for m in _body_messages(body)]
+    types = _exception_types(body)
+    common: dict[str, Any] = {
+        "request": request,
+        "response": response,
+        "body": body,
+        "messages": messages,
+    }
+    text = " ".join(messages)
+
+    def say(head: str) -> str:
+        return redact(f"{where} {head} ({status}): {_message(body, response)}", request)
+
+    if _LOGIN_LIMIT.lower() in text.lower():
+        return LoginLimitError(
+            redact(
+                f"{where} refused ({status}): API Login Limit: every API seat of the "
+                "licence is in use. Free one by signing the other API sessions out (or "
+                "revoking their OAuth grants), or wait for the 10-minute session timeout.",
+                request,
+            ),
+            **common,
+        )
+    if _INVALID_CREDENTIALS.lower() in text.lower():
+        return AuthenticationError(say("refused the credentials"), **common)
+    if _has_type(types, _NOT_FOUND_TYPE):
+        return NotFoundError(say("found no such record"), **common)
+    if _has_type(types, _OUTCOME_TYPE):
+        return EntityHasErrorsError(say("rejected the record when saving it"), **common)
+    if _OPTIMIZATION in text:
+        fields = _optimization_fields(messages)
+        named = ", ".join(fields) if fields else "see the message"
+        return OptimizationError(
+            redact(
+                f"{where} failed ({status}): the list query cannot be optimised; narrow "
+                f"$select/$expand to leave out {named}, or read the records one by one: "
+                f"{_message(body, response)}",
+                request,
+            ),
+            fields=fields,
+            **common,
+        )
+    if _has_type(types, _SETUP_TYPE):
+        match = _SETUP_FORM.search(text)
+        form = match.group("form").strip() if match else None
+        named = f"the {form} form" if form else "a setup form"
+        return SetupNotEnteredError(
+            redact(
+                f"{where} failed ({status}): the tenant is not configured: {named} must "
+                f"be filled in in Acumatica: {_message(body, response)}",
+                request,
+            ),
+            form=form,
+            **common,
+        )
     if isinstance(body, Mapping) and status in (400, 422):
         errors = _field_errors(body, "") + _model_state_errors(body)
         if errors:
@@ -453,16 +698,9 @@ def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusE
             detail = "; ".join(str(e) for e in errors)
             return ValidationError(
                 redact(f"{where} rejected ({status}): {head}: {detail}", request),
-                request=request,
-                response=response,
-                body=body,
                 errors=errors,
                 entity_error=entity_error,
+                **common,
             )
     cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)
-    return cls(
-        redact(f"{where} failed ({status}): {_message(body, response)}", request),
-        request=request,
-        response=response,
-        body=body,
-    )
+    return cls(say("failed"), **common)

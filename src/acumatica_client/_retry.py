@@ -6,9 +6,13 @@ Acumatica has no idempotency key, so what may be retried depends on the request:
   did not process the request. The wait honours ``Retry-After`` (capped), otherwise a
   jittered exponential backoff.
 * Connection errors, timeouts and 5xx are retried only for requests that are safe to
-  repeat (GET, DELETE, logout). A create (PUT) or an action (POST) is never re-sent
-  blindly: the server may have applied it. The caller decides (the bridge looks up the
-  document by its key before creating it again).
+  repeat (GET, DELETE, logout, OAuth grants). A create (PUT) or an action (POST) is
+  never re-sent blindly: the server may have applied it. The caller decides (the bridge
+  looks up the document by its key before creating it again).
+* Never retried: what the body says is final even on a 500 — a missing record
+  (``NotFoundError``), a save-time refusal (``EntityHasErrorsError``), an optimisation
+  failure, a tenant not set up, refused credentials and an exhausted API-seat licence
+  (``LoginLimitError``, whatever its status: one request, no loop).
 """
 
 from __future__ import annotations
@@ -55,8 +59,18 @@ class RetryPolicy:
         )
 
 
+#: Attribute set on an error of an OAuth grant that the grant's own retries gave up on.
+GRANT_FAILURE = "_acumatica_grant_failure"
+
+
 def is_retryable(exc: BaseException, *, repeatable: bool) -> bool:
-    """Whether ``exc`` may be retried for a request that is (not) safe to repeat."""
+    """Whether ``exc`` may be retried for a request that is (not) safe to repeat.
+
+    Never a rejected write, a missing record or a refused sign-in (not transient), nor
+    a token grant that was already retried on its own (no retries of retries).
+    """
+    if getattr(exc, GRANT_FAILURE, False):
+        return False
     if isinstance(exc, RateLimitError):
         return True
     return repeatable and isinstance(exc, APIConnectionError | InternalServerError)

@@ -23,13 +23,17 @@ from acumatica_client._exceptions import (
     BadRequestError,
     ConflictError,
     EndpointVersionError,
+    EntityHasErrorsError,
     FieldError,
     FieldNotInVersionError,
     InternalServerError,
+    LoginLimitError,
     NotFoundError,
+    OptimizationError,
     PermissionDeniedError,
     PreconditionFailedError,
     RateLimitError,
+    SetupNotEnteredError,
     UnprocessableEntityError,
     ValidationError,
     parse_retry_after,
@@ -247,9 +251,10 @@ class TestRateLimit:
 
     def test_retry_after_absent(self) -> None:
         """No Retry-After header means retry_after is None."""
-        error = _error(429, {"message": "API Login Limit"})
+        error = _error(429, raw=b"The custom error module does not recognize this error.")
         assert isinstance(error, RateLimitError)
         assert error.retry_after is None
+        assert error.messages == ("The custom error module does not recognize this error.",)
 
     @pytest.mark.parametrize(
         ("header", "expected"),
@@ -413,3 +418,63 @@ class TestOtherErrors:
     def test_recovery_intent(self, cls: type[AcumaticaError], retryable: bool) -> None:
         """Each class states whether repeating the call later may succeed."""
         assert cls.retryable is retryable
+
+
+def _http_error(kind: str | None, text: str, inner: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": "An error has occurred.", "exceptionMessage": text}
+    if kind is not None:
+        body["exceptionType"] = kind
+    body["stackTrace"] = None
+    if inner is not None:
+        body["innerException"] = inner
+    return body
+
+
+class TestClassifiedByBody:
+    """The body decides the class before the status does (reference §4.2)."""
+
+    @pytest.mark.parametrize(
+        ("status", "body", "expected"),
+        [
+            (500, _http_error("PX.Api.ContractBased.NoEntitySatisfiesTheConditionException",
+                              "No entity satisfies the condition."), NotFoundError),
+            (500, _http_error("PX.Api.ContractBased.OutcomeEntityHasErrorsException",
+                              "Error: 'Vendor Ref.': duplicate."), EntityHasErrorsError),
+            (500, _http_error(None, "Optimization cannot be performed.The following fields "
+                              "cause the error:\r\nDetails.X: View has BQL delegate"),
+             OptimizationError),
+            (500, _http_error("PX.Data.PXSetupNotEnteredException", "The required "
+                              "configuration data is not entered on the GL Preferences form."),
+             SetupNotEnteredError),
+            (429, _http_error("PX.Data.PXException", "API Login Limit"), LoginLimitError),
+            (500, _http_error("PX.Data.PXException", "API Login Limit"), LoginLimitError),
+            (500, _http_error("PX.Data.PXException", "Invalid credentials"), AuthenticationError),
+            (400, _http_error(None, "Invalid credentials"), AuthenticationError),
+            (500, _http_error("PX.Data.PXException", "Operation failed"), InternalServerError),
+            (500, _http_error("System.Exception", "outer",
+                              _http_error("PX.Api.ContractBased.OutcomeEntityHasErrorsException",
+                                          "inner save failure")), EntityHasErrorsError),
+        ],
+    )  # fmt: skip
+    def test_class(self, status: int, body: dict[str, Any], expected: type) -> None:
+        """Each §4 body maps to its class; only transient ones are retryable."""
+        error = _error(status, body)
+        assert type(error) is expected
+        assert error.retryable is (expected is InternalServerError)
+
+    def test_messages_follow_the_innerexception_chain(self) -> None:
+        """message (generic dropped), exceptionMessage, then each innerException's."""
+        body = _http_error(
+            "PX.Api.ContractBased.OutcomeEntityHasErrorsException",
+            "Outer text",
+            _http_error("PX.Data.PXException", "Inner text", _http_error(None, "Deepest")),
+        )
+        error = _error(500, body)
+        assert error.messages == ("Outer text", "Inner text", "Deepest")
+
+    def test_unprocessable_tree(self) -> None:
+        """422 field errors are both a ValidationError and an UnprocessableEntityError."""
+        assert issubclass(ValidationError, UnprocessableEntityError)
+        assert issubclass(EntityHasErrorsError, UnprocessableEntityError)
+        assert not issubclass(EntityHasErrorsError, InternalServerError)
+        assert not issubclass(LoginLimitError, RateLimitError)
