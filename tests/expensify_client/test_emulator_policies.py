@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -113,7 +114,9 @@ class TestPolicyGetters:
         assert level["tags"][0] == {"name": "Sales", "enabled": True, "glCode": "200"}
 
     def test_client_reads_every_section(self) -> None:
-        policy = api(make()).get_policies(["P1"])["P1"]
+        emu = make()
+        emu.options = attrs.evolve(emu.options, category_gl_codes=True, forward_keys="updater")
+        policy = api(emu).get_policies(["P1"])["P1"]
         assert [(c.name, c.gl_code) for c in policy.categories] == [
             ("Meals", "6100"),
             ("Travel", "6200"),
@@ -311,9 +314,25 @@ class TestPolicyUpdater:
         assert body == {"responseCode": 200}
         fields = emu.policy("P1")["reportFields"]
         assert fields[0] == {"name": "Project", "type": "dropdown", "values": ["A", "B"]}
-        bad = {
+        # The docs' table keys value objects "value" (the example "name"): both accepted,
+        # but not both in one object.
+        keyed_value = {
             "action": "merge",
             "data": [{"name": "P", "type": "dropdown", "values": [{"value": "A"}]}],
+        }
+        body = post(
+            emu,
+            {
+                "type": "update",
+                "inputSettings": {"type": "policy", "policyID": "P1"},
+                "reportFields": keyed_value,
+            },
+        )
+        assert body == {"responseCode": 200}
+        assert emu.policy("P1")["reportFields"][-1]["values"] == ["A"]
+        bad = {
+            "action": "merge",
+            "data": [{"name": "P", "type": "dropdown", "values": [{"value": "A", "name": "B"}]}],
         }
         body = post(
             emu,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from expensify_client import (
+    EXPORT_TEMPLATE,
     AuthenticationError,
     ClientOptions,
     Credentials,
@@ -19,7 +21,7 @@ from expensify_client import (
     RetryPolicy,
     ServerError,
 )
-from expensify_client.emulator import API_PATH, ExpensifyEmulator, category
+from expensify_client.emulator import API_PATH, ExpenseSpec, ExpensifyEmulator, category
 
 URL = "https://integrations.expensify.com" + API_PATH
 PID = "aa_ex_example_com"
@@ -46,6 +48,21 @@ def make(**kwargs: Any) -> ExpensifyEmulator:
     emu.add_account(PID, SECRET, email=OWNER)
     emu.add_policy("P1", "Acme", owner=OWNER, categories=[category("Meals", "6100")])
     return emu
+
+
+def _approved_report(emu: ExpensifyEmulator) -> str:
+    day = datetime(2025, 2, 1, 9, tzinfo=UTC)
+    rid = emu.add_report(
+        "P1",
+        submitter=OWNER,
+        name="Trip",
+        currency="USD",
+        created=day,
+        expenses=[ExpenseSpec(amount_cents=1234, currency="USD", created=day.date())],
+    )
+    emu.submit(rid, day)
+    emu.approve(rid, day)
+    return rid
 
 
 def job(kind: str = "get", **rest: Any) -> dict[str, Any]:
@@ -156,24 +173,99 @@ class TestMalformedRequests:
             response = http.post(URL, data={"template": "x"})
         assert code(response)[1:] == (410, "Required parameter 'requestJobDescription' is missing")
 
-    def test_invalid_json(self) -> None:
-        assert code(post(make(), "{'type': 'get'}"))[1:] == (
-            410,
-            "Malformed JSON in 'requestJobDescription'",
-        )
+    def test_invalid_json_is_the_servlets_500_page(self) -> None:
+        # org.json's exception escapes the servlet (the 2013 script matched this page).
+        response = post(make(), '"just a string"')
+        assert response.status_code == 500
+        assert response.headers["content-type"].startswith("text/html")
+        assert "HTTP Status 500 - JSONObject: A JSONObject text must begin with" in response.text
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            # Expensify's own report status updater example: a trailing comma.
+            '{"type":"get","credentials":{"partnerUserID":"%s","partnerUserSecret":"%s",},'
+            '"inputSettings":{"type":"policyList",},}',
+            # The 2013 script's single-quoted pseudo-JSON.
+            "{'type':'get','credentials':{'partnerUserID':'%s','partnerUserSecret':'%s'},"
+            "'inputSettings':{'type':'policyList'}}",
+            # Unquoted words, ';' and '=' separators (org.json's JSONTokener).
+            "{type=get;credentials:{partnerUserID:'%s',partnerUserSecret:'%s'};"
+            "inputSettings:{type:policyList}}",
+        ],
+    )
+    def test_lenient_json_as_org_json_reads_it(self, raw: str) -> None:
+        response = post(make(), raw % (PID, SECRET))
+        assert code(response)[:2] == (200, 200)
+        assert response.json()["policyList"][0]["id"] == "P1"
+
+    @pytest.mark.parametrize(
+        ("raw", "message"),
+        [
+            ('{"type":"get","type":"get"}', 'Duplicate key "type"'),
+            ('{"type":"get"', "Expected a ',' or '}'"),
+            ("{", "A JSONObject text must end with '}'"),
+            ('{"type" "get"}', "Expected a ':' after a key"),
+            ('{"type":"get" "x":1}', "Expected a ',' or '}'"),
+            ("[1,2]", "A JSONObject text must begin with '{'"),
+        ],
+    )
+    def test_what_org_json_refuses(self, raw: str, message: str) -> None:
+        response = post(make(), raw)
+        assert response.status_code == 500
+        assert message in response.text
 
     def test_json_body_instead_of_form_has_no_job(self) -> None:
         with httpx.Client(transport=make().transport()) as http:
             response = http.post(URL, json={"requestJobDescription": job()})
         assert code(response)[1] == 410
 
-    def test_job_in_query_string_is_rejected(self) -> None:
+    def test_body_less_post_with_the_job_in_the_query_string(self) -> None:
+        # As a published Go client sends it: every parameter in the query string.
         emu = make()
+        rid = _approved_report(emu)
+        export = job(
+            "file",
+            onReceive={"immediateResponse": ["returnRandomFileName"]},
+            inputSettings={"type": "combinedReportData", "filters": {"reportIDList": rid}},
+            outputSettings={"fileExtension": "json"},
+        )
         with httpx.Client(transport=emu.transport()) as http:
-            response = http.post(URL, params={"requestJobDescription": json.dumps(job())})
-        status, body_code, message = code(response)
-        assert (status, body_code) == (200, 410)
-        assert "POST body" in message
+            response = http.post(
+                URL,
+                params={"requestJobDescription": json.dumps(export), "template": EXPORT_TEMPLATE},
+            )
+            assert response.request.content == b""
+            assert response.status_code == 200
+            name = response.text
+            fetched = http.post(
+                URL,
+                params={
+                    "requestJobDescription": json.dumps(
+                        job("download", fileName=name, fileSystem="integrationServer")
+                    )
+                },
+            )
+        assert json.loads(fetched.content)["reports"][0]["reportID"] == rid
+
+    def test_postman_form_job_in_query_template_in_body(self) -> None:
+        # The help site's Postman guide: job in the query, template urlencoded in the body.
+        emu = make()
+        rid = _approved_report(emu)
+        export = job(
+            "file",
+            onReceive={"immediateResponse": ["returnRandomFileName"]},
+            inputSettings={"type": "combinedReportData", "filters": {"reportIDList": rid}},
+            outputSettings={"fileExtension": "json"},
+        )
+        with httpx.Client(transport=emu.transport()) as http:
+            response = http.post(
+                URL,
+                params={"requestJobDescription": json.dumps(export)},
+                data={"template": EXPORT_TEMPLATE},
+            )
+        assert response.status_code == 200
+        assert json.loads(emu.files()[response.text])["reports"][0]["reportID"] == rid
 
     def test_unknown_key_is_named(self) -> None:
         body = job("get", inputSettings={"type": "policyList", "adminonly": True})
@@ -182,16 +274,25 @@ class TestMalformedRequests:
             "Unknown parameter 'adminonly' in 'inputSettings'",
         )
 
-    def test_duplicate_form_field(self) -> None:
+    def test_duplicate_parameter_first_value_wins(self) -> None:
+        # ServletRequest.getParameter: the first value (query string before body).
         with httpx.Client(transport=make().transport()) as http:
             response = http.post(
                 URL,
                 content=(
-                    "requestJobDescription=" + json.dumps(job()) + "&requestJobDescription=x"
+                    "requestJobDescription="
+                    + quote(json.dumps(job()), safe="")
+                    + "&requestJobDescription=x"
                 ).encode(),
                 headers={"content-type": "application/x-www-form-urlencoded"},
             )
-        assert code(response)[1] == 410
+            assert code(response)[:2] == (200, 200)
+            response = http.post(
+                URL,
+                params={"requestJobDescription": "x"},
+                data={"requestJobDescription": json.dumps(job())},
+            )
+        assert response.status_code == 500
 
     def test_multipart_body_is_accepted(self) -> None:
         with httpx.Client(transport=make().transport()) as http:

@@ -27,6 +27,8 @@ from ._errors import EmulatorStateError
 from ._seed import ExpenseSpec
 
 __all__ = [
+    "APPROVAL_MODES",
+    "NOT_REIMBURSABLE",
     "STATUS_NAMES",
     "Account",
     "Backend",
@@ -49,6 +51,10 @@ _BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 _NON_ALNUM: Final = re.compile(r"[^A-Za-z0-9]")
 _DATETIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 _SEED: Final = 20241217
+#: Skip reason of the report status updater for a card-only report (emulator text).
+NOT_REIMBURSABLE: Final = "Report has no reimbursable expenses"
+#: Policy workflows the emulator plays (``approval_mode`` of :meth:`Backend.add_policy`).
+APPROVAL_MODES: Final = frozenset({"submit_and_approve", "submit_and_close"})
 
 
 def _utc(moment: datetime, what: str) -> datetime:
@@ -92,6 +98,9 @@ class PolicyState:
     owner: str
     output_currency: str
     type: str = "corporate"
+    #: ``submit_and_approve`` (default) or ``submit_and_close`` (submitted reports go
+    #: straight to Closed, website "Submit and Close" workflow).
+    approval_mode: str = "submit_and_approve"
     categories: dict[str, Category] = attrs.Factory(dict)
     tag_levels: list[TagLevel] = attrs.Factory(list)
     report_fields: list[ReportField] = attrs.Factory(list)
@@ -148,11 +157,18 @@ class ReportRecord:
     entry_id: str | None = None
     ach: bool = False
     old_report_id: str = ""
+    #: A nasty answer: ``markAsExported`` silently leaves this report unlabelled.
+    refuses_marks: bool = False
 
     @property
     def total_cents(self) -> int:
         """Sum of the expenses' amounts in the report currency."""
         return sum(e.converted_amount_cents for e in self.expenses)
+
+    @property
+    def reimbursable(self) -> bool:
+        """True when at least one expense is reimbursable (else a card-only report)."""
+        return any(e.spec.reimbursable for e in self.expenses)
 
 
 def reference_date(report: ReportRecord) -> date:
@@ -168,6 +184,7 @@ class FileRecord:
     name: str
     owner: str
     content: bytes
+    created: datetime | None = None
     polls: int = 0
 
 
@@ -266,6 +283,7 @@ class Backend:
         owner: str,
         output_currency: str = "USD",
         policy_type: str = "corporate",
+        approval_mode: str = "submit_and_approve",
         categories: Iterable[Category] = (),
         tag_levels: Iterable[TagLevel] = (),
         report_fields: Iterable[ReportField] = (),
@@ -274,12 +292,15 @@ class Backend:
         """Create (or replace) a policy. The owner is an admin member."""
         if not re.fullmatch(r"[A-Za-z0-9_-]+", policy_id):
             raise ValueError(f"invalid policy ID {policy_id!r}")
+        if approval_mode not in APPROVAL_MODES:
+            raise ValueError(f"approval_mode must be one of {sorted(APPROVAL_MODES)}")
         state = PolicyState(
             policy_id=policy_id,
             name=name,
             owner=owner.lower(),
             output_currency=output_currency,
             type=policy_type,
+            approval_mode=approval_mode,
         )
         for cat in categories:
             if not isinstance(cat, Category):
@@ -393,6 +414,13 @@ class Backend:
             {"action": action, "accountEmail": who.lower(), "created": _fmt(at), "details": {}}
         )
 
+    def find_report(self, report_id: str) -> ReportRecord | None:
+        """A report by its ID or by its numeric ``oldReportID`` (both forms are accepted)."""
+        report = self.reports.get(report_id)
+        if report is not None:
+            return report
+        return next((r for r in self.reports.values() if r.old_report_id == report_id), None)
+
     def _report(self, report_id: str) -> ReportRecord:
         try:
             return self.reports[report_id]
@@ -417,6 +445,10 @@ class Backend:
             report.state = ReportState.SUBMITTED
             report.submitted = at
             self._act(report, "SUBMITTED", report.submitter, at)
+            if self.policies[report.policy_id].approval_mode == "submit_and_close":
+                # "Submit and Close": no approval step, the report is final (Closed) at once.
+                report.state = ReportState.ARCHIVED
+                self._act(report, "CLOSED", report.submitter, at)
 
     def approve(self, report_id: str, at: datetime, by: str | None = None) -> None:
         """SUBMITTED -> APPROVED; ``by`` defaults to the submitter's ``submitsTo``."""
@@ -434,6 +466,11 @@ class Backend:
         at = _utc(at, "at")
         with self.lock:
             report = self._transition(report_id, (ReportState.APPROVED,), "reimburse")
+            if not report.reimbursable:
+                raise EmulatorStateError(
+                    f"cannot reimburse report {report_id}: it has no reimbursable expense "
+                    "(a card-only report is final at APPROVED)"
+                )
             self._reimburse(report, at, ach=ach)
 
     def _reimburse(self, report: ReportRecord, at: datetime, *, ach: bool = False) -> None:
@@ -494,6 +531,11 @@ class Backend:
         with self.lock:
             self._report(report_id).labels.add(label)
 
+    def refuse_marks(self, report_id: str, refuse: bool = True) -> None:
+        """Make later ``markAsExported`` actions silently skip this report (or stop that)."""
+        with self.lock:
+            self._report(report_id).refuses_marks = refuse
+
     def _current_approver(self, report: ReportRecord) -> str | None:
         policy = self.policies[report.policy_id]
         member = policy.employees.get(report.submitter)
@@ -537,7 +579,9 @@ class Backend:
         """Apply the export filters (all of them, ANDed); oldest reference date first."""
         chosen: list[ReportRecord] = []
         for report in self.visible_reports(account):
-            if report_ids is not None and report.report_id not in report_ids:
+            if report_ids is not None and not (
+                report.report_id in report_ids or report.old_report_id in report_ids
+            ):
                 continue
             if policy_ids is not None and report.policy_id not in policy_ids:
                 continue
@@ -666,25 +710,50 @@ class Backend:
 
     # ------------------------------------------------------------------ policy getters
 
-    def policy_info(self, policy: PolicyState, fields: Iterable[str]) -> dict[str, Any]:
-        """The getter's ``policyInfo`` entry with only the requested sections."""
+    def policy_info(
+        self,
+        policy: PolicyState,
+        fields: Iterable[str],
+        *,
+        category_gl_codes: bool = True,
+        flat_tags: bool = False,
+        forward_keys: str = "getter",
+    ) -> dict[str, Any]:
+        """The getter's ``policyInfo`` entry with only the requested sections.
+
+        ``category_gl_codes=False`` answers categories in the documented shape
+        (``name``, ``enabled``, ``areCommentsRequired``: no ``glCode``/``payrollCode``).
+        ``flat_tags=True`` answers tags as the documented flat list whose multi-level
+        names are joined with ``:``. ``forward_keys`` names the employees' forward-to
+        keys: ``getter`` (``forwardsTo``/``overLimitForwardsTo``) or ``updater``
+        (``approvesTo``/``overLimitApprover``).
+        """
         info: dict[str, Any] = {}
         for section in fields:
             if section == "categories":
-                info["categories"] = [_category_wire(c) for c in policy.categories.values()]
-            elif section == "tags":
-                info["tags"] = [
-                    {
-                        "name": level.name,
-                        "required": level.required,
-                        "tags": [_tag_wire(t) for t in level.tags],
-                    }
-                    for level in policy.tag_levels
+                info["categories"] = [
+                    _category_wire(c, gl_codes=category_gl_codes)
+                    for c in policy.categories.values()
                 ]
+            elif section == "tags":
+                info["tags"] = (
+                    _flat_tags(policy.tag_levels)
+                    if flat_tags
+                    else [
+                        {
+                            "name": level.name,
+                            "required": level.required,
+                            "tags": [_tag_wire(t) for t in level.tags],
+                        }
+                        for level in policy.tag_levels
+                    ]
+                )
             elif section == "reportFields":
                 info["reportFields"] = [_report_field_wire(f) for f in policy.report_fields]
             elif section == "employees":
-                info["employees"] = [_employee_wire(e) for e in policy.employees.values()]
+                info["employees"] = [
+                    _employee_wire(e, forward_keys=forward_keys) for e in policy.employees.values()
+                ]
             elif section == "tax":
                 info["tax"] = {}
         return info
@@ -696,7 +765,9 @@ class Backend:
             if policy is None:
                 raise EmulatorStateError(f"unknown policy {policy_id!r}")
             view = self.policy_info(
-                policy, ("categories", "tags", "reportFields", "employees", "tax")
+                policy,
+                ("categories", "tags", "reportFields", "employees", "tax"),
+                forward_keys="updater",
             )
             view.update(
                 id=policy.policy_id,
@@ -848,10 +919,12 @@ class Backend:
         done: list[str] = []
         skipped: list[dict[str, str]] = []
         for item in selected:
-            report = self.reports.get(item) if isinstance(item, str) else item
+            report = self.find_report(item) if isinstance(item, str) else item
             report_id = item if isinstance(item, str) else item.report_id
             if report is None or report.policy_id not in admin:
                 skipped.append({"reportID": report_id, "reason": "Report not found"})
+            elif report.state is ReportState.APPROVED and not report.reimbursable:
+                skipped.append({"reportID": report_id, "reason": NOT_REIMBURSABLE})
             elif report.state is not ReportState.APPROVED:
                 skipped.append(
                     {
@@ -882,8 +955,12 @@ def _tag_gl(policy: PolicyState, level: int, name: str) -> str | None:
     return None if tag is None else tag.gl_code
 
 
-def _category_wire(cat: Category) -> dict[str, Any]:
+def _category_wire(cat: Category, *, gl_codes: bool = True) -> dict[str, Any]:
     wire: dict[str, Any] = {"name": cat.name, "enabled": cat.enabled}
+    if not gl_codes:
+        # The documented getter shape: name, enabled, areCommentsRequired.
+        wire["areCommentsRequired"] = bool(cat.are_comments_required)
+        return wire
     optional = (
         ("glCode", cat.gl_code),
         ("payrollCode", cat.payroll_code),
@@ -902,6 +979,25 @@ def _tag_wire(tag: Tag) -> dict[str, Any]:
     return wire
 
 
+def _flat_tags(levels: Sequence[TagLevel]) -> list[dict[str, Any]]:
+    """The documented flat tag list: level-1 names, then ``parent:child`` paths per level.
+
+    As in the official getter sample (``"Enterprise"``, ``"Enterprise:William Riker"``),
+    each entry carries ``glCode`` (``""`` when none) and ``enabled``.
+    """
+    out: list[dict[str, Any]] = []
+    paths: list[tuple[str, ...]] = [()]
+    for level in levels:
+        paths = [(*p, t.name) for p in paths for t in level.tags]
+        by_name = {t.name: t for t in level.tags}
+        for path in paths:
+            tag = by_name[path[-1]]
+            out.append(
+                {"name": ":".join(path), "enabled": tag.enabled, "glCode": tag.gl_code or ""}
+            )
+    return out
+
+
 def _report_field_wire(field: ReportField) -> dict[str, Any]:
     wire: dict[str, Any] = {"name": field.name, "type": field.type, "values": list(field.values)}
     if field.default_value is not None:
@@ -909,18 +1005,19 @@ def _report_field_wire(field: ReportField) -> dict[str, Any]:
     return wire
 
 
-def _employee_wire(member: Employee) -> dict[str, Any]:
+def _employee_wire(member: Employee, *, forward_keys: str = "getter") -> dict[str, Any]:
     wire: dict[str, Any] = {"email": member.email, "role": member.role}
+    getter = forward_keys == "getter"
     optional = (
         ("submitsTo", member.submits_to),
-        ("approvesTo", member.approves_to),
+        ("forwardsTo" if getter else "approvesTo", member.approves_to),
         ("employeeID", member.employee_id),
         ("firstName", member.first_name),
         ("lastName", member.last_name),
         ("customField1", member.custom_field_1),
         ("customField2", member.custom_field_2),
         ("approvalLimit", member.approval_limit_cents),
-        ("overLimitApprover", member.over_limit_approver),
+        ("overLimitForwardsTo" if getter else "overLimitApprover", member.over_limit_approver),
     )
     wire.update((k, v) for k, v in optional if v is not None)
     return wire

@@ -10,17 +10,17 @@ inside ``inputSettings``, which are silently ignored as observed live.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
 import attrs
 import httpx
 
 from .._models import Category, ReportField, ReportState, Tag, TagLevel
+from . import _render as python_rendition
 from ._backend import Account, Backend, EmployeeUpdate, FileRecord, reference_date
 from ._errors import (
     FILE_NOT_FOUND,
@@ -30,8 +30,17 @@ from ._errors import (
     missing,
     text_response,
 )
+from ._freemarker import FreeMarkerError, FreeMarkerRenderer, FreeMarkerUnavailableError
+from ._xlsx import csv_text_to_xlsx
 
-__all__ = ["HANDLERS", "JobContext", "ServletError", "job_kind"]
+__all__ = ["HANDLERS", "RENDERERS", "JobContext", "ServerOptions", "ServletError", "job_kind"]
+
+#: Renderer choices: ``auto`` (the Python rendition for the project's own template, the real
+#: FreeMarker engine for any other), ``python`` (own template only), ``freemarker`` (always
+#: the real engine).
+RENDERERS: Final = frozenset({"auto", "python", "freemarker"})
+#: Forward-to key names in the policy getter's employees.
+FORWARD_KEYS: Final = frozenset({"getter", "updater"})
 
 _DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL_RE: Final = re.compile(r"^[^\s@,]+@[^\s@,]+\.[^\s@,]+$")
@@ -39,7 +48,9 @@ _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]+$")
 _BASENAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 #: Extensions the emulator renders (the template defines the bytes).
 _TEXT_EXTENSIONS: Final = frozenset({"csv", "txt", "json", "xml"})
-_BINARY_EXTENSIONS: Final = frozenset({"xls", "xlsx", "pdf"})
+#: Spreadsheet output: the rendered text is read as CSV and written as a workbook.
+_WORKBOOK_EXTENSIONS: Final = frozenset({"xlsx"})
+_BINARY_EXTENSIONS: Final = frozenset({"xls", "pdf"})
 _POLICY_FIELDS: Final = frozenset({"categories", "reportFields", "tags", "tax", "employees"})
 _ROLES: Final = frozenset({"user", "auditor", "admin"})
 _PRIMARY_POLICY: Final = frozenset({"none", "new_employees", "all_employees"})
@@ -63,6 +74,26 @@ class ServletError(Exception):
 
 
 @attrs.frozen(kw_only=True)
+class ServerOptions:
+    """The emulator's switches for answers where the evidence allows several readings."""
+
+    #: Policy getter: categories carry ``glCode``/``payrollCode`` (False: the documented
+    #: shape ``{name, enabled, areCommentsRequired}``).
+    category_gl_codes: bool = False
+    #: Policy getter: tags as the documented flat list (``"Level1:Level2"`` names).
+    flat_tags: bool = False
+    #: Policy getter: ``getter`` (``forwardsTo``/``overLimitForwardsTo``) or ``updater``
+    #: (``approvesTo``/``overLimitApprover``) key names for employees.
+    forward_keys: str = "getter"
+    #: Exported files answer "File not found" once older than this (None: never).
+    file_lifetime: timedelta | None = None
+    #: See :data:`RENDERERS`.
+    renderer: str = "auto"
+    #: The real engine (None: never used).
+    freemarker: FreeMarkerRenderer | None = None
+
+
+@attrs.frozen(kw_only=True)
 class JobContext:
     """Everything a handler needs for one job."""
 
@@ -73,6 +104,7 @@ class JobContext:
     data: str | None = None
     file: str | None = None
     download_not_ready_polls: int = 0
+    options: ServerOptions = ServerOptions()
 
 
 def job_kind(job: Mapping[str, Any]) -> str:
@@ -223,23 +255,36 @@ def _on_finish(job: Mapping[str, Any], allowed: Iterable[str]) -> list[Mapping[s
     return out
 
 
-def _render(template: str, reports: Sequence[Mapping[str, Any]]) -> str:
-    try:
-        module = importlib.import_module("expensify_client.emulator._render")
-    except ImportError:
-        raise JobError(500, "Template rendering is not available in this emulator") from None
-    unsupported: type[Exception] = getattr(module, "UnsupportedTemplateError", ValueError)
-    try:
-        text = module.render_export(template, reports)
-    except unsupported as exc:
+def _render(options: ServerOptions, template: str, reports: Sequence[Mapping[str, Any]]) -> str:
+    """The template's output: the Python rendition or the real FreeMarker engine."""
+    if options.renderer in ("auto", "python"):
+        try:
+            text = python_rendition.render_export(template, reports)
+        except python_rendition.UnsupportedTemplateError as exc:
+            if options.renderer == "python":
+                raise JobError(
+                    410,
+                    "Unsupported template: this emulator (renderer='python') renders only "
+                    f"expensify_client's EXPORT_TEMPLATE ({exc})",
+                ) from exc
+        else:
+            return text
+    engine = options.freemarker
+    reason = (
+        "no FreeMarker renderer is configured" if engine is None else engine.unavailable_reason()
+    )
+    if engine is None or reason is not None:
         raise JobError(
             410,
-            "Unsupported template: the emulator renders only expensify_client's "
-            f"EXPORT_TEMPLATE ({exc})",
-        ) from exc
-    if not isinstance(text, str):
-        raise JobError(500, "Template rendering produced no text")
-    return text
+            "Unsupported template: the emulator needs a JVM with FreeMarker to render a "
+            f"template other than expensify_client's EXPORT_TEMPLATE ({reason})",
+        )
+    try:
+        return engine.render(template, {"reports": list(reports), "addHeader": True})
+    except FreeMarkerError as exc:
+        raise JobError(500, f"Template error: {exc}") from exc
+    except FreeMarkerUnavailableError as exc:
+        raise JobError(410, f"Unsupported template: the emulator's JVM failed ({exc})") from exc
 
 
 def export(ctx: JobContext) -> httpx.Response:
@@ -262,7 +307,7 @@ def export(ctx: JobContext) -> httpx.Response:
     extension = output.get("fileExtension")
     if extension in _BINARY_EXTENSIONS:
         raise JobError(410, f"fileExtension '{extension}' is not supported by the emulator")
-    if extension not in _TEXT_EXTENSIONS:
+    if extension not in _TEXT_EXTENSIONS | _WORKBOOK_EXTENSIONS:
         raise bad_argument("fileExtension")
     basename = output.get("fileBasename", "export")
     if not isinstance(basename, str) or not _BASENAME_RE.match(basename):
@@ -330,17 +375,26 @@ def export(ctx: JobContext) -> httpx.Response:
             limit=limit,
             employee_email=employee_email,
         )
-        text = _render(ctx.template, [backend.report_model(r) for r in chosen])
+        text = _render(ctx.options, ctx.template, [backend.report_model(r) for r in chosen])
+        content = (
+            csv_text_to_xlsx(text) if extension in _WORKBOOK_EXTENSIONS else text.encode("utf-8")
+        )
         name = backend.new_file_name(basename, str(extension))
         backend.files[name] = FileRecord(
-            name=name, owner=ctx.account.partner_user_id, content=text.encode()
+            name=name,
+            owner=ctx.account.partner_user_id,
+            content=content,
+            created=backend.now(),
         )
         # onFinish runs at the END of the job, after the file exists; never in test mode.
+        # A report set to refuse marks is silently left unlabelled (the answer is the
+        # file name either way: nothing in it says which reports were marked).
         if not test:
             for action in actions:
                 if action.get("actionName") == "markAsExported":
                     for report in chosen:
-                        report.labels.add(str(action["label"]))
+                        if not report.refuses_marks:
+                            report.labels.add(str(action["label"]))
     return text_response(name)
 
 
@@ -366,6 +420,13 @@ def download(ctx: JobContext) -> httpx.Response:
             or record.owner != ctx.account.partner_user_id
         ):
             return not_found
+        lifetime = ctx.options.file_lifetime
+        if (
+            lifetime is not None
+            and record.created is not None
+            and ctx.backend.now() - record.created > lifetime
+        ):
+            return not_found  # expired: the same answer as a name that never existed
         if record.polls < ctx.download_not_ready_polls:
             record.polls += 1
             return text_response(b"")  # not rendered yet: an empty 200
@@ -421,7 +482,17 @@ def get(ctx: JobContext) -> httpx.Response:
             raise bad_argument("fields")
         with backend.lock:
             visible = {p.policy_id: p for p in backend.member_policies(ctx.account)}
-            info = {pid: backend.policy_info(visible[pid], fields) for pid in ids if pid in visible}
+            info = {
+                pid: backend.policy_info(
+                    visible[pid],
+                    fields,
+                    category_gl_codes=ctx.options.category_gl_codes,
+                    flat_tags=ctx.options.flat_tags,
+                    forward_keys=ctx.options.forward_keys,
+                )
+                for pid in ids
+                if pid in visible
+            }
         return json_response({"responseCode": 200, "policyInfo": info})
     if kind == "domainCardList":
         raise _not_emulated("get/domainCardList")
@@ -561,12 +632,16 @@ def _report_fields(section: Any) -> tuple[str, list[ReportField]]:
             raise malformed
         for value in raw_values:
             if isinstance(value, Mapping):
-                # Values as objects use "name" (the docs' example; the table says "value").
-                if set(value) - {"name", "enabled", "externalID"} or not isinstance(
-                    value.get("name"), str
+                # Values as objects: the docs' example keys them "name", the docs' table
+                # "value"; both are accepted (one of them, not both at once).
+                keys = set(value) & {"name", "value"}
+                if (
+                    set(value) - {"name", "value", "enabled", "externalID"}
+                    or len(keys) != 1
+                    or not isinstance(value[next(iter(keys))], str)
                 ):
                     raise malformed
-                values.append(value["name"])
+                values.append(value[next(iter(keys))])
             elif isinstance(value, str):
                 values.append(value)
             else:

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -37,19 +37,49 @@ from ._errors import (
     missing,
 )
 from ._faults import Fault, FaultPlan
-from ._handlers import HANDLERS, JobContext, ServletError, credentials_allowed, job_kind
+from ._freemarker import FreeMarkerRenderer
+from ._handlers import (
+    FORWARD_KEYS,
+    HANDLERS,
+    RENDERERS,
+    JobContext,
+    ServerOptions,
+    ServletError,
+    credentials_allowed,
+    job_kind,
+)
+from ._lenient_json import LenientJSONError, loads_object
 from ._ratelimit import SlidingWindowLimiter
 from ._seed import ExpenseSpec
 from ._server import API_PATH, LoopbackServer
 
-__all__ = ["API_PATH", "CONTROL_PREFIX", "ExpensifyEmulator", "LoggedRequest"]
+__all__ = [
+    "API_PATH",
+    "CONTROL_PREFIX",
+    "CREDENTIAL_ERRORS",
+    "DEFAULT_ACCOUNT_EMAIL",
+    "DEFAULT_PARTNER_USER_ID",
+    "DEFAULT_PARTNER_USER_SECRET",
+    "ExpensifyEmulator",
+    "LoggedRequest",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Prefix of the JSON control plane.
 CONTROL_PREFIX: Final = "/_emulator/"
-#: Form fields that carry job content (never accepted in the query string).
-_JOB_FIELDS: Final = ("requestJobDescription", "template", "data", "file")
+#: The emulator's default partner credentials (``ExpensifyEmulator(default_account=True)``
+#: registers them, acting as :data:`DEFAULT_ACCOUNT_EMAIL`). Public test values, not secrets.
+DEFAULT_PARTNER_USER_ID: Final = "aa_emulator_example_com"
+#: See :data:`DEFAULT_PARTNER_USER_ID`.
+DEFAULT_PARTNER_USER_SECRET: Final = "emulator-partner-secret"  # noqa: S105 (public test value)
+#: The Expensify login the default credentials act as.
+DEFAULT_ACCOUNT_EMAIL: Final = "owner@example.com"
+#: How bad credentials are answered (``credential_errors``): ``"407"`` -- HTTP 200 with
+#: ``{"responseCode": 407, ...}`` (default); ``"401"`` -- the servlet's HTTP 401
+#: ``Unauthorized`` page; ``"403"`` -- the servlet's HTTP 403 ``Invalid Credentials`` page
+#: (the last two are what Expensify's 2013 script matched). See ``COVERAGE.md``.
+CREDENTIAL_ERRORS: Final = frozenset({"407", "401", "403"})
 _RETRY_HEADER: Final = "x-expensify-client-retry-count"
 
 
@@ -105,13 +135,28 @@ def _form(request: httpx.Request) -> dict[str, list[str]]:
     return {}
 
 
-def _single(fields: Mapping[str, list[str]], name: str) -> str | None:
+def _first(fields: Mapping[str, list[str]], name: str) -> str | None:
+    """``ServletRequest.getParameter``: the first value (query string first), or None."""
     values = fields.get(name)
-    if values is None:
-        return None
-    if len(values) != 1:
-        raise bad_argument(name)
-    return values[0]
+    return values[0] if values else None
+
+
+def _parameters(request: httpx.Request) -> dict[str, list[str]]:
+    """Every request parameter as a Java servlet sees it: query string, then the body.
+
+    The live server reads parameters from both places (the help site's Postman guide sends
+    the job in the query string and the template in the body; a published Go client sends
+    both in the query string of a body-less POST). Values of a name given twice keep that
+    order and the first one wins, as with ``getParameter``.
+    """
+    try:
+        query = parse_qs(request.url.query.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise bad_argument("requestJobDescription") from None
+    fields: dict[str, list[str]] = {name: list(values) for name, values in query.items()}
+    for name, values in _form(request).items():
+        fields.setdefault(name, []).extend(values)
+    return fields
 
 
 class ExpensifyEmulator:
@@ -122,6 +167,27 @@ class ExpensifyEmulator:
     ready" (an empty 200) ``download_not_ready_polls`` times per file before serving it.
     ``rate_limits=False`` turns the 5-per-10 s / 20-per-60 s windows off. ``sleep`` is
     used by injected ``delay`` faults (default :func:`time.sleep`).
+
+    Switches for answers where the evidence allows several readings (``COVERAGE.md``):
+
+    * ``category_gl_codes`` -- the policy getter's categories carry ``glCode`` and
+      ``payrollCode`` (default False: the documented ``{name, enabled,
+      areCommentsRequired}``);
+    * ``flat_tags`` -- the policy getter answers tags as the documented flat list of
+      ``"Level1:Level2"`` names (default False: one entry per level);
+    * ``forward_keys`` -- ``"getter"`` (default: ``forwardsTo``/``overLimitForwardsTo``)
+      or ``"updater"`` (``approvesTo``/``overLimitApprover``) in the getter's employees;
+    * ``file_lifetime`` -- exported files answer "File not found" once older (default:
+      they never expire);
+    * ``credential_errors`` -- one of :data:`CREDENTIAL_ERRORS` (default ``"407"``);
+    * ``renderer`` -- ``"auto"`` (default: the Python rendition for the project's own
+      template, the real FreeMarker engine for any other), ``"python"`` or
+      ``"freemarker"``; ``freemarker`` -- the engine (default: a
+      :class:`~expensify_client.emulator.FreeMarkerRenderer` over Debian's jar; nothing is
+      started before the first third-party template);
+    * ``default_account`` -- register :data:`DEFAULT_PARTNER_USER_ID` /
+      :data:`DEFAULT_PARTNER_USER_SECRET` acting as :data:`DEFAULT_ACCOUNT_EMAIL` (also
+      after :meth:`reset`).
     """
 
     def __init__(
@@ -131,17 +197,45 @@ class ExpensifyEmulator:
         download_not_ready_polls: int = 0,
         rate_limits: bool = True,
         sleep: Callable[[float], None] | None = None,
+        category_gl_codes: bool = False,
+        flat_tags: bool = False,
+        forward_keys: str = "getter",
+        file_lifetime: timedelta | None = None,
+        credential_errors: str = "407",
+        renderer: str = "auto",
+        freemarker: FreeMarkerRenderer | None = None,
+        default_account: bool = False,
     ) -> None:
         if download_not_ready_polls < 0:
             raise ValueError("download_not_ready_polls must be >= 0")
+        if forward_keys not in FORWARD_KEYS:
+            raise ValueError(f"forward_keys must be one of {sorted(FORWARD_KEYS)}")
+        if credential_errors not in CREDENTIAL_ERRORS:
+            raise ValueError(f"credential_errors must be one of {sorted(CREDENTIAL_ERRORS)}")
+        if renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {sorted(RENDERERS)}")
+        if file_lifetime is not None and file_lifetime <= timedelta(0):
+            raise ValueError("file_lifetime must be positive")
         self._clock = clock or _utc_now
         self._sleep = sleep or time.sleep
         self.download_not_ready_polls = download_not_ready_polls
         self.rate_limits = rate_limits
+        self.credential_errors = credential_errors
+        self.options = ServerOptions(
+            category_gl_codes=category_gl_codes,
+            flat_tags=flat_tags,
+            forward_keys=forward_keys,
+            file_lifetime=file_lifetime,
+            renderer=renderer,
+            freemarker=freemarker if freemarker is not None else FreeMarkerRenderer(),
+        )
+        self._default_account = default_account
         self._backend = Backend(self._clock)
         self._limiter = SlidingWindowLimiter(self._backend.now)
         self._faults = FaultPlan()
         self._log: list[LoggedRequest] = []
+        if default_account:
+            self.add_account()
 
     # ------------------------------------------------------------------ transport
 
@@ -184,23 +278,16 @@ class ExpensifyEmulator:
     # ------------------------------------------------------------------ API
 
     def _api(self, request: httpx.Request, state: dict[str, Any]) -> httpx.Response:
-        query = parse_qs(request.url.query.decode("latin-1"), keep_blank_values=True)
-        if any(name in query for name in _JOB_FIELDS):
-            raise JobError(
-                410,
-                "Parameters must be sent in the POST body (application/x-www-form-urlencoded), "
-                "not in the query string",
-            )
-        fields = _form(request)
-        raw = _single(fields, "requestJobDescription")
+        fields = _parameters(request)
+        raw = _first(fields, "requestJobDescription")
         if raw is None or not raw.strip():
             raise missing("requestJobDescription")
         try:
-            job = json.loads(raw)
-        except ValueError:
-            raise JobError(410, "Malformed JSON in 'requestJobDescription'") from None
-        if not isinstance(job, dict):
-            raise JobError(410, "Malformed JSON in 'requestJobDescription'")
+            job = loads_object(raw)
+        except LenientJSONError as exc:
+            # org.json's exception escapes the servlet: Tomcat's 500 page (the official
+            # script matched "HTTP Status 500 - JSONObject").
+            raise ServletError(500, f"JSONObject: {exc}") from None
         kind = job_kind(job)
         state["job"] = kind
         credentials = job.get("credentials")
@@ -222,25 +309,33 @@ class ExpensifyEmulator:
         if not isinstance(job_type, str) or job_type not in HANDLERS:
             raise bad_argument("type")
         if not isinstance(credentials, Mapping) or set(credentials) - credentials_allowed(job_type):
-            raise JobError(407, AUTH_MESSAGE)
+            raise self._credential_error()
         account = self._backend.authenticate(
             credentials.get("partnerUserID"), credentials.get("partnerUserSecret")
         )
         if account is None:
-            raise JobError(407, AUTH_MESSAGE)
+            raise self._credential_error()
         context = JobContext(
             job=job,
             account=account,
             backend=self._backend,
-            template=_single(fields, "template"),
-            data=_single(fields, "data"),
-            file=_single(fields, "file"),
+            template=_first(fields, "template"),
+            data=_first(fields, "data"),
+            file=_first(fields, "file"),
             download_not_ready_polls=self.download_not_ready_polls,
+            options=self.options,
         )
         response = HANDLERS[job_type](context)
         if fault is not None and fault.drop_response:
             raise httpx.ReadTimeout("emulator fault: response dropped", request=request)
         return response
+
+    def _credential_error(self) -> JobError | ServletError:
+        if self.credential_errors == "401":
+            return ServletError(401, "Unauthorized")
+        if self.credential_errors == "403":
+            return ServletError(403, "Invalid Credentials")
+        return JobError(407, AUTH_MESSAGE)
 
     @staticmethod
     def _fault_response(fault: Fault) -> httpx.Response | None:
@@ -285,8 +380,18 @@ class ExpensifyEmulator:
 
     # ------------------------------------------------------------------ control plane (Python)
 
-    def add_account(self, partner_user_id: str, partner_user_secret: str, *, email: str) -> None:
-        """Register partner credentials acting as the Expensify login ``email``."""
+    def add_account(
+        self,
+        partner_user_id: str = DEFAULT_PARTNER_USER_ID,
+        partner_user_secret: str = DEFAULT_PARTNER_USER_SECRET,
+        *,
+        email: str = DEFAULT_ACCOUNT_EMAIL,
+    ) -> None:
+        """Register partner credentials acting as the Expensify login ``email``.
+
+        Without arguments: the public default credentials (:data:`DEFAULT_PARTNER_USER_ID`,
+        :data:`DEFAULT_PARTNER_USER_SECRET`) acting as :data:`DEFAULT_ACCOUNT_EMAIL`.
+        """
         self._backend.add_account(partner_user_id, partner_user_secret, email=email)
 
     def add_policy(
@@ -301,14 +406,21 @@ class ExpensifyEmulator:
         report_fields: Sequence[ReportField] = (),
         employees: Sequence[Employee] = (),
         policy_type: str = "corporate",
+        approval_mode: str = "submit_and_approve",
     ) -> None:
-        """Create (or replace) a policy; the owner is always an admin member."""
+        """Create (or replace) a policy; the owner is always an admin member.
+
+        ``approval_mode="submit_and_close"`` plays Expensify's "Submit and Close" workflow:
+        a submitted report goes straight to ``ARCHIVED`` (website: Closed), never
+        ``APPROVED``.
+        """
         self._backend.add_policy(
             policy_id,
             name,
             owner=owner,
             output_currency=output_currency,
             policy_type=policy_type,
+            approval_mode=approval_mode,
             categories=categories,
             tag_levels=tag_levels,
             report_fields=report_fields,
@@ -351,7 +463,7 @@ class ExpensifyEmulator:
         self._backend.approve(report_id, at, by)
 
     def reimburse(self, report_id: str, at: datetime) -> None:
-        """APPROVED -> REIMBURSED."""
+        """APPROVED -> REIMBURSED (refused for a card-only report, final at APPROVED)."""
         self._backend.reimburse(report_id, at)
 
     def reject(self, report_id: str, at: datetime) -> None:
@@ -369,6 +481,15 @@ class ExpensifyEmulator:
     def mark_exported(self, report_id: str, label: str) -> None:
         """Label a report as exported (as an earlier ``markAsExported`` would have)."""
         self._backend.mark_exported(report_id, label)
+
+    def refuse_marks(self, report_id: str, refuse: bool = True) -> None:
+        """Nasty answer: later ``markAsExported`` actions leave this report unlabelled.
+
+        The export still answers its file name (the live answer never lists the reports
+        marked); only a later read (an export filtered by ``markedAsExported``, or
+        :meth:`exported_labels`) shows the label is missing.
+        """
+        self._backend.refuse_marks(report_id, refuse)
 
     def report(self, report_id: str) -> dict[str, Any]:
         """A report's export data model plus ``state`` and ``exportedLabels``."""
@@ -403,6 +524,8 @@ class ExpensifyEmulator:
         self._faults.clear()
         with self._backend.lock:
             self._log.clear()
+        if self._default_account:
+            self.add_account()
 
     def inject(
         self,
@@ -469,7 +592,11 @@ class ExpensifyEmulator:
             self.reset()
             return {"ok": True}
         if (method, path) == ("POST", "accounts"):
-            self.add_account(body["partnerUserID"], body["partnerUserSecret"], email=body["email"])
+            self.add_account(
+                body.get("partnerUserID", DEFAULT_PARTNER_USER_ID),
+                body.get("partnerUserSecret", DEFAULT_PARTNER_USER_SECRET),
+                email=body.get("email", DEFAULT_ACCOUNT_EMAIL),
+            )
             return {"ok": True}
         if (method, path) == ("POST", "policies"):
             self._seed_policy(body)
@@ -501,6 +628,9 @@ class ExpensifyEmulator:
         return None
 
     def _advance(self, report_id: str, step: str, body: Mapping[str, Any]) -> Any:
+        if step == "refuse-marks":
+            self.refuse_marks(report_id, bool(body.get("refuse", True)))
+            return self.report(report_id)
         at = _datetime(body.get("at"), "at")
         if step == "approve":
             self.approve(report_id, at, body.get("by"))
@@ -531,6 +661,7 @@ class ExpensifyEmulator:
             str(body["name"]),
             owner=str(body["owner"]),
             output_currency=str(body.get("outputCurrency", "USD")),
+            approval_mode=str(body.get("approvalMode", "submit_and_approve")),
             categories=parsed.categories,
             tag_levels=parsed.tag_levels,
             report_fields=parsed.report_fields,
