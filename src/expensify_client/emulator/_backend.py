@@ -105,6 +105,8 @@ class PolicyState:
     tag_levels: list[TagLevel] = attrs.Factory(list)
     report_fields: list[ReportField] = attrs.Factory(list)
     employees: dict[str, Employee] = attrs.Factory(dict)
+    #: Tag name -> approver email (``update``/``tagApprovers``).
+    tag_approvers: dict[str, str] = attrs.Factory(dict)
 
     def role_of(self, email: str) -> str | None:
         """``admin`` for the owner, else the member's role, else ``None``."""
@@ -121,6 +123,7 @@ class PolicyState:
             tag_levels=list(self.tag_levels),
             report_fields=list(self.report_fields),
             employees=dict(self.employees),
+            tag_approvers=dict(self.tag_approvers),
         )
 
 
@@ -322,6 +325,15 @@ class Backend:
             state.employees[state.owner] = Employee(email=state.owner, role="admin")
         with self.lock:
             self.policies[policy_id] = state
+
+    def create_policy(self, account: Account, name: str, plan: str) -> str:
+        """``create``/``policy``: a new policy owned by the account's login; its ID."""
+        while True:
+            policy_id = f"{self._rng.getrandbits(64):016X}"
+            if policy_id not in self.policies:
+                break
+        self.add_policy(policy_id, name, owner=account.email, policy_type=plan)
+        return policy_id
 
     def _next_report_id(self) -> str:
         while True:
@@ -775,6 +787,8 @@ class Backend:
                 owner=policy.owner,
                 outputCurrency=policy.output_currency,
                 type=policy.type,
+                approvalMode=policy.approval_mode,
+                tagApprovers=dict(policy.tag_approvers),
             )
             return view
 

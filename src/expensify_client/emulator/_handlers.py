@@ -512,7 +512,9 @@ def update(ctx: JobContext) -> httpx.Response:
         return _update_employees(ctx, settings)
     if kind == "reportStatus":
         return _update_report_status(ctx, settings)
-    if kind in ("tagApprovers", "expenseRules"):
+    if kind == "tagApprovers":
+        return _update_tag_approvers(ctx, settings)
+    if kind == "expenseRules":
         raise _not_emulated(f"update/{kind}")
     raise bad_argument("type")
 
@@ -929,8 +931,95 @@ def _not_emulated(what: str) -> JobError:
 
 
 def not_emulated(ctx: JobContext) -> httpx.Response:
-    """``create`` and ``reconciliation``: an explicit 410, never a silent success."""
+    """``reconciliation``: an explicit 410, never a silent success."""
     raise _not_emulated(job_kind(ctx.job))
+
+
+def _not_authorized(email: Any) -> JobError:
+    """The documented refusal when a restricted feature is not enabled for the account."""
+    return JobError(500, f"Not authorized to authenticate as user {email}")
+
+
+def create(ctx: JobContext) -> httpx.Response:
+    """``type: create``: ``policy``; ``report``/``expenses`` as refused by default accounts.
+
+    Creating reports and acting for ``employeeEmail`` must be enabled by Expensify
+    (Concierge) per domain; the emulator models an account where it is not, and answers the
+    documented 500 ``Not authorized to authenticate as user <email>``.
+    """
+    job = ctx.job
+    _only(job, ("type", "credentials", "inputSettings"), "requestJobDescription")
+    settings = _required_object(job, "inputSettings")
+    kind = settings.get("type")
+    if kind == "policy":
+        _only(settings, ("type", "policyName", "plan"), "inputSettings")
+        name = settings.get("policyName")
+        if not isinstance(name, str) or not name.strip():
+            raise missing("policyName", code=500)  # documented with code 500
+        plan = settings.get("plan", "team")
+        if plan not in ("team", "corporate"):
+            raise bad_argument("plan")
+        with ctx.backend.lock:
+            policy_id = ctx.backend.create_policy(ctx.account, name, str(plan))
+        return json_response({"responseCode": 200, "policyID": policy_id, "policyName": name})
+    if kind == "report":
+        _only(
+            settings,
+            ("type", "employeeEmail", "policyID", "report", "expenses"),
+            "inputSettings",
+        )
+        raise _not_authorized(settings.get("employeeEmail", ctx.account.email))
+    if kind == "expenses":
+        _only(settings, ("type", "employeeEmail", "transactionList"), "inputSettings")
+        if "employeeEmail" not in settings:
+            # Observed live (3P): the restricted parameter is nevertheless required.
+            raise JobError(410, "'employeeEmail' parameter is missing or malformed")
+        raise _not_authorized(settings["employeeEmail"])
+    if kind == "expenseRules":
+        raise _not_emulated("create/expenseRules")
+    raise bad_argument("type")
+
+
+def _update_tag_approvers(ctx: JobContext, settings: Mapping[str, Any]) -> httpx.Response:
+    """``update`` / ``tagApprovers``: single-level tag lists only."""
+    _only(
+        ctx.job, ("type", "credentials", "inputSettings", "tagApprovers"), "requestJobDescription"
+    )
+    _only(settings, ("type", "policyID"), "inputSettings")
+    policy_id = settings.get("policyID")
+    if not isinstance(policy_id, str) or not policy_id:
+        raise missing("policyID")
+    entries = ctx.job.get("tagApprovers")
+    if not isinstance(entries, list) or not entries:
+        raise missing("tagApprovers")
+    backend = ctx.backend
+    with backend.lock:
+        policy = backend.policies.get(policy_id)
+        if policy is None or policy.role_of(ctx.account.email) is None:
+            raise JobError(410, f"Invalid policyID '{policy_id}'")
+        if policy.role_of(ctx.account.email) != "admin":
+            raise JobError(403, "Invalid permissions: the user is not a policy admin")
+        if len(policy.tag_levels) != 1:
+            raise JobError(410, "Tag approvers are only supported on single-level tag lists")
+        names = {t.name for t in policy.tag_levels[0].tags}
+        updates: dict[str, str] = {}
+        for entry in entries:
+            if not isinstance(entry, Mapping) or set(entry) - {"name", "approver"}:
+                raise bad_argument("tagApprovers")
+            name, approver = entry.get("name"), entry.get("approver")
+            if not isinstance(name, str) or name not in names:
+                raise JobError(410, f"Invalid tag name '{name}'")
+            if not isinstance(approver, str) or (
+                approver and policy.role_of(approver.lower()) is None
+            ):
+                raise JobError(410, f"Invalid approver email '{approver}'")
+            updates[name] = approver.lower()
+        for name, approver in updates.items():
+            if approver:
+                policy.tag_approvers[name] = approver
+            else:
+                policy.tag_approvers.pop(name, None)
+    return json_response({"responseCode": 200})
 
 
 #: Handler per job ``type``.
@@ -939,7 +1028,7 @@ HANDLERS: Final[Mapping[str, Callable[[JobContext], httpx.Response]]] = {
     "download": download,
     "get": get,
     "update": update,
-    "create": not_emulated,
+    "create": create,
     "reconciliation": not_emulated,
 }
 
