@@ -42,6 +42,7 @@ from acumatica_client import Endpoint, Licence
 from expensify_client import DEFAULT_BASE_URL as EXPENSIFY_DEFAULT_BASE_URL
 
 from ._errors import ConfigError, ErrorCode, Problem
+from ._notify import NotificationSettings
 from ._rules import (
     AcumaticaField,
     CardTarget,
@@ -187,6 +188,7 @@ class BridgeConfig:
     vault_path: Path | None = None
     provisioning: ProvisioningSettings = attrs.field(factory=ProvisioningSettings)
     run_provisioning_first: bool = False
+    notifications: NotificationSettings = attrs.field(factory=NotificationSettings)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> BridgeConfig:
@@ -563,6 +565,32 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Attribute value -> policy ID.",
         default={},
     ),
+    # ---------------------------------------------------------------- [notifications]
+    _Opt(
+        ("notifications", "webhook_url"),
+        "str",
+        "URL that receives a JSON POST when a run fails or holds reports (tenant, run, "
+        "held reports with codes and fixes). Empty: no webhook.",
+    ),
+    _Opt(
+        ("notifications", "smtp_host"),
+        "str",
+        "SMTP server for e-mail notifications (same events as the webhook). Empty: no e-mail.",
+    ),
+    _Opt(("notifications", "smtp_port"), "int", "SMTP port.", default=587, minimum=1),
+    _Opt(("notifications", "smtp_from"), "str", "Sender address of notification e-mails."),
+    _Opt(("notifications", "smtp_to"), "list", "Recipients of notification e-mails.", default=()),
+    _Opt(
+        ("notifications", "smtp_starttls"),
+        "bool",
+        "Upgrade the SMTP connection with STARTTLS before sending.",
+        default=True,
+    ),
+    _Opt(
+        ("notifications", "smtp_username"),
+        "str",
+        "SMTP login; its password goes into the vault as 'smtp.password'. Empty: no login.",
+    ),
 )
 _BY_PATH: Final[Mapping[tuple[str, ...], _Opt]] = {opt.path: opt for opt in _OPTIONS}
 _SECTIONS: Final = frozenset(opt.path[:i] for opt in _OPTIONS for i in range(1, len(opt.path)))
@@ -930,6 +958,23 @@ def _build(
                 _MISSING,
             )
         )
+    _check_url(reader, opt("notifications", "webhook_url"), get("notifications", "webhook_url"))
+    if get("notifications", "smtp_host") and not get("notifications", "smtp_to"):
+        reader.problems.append(
+            _problem(
+                "notifications.smtp_to",
+                "notifications.smtp_to is required when notifications.smtp_host is set",
+                "List the addresses that receive notifications, or remove smtp_host.",
+                _MISSING,
+            )
+        )
+    for address in get("notifications", "smtp_to") or ():
+        if "@" not in address or any(c.isspace() for c in address):
+            reader.bad(
+                opt("notifications", "smtp_to"),
+                f"notifications.smtp_to: {address!r} is not an e-mail address",
+                "Write addresses like 'ops@example.com'.",
+            )
     if get("export_label") is not None and not get("export_label"):
         reader.bad(opt("export_label"), "export_label must not be empty", "Set a label.")
     for name in ("overlap", "initial_lookback", "cash_lookback"):
@@ -997,6 +1042,15 @@ def _build(
                 tag_level=get("provisioning", "tag_level"),
                 tag_source=get("provisioning", "tag_source"),
             ),
+            notifications=NotificationSettings(
+                webhook_url=get("notifications", "webhook_url"),
+                smtp_host=get("notifications", "smtp_host"),
+                smtp_port=get("notifications", "smtp_port"),
+                smtp_from=get("notifications", "smtp_from"),
+                smtp_to=tuple(get("notifications", "smtp_to") or ()),
+                smtp_starttls=get("notifications", "smtp_starttls"),
+                smtp_username=get("notifications", "smtp_username"),
+            ),
         )
     except (ValueError, TypeError) as exc:  # pragma: no cover - every case is checked above
         raise ConfigError(
@@ -1050,6 +1104,18 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
         ("provisioning", "policy_rule", "by"): p.policy_rule.by,
         ("provisioning", "policy_rule", "table"): dict(p.policy_rule.table),
     }
+    n = config.notifications
+    for name in (
+        "webhook_url",
+        "smtp_host",
+        "smtp_port",
+        "smtp_from",
+        "smtp_to",
+        "smtp_starttls",
+        "smtp_username",
+    ):
+        value = getattr(n, name)
+        values["notifications", name] = list(value) if isinstance(value, tuple) else value
     for name in _rule_names():
         if name != "tag_map":
             value = getattr(r, name)

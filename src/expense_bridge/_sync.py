@@ -43,6 +43,7 @@ from ._adapters import AcumaticaLedger, ExpensifySource
 from ._config import BridgeConfig
 from ._errors import ConfigError, ErrorCode, Problem
 from ._keys import DocumentKind
+from ._notify import run_with_notifications
 from ._ports import ExpenseSource, Ledger, LedgerDocument
 from ._posting import (
     PostingContext,
@@ -111,6 +112,7 @@ def sync(
     now: Callable[[], datetime] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     on_step: StepHook | None = None,
+    on_run_finished: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
     """Run one poll (see the module docstring) and return what happened.
 
@@ -119,6 +121,8 @@ def sync(
     employees, categories and tags are provisioned from Acumatica before the poll.
     ``now`` is the clock (tz-aware); ``progress(step, done, total)`` is called while
     posting; ``on_step`` is a test hook called at every step boundary of a report.
+    ``on_run_finished(result)`` is called once per run, after the ``[notifications]``
+    channels (see :mod:`._notify`).
     """
     with ExitStack() as stack:
         if acumatica is None or expensify is None:
@@ -133,15 +137,23 @@ def sync(
             from .provisioning import provision_all
 
             provision_all(config, acumatica=acumatica, expensify=expensify)
-        return _run(
+        ledger = AcumaticaLedger(acumatica, page_size=config.page_size)
+        source, run_store = ExpensifySource(expensify), store
+        return run_with_notifications(
             config,
-            AcumaticaLedger(acumatica, page_size=config.page_size),
-            ExpensifySource(expensify),
-            store,
+            lambda: _run(
+                config,
+                ledger,
+                source,
+                run_store,
+                dry_run=dry_run,
+                clock=now or _utcnow,
+                progress=progress,
+                on_step=on_step,
+            ),
+            store=store,
             dry_run=dry_run,
-            clock=now or _utcnow,
-            progress=progress,
-            on_step=on_step,
+            on_run_finished=on_run_finished,
         )
 
 

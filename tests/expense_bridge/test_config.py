@@ -202,6 +202,13 @@ BAD_VALUES = [
     (None, "run_provisioning_first", 1, "run_provisioning_first"),
     (None, "export_label", 5, "export_label"),
     (None, "state_path", 3, "state_path"),
+    ("notifications", "webhook_url", "ftp://hooks", "notifications.webhook_url"),
+    ("notifications", "smtp_host", 25, "notifications.smtp_host"),
+    ("notifications", "smtp_port", 0, "notifications.smtp_port"),
+    ("notifications", "smtp_from", 5, "notifications.smtp_from"),
+    ("notifications", "smtp_to", ["ops at firm"], "notifications.smtp_to"),
+    ("notifications", "smtp_starttls", "yes", "notifications.smtp_starttls"),
+    ("notifications", "smtp_username", 5, "notifications.smtp_username"),
 ]
 
 
