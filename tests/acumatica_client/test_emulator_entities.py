@@ -6,6 +6,7 @@ version it serves (both 23.200.001 and 24.200.001).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -96,11 +97,22 @@ class TestStrictInput:
         assert "Colour" in state["Colour"][0]
         assert emu.records("Bill") == []
 
-    def test_a_number_sent_as_a_string_is_refused(self, version: str) -> None:
+    def test_a_decimal_sent_as_a_string_is_accepted_as_the_real_server_does(
+        self, version: str
+    ) -> None:
         client = signed_in(tenant(version))
-        answer = put(client, "Bill", bill(bill_line(), Amount=w("10.50")))
+        line = bill_line(Qty=w("2"), UnitCost=w("10.25"), ExtendedCost=w("20.50"))
+        answer = put(client, "Bill", bill(line), **{"$expand": "Details"})
+        assert answer.status_code == 200
+        saved = json.loads(answer.content, parse_float=Decimal)  # exact, never via float
+        assert saved["Details"][0]["UnitCost"] == {"value": Decimal("10.25")}
+        assert saved["Amount"] == {"value": Decimal("20.50")}
+
+    def test_a_decimal_string_that_is_not_a_number_is_refused(self, version: str) -> None:
+        client = signed_in(tenant(version))
+        answer = put(client, "Bill", bill(bill_line(UnitCost=w("ten"))))
         assert answer.status_code == 400
-        assert "Amount" in answer.json()["modelState"]
+        assert any("UnitCost" in key for key in answer.json()["modelState"])
 
     def test_custom_fields_must_be_typed_custom_field_objects(self, version: str) -> None:
         client = signed_in(tenant(version))
@@ -186,9 +198,18 @@ class TestReferenceValidation:
         strict = signed_in(strict_emu)
         assert put(strict, "Bill", bill(bill_line())).status_code == 200
         twin = put(strict, "Bill", bill(bill_line()))
-        assert twin.status_code == 422
-        assert "000001" in twin.json()["VendorRef"]["error"]
+        assert twin.status_code == 500  # realistic: found at save time (§4.2)
+        assert twin.json()["exceptionType"] == (
+            "PX.Api.ContractBased.OutcomeEntityHasErrorsException"
+        )
+        assert "000001" in twin.json()["exceptionMessage"]
         assert len(strict_emu.records("Bill")) == 1
+        echo_emu = tenant(version, reject_duplicate_vendor_ref=True, save_time_rejection=False)
+        echo = signed_in(echo_emu)
+        assert put(echo, "Bill", bill(bill_line())).status_code == 200
+        refused = put(echo, "Bill", bill(bill_line()))
+        assert refused.status_code == 422
+        assert "000001" in refused.json()["VendorRef"]["error"]
 
     def test_a_record_without_its_key_is_refused(self, version: str) -> None:
         client = signed_in(tenant(version))
@@ -274,7 +295,9 @@ class TestWrites:
     def test_put_with_an_unknown_id_is_not_an_insert(self, version: str) -> None:
         client = signed_in(tenant(version))
         ghost = {"id": "7d3d3b8e-8c1e-4d8f-9e0b-6c0f2d1e2a11", "Description": w("x")}
-        assert put(client, "Bill", ghost).status_code == 404
+        answer = put(client, "Bill", ghost)
+        assert answer.status_code == 500
+        assert answer.json()["exceptionType"].endswith("NoEntitySatisfiesTheConditionException")
 
     def test_custom_fields_are_stored_and_returned_only_when_requested(self, version: str) -> None:
         client = signed_in(tenant(version))
@@ -298,8 +321,8 @@ class TestWrites:
         assert client.delete(f"/Bill/{two['id']}").status_code == 204
         assert emu.records("Bill") == []
         missing = client.get(f"/Bill/{two['id']}")
-        assert missing.status_code == 404
-        assert missing.json()["message"] == "No entity satisfies the condition."
+        assert missing.status_code == 500
+        assert missing.json()["exceptionMessage"] == "No entity satisfies the condition."
         assert client.get("/Bill/Bill").status_code == 400  # one key of two
 
     def test_expense_claims_validate_the_claimant_and_total_their_lines(self, version: str) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from acumatica_client.emulator import AcumaticaEmulator
+from acumatica_client.emulator import LICENCE_DECLINED_TEXT, AcumaticaEmulator
 
 HOST = "https://erp.test"
 BASE = f"{HOST}/entity/Default/24.200.001"
@@ -98,25 +98,104 @@ class TestFaults:
             emu.inject(**kwargs)  # type: ignore[arg-type]
 
 
+class SteppingClock:
+    """The emulator's clock and sleep in one: sleeping advances the clock (no real wait)."""
+
+    def __init__(self, *, advance: bool = True) -> None:
+        self.now = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+        self.advance = advance
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.advance:
+            self.now += timedelta(seconds=seconds)
+
+
+def declined(answer: httpx.Response) -> None:
+    """The licence queue's refusal: 429, plain text, no ``Retry-After`` (§2.4)."""
+    assert answer.status_code == 429
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert "Retry-After" not in answer.headers
+    assert answer.text == LICENCE_DECLINED_TEXT
+
+
 class TestLicence:
-    """Requests per minute (sliding window on the clock) and concurrent requests."""
+    """The licence queue delays on the emulator's clock; it declines only past its limits."""
 
-    def test_requests_per_minute_answer_429_with_retry_after_until_the_window_slides(
-        self,
-    ) -> None:
-        clock = Clock()
-        _emu, client = tenant(clock=clock, requests_per_minute=3)  # the login counted once
-        assert client.get(f"{BASE}/Account").status_code == 200
-        clock.now += timedelta(seconds=20)
-        assert client.get(f"{BASE}/Account").status_code == 200
-        refused = client.get(f"{BASE}/Account")
-        assert refused.status_code == 429
-        assert refused.headers["Retry-After"] == "40"  # the login leaves the window at 60 s
-        assert "license" in refused.json()["message"]
-        clock.now += timedelta(seconds=40)
-        assert client.get(f"{BASE}/Account").status_code == 200
+    def test_under_half_the_limit_nothing_is_delayed(self) -> None:
+        clock = SteppingClock()
+        emu, client = tenant(clock=clock, sleep=clock.sleep, requests_per_minute=10)
+        codes = [client.get(f"{BASE}/Account").status_code for _ in range(4)]  # + login = 5
+        assert codes == [200] * 4
+        assert clock.slept == []
+        assert emu.licence_stats == {"delayed": 0, "declined": 0}
 
-    def test_max_concurrent_refuses_a_request_while_another_is_in_flight(self) -> None:
+    def test_past_half_the_limit_each_request_waits_the_guides_delay(self) -> None:
+        clock = SteppingClock()
+        emu, client = tenant(clock=clock, sleep=clock.sleep, requests_per_minute=50)
+        for _ in range(24):  # with the login: 25 requests at 08:00:00, half the limit
+            assert client.get(f"{BASE}/Account").status_code == 200
+        clock.now += timedelta(seconds=40)  # 20 s left in the window, 25 still allowed
+        assert client.get(f"{BASE}/Account").status_code == 200
+        assert clock.slept == [pytest.approx(0.8)]  # the guide's worked example
+        assert client.get(f"{BASE}/Account").status_code == 200
+        assert clock.slept[1] == pytest.approx((20 - 0.8) / 24)
+        assert emu.licence_stats == {"delayed": 2, "declined": 0}
+
+    def test_a_full_window_waits_for_the_next_one_and_never_answers_429(self) -> None:
+        clock = SteppingClock()
+        emu, client = tenant(clock=clock, sleep=clock.sleep, requests_per_minute=4)
+        codes = [client.get(f"{BASE}/Account").status_code for _ in range(11)]
+        assert codes == [200] * 11
+        assert emu.licence_stats["declined"] == 0
+        assert sum(clock.slept) > 60  # 12 requests at 4/min need more than one minute
+        assert all(wait <= 60 for wait in clock.slept)
+
+    def test_more_than_twenty_queued_requests_are_declined_without_retry_after(self) -> None:
+        clock = SteppingClock(advance=False)  # nobody's wait ends: the queue only grows
+        emu, client = tenant(
+            clock=clock, sleep=clock.sleep, requests_per_minute=1000, max_queue_wait=1e9
+        )
+        for _ in range(499):  # with the login: 500 requests, half the limit
+            client.get(f"{BASE}/Account")
+        queued = [client.get(f"{BASE}/Account").status_code for _ in range(20)]
+        assert queued == [200] * 20  # 20 delayed requests are queued
+        declined(client.get(f"{BASE}/Account"))  # the 21st is declined
+        assert emu.licence_stats == {"delayed": 20, "declined": 1}
+
+    def test_a_request_that_would_wait_over_ten_minutes_is_declined(self) -> None:
+        clock = SteppingClock(advance=False)  # every delayed request is still queued
+        emu, client = tenant(clock=clock, sleep=clock.sleep, requests_per_minute=1)
+        codes = [client.get(f"{BASE}/Account").status_code for _ in range(11)]
+        # after the login, each request starts one window (60 s) after the previous one:
+        # the 10th waits exactly 600 s (allowed), the 11th would wait 660 s
+        assert codes == [200] * 10 + [429]
+        assert clock.slept == [pytest.approx(60.0 * n) for n in range(1, 11)]
+        assert emu.licence_stats == {"delayed": 10, "declined": 1}  # 10 queued < 20
+
+    def test_sign_out_skips_the_queue(self) -> None:
+        clock = SteppingClock(advance=False)
+        _emu, client = tenant(clock=clock, sleep=clock.sleep, requests_per_minute=2)
+        while client.get(f"{BASE}/Account").status_code != 429:
+            pass
+        assert client.post(f"{HOST}/entity/auth/logout", content=b"").status_code == 204
+
+    def test_declined_requests_do_not_count(self) -> None:
+        clock = SteppingClock(advance=False)
+        emu, client = tenant(clock=clock, sleep=clock.sleep, requests_per_minute=2)
+        while client.get(f"{BASE}/Account").status_code != 429:
+            pass
+        slept = len(clock.slept)
+        for _ in range(5):
+            declined(client.get(f"{BASE}/Account"))
+        assert len(clock.slept) == slept  # nothing queued for them
+        assert emu.licence_stats["declined"] == 6
+
+    def test_extra_concurrent_requests_wait_for_a_slot_instead_of_failing(self) -> None:
         entered, release = threading.Event(), threading.Event()
 
         def blocking_sleep(_: float) -> None:
@@ -130,11 +209,42 @@ class TestLicence:
             client.get(f"{BASE}/Vendor").status_code))  # fmt: skip
         worker.start()
         assert entered.wait(timeout=10)
+        waiting: list[int] = []
         with httpx.Client(transport=emu.transport(), cookies=client.cookies) as other:
-            crowded = other.get(f"{BASE}/Account")
-        release.set()
-        worker.join(timeout=10)
-        assert crowded.status_code == 429
-        assert crowded.headers["Retry-After"] == "1"
+            second = threading.Thread(target=lambda: waiting.append(
+                other.get(f"{BASE}/Account").status_code))  # fmt: skip
+            second.start()
+            second.join(timeout=0.2)
+            assert waiting == []  # queued behind the slow request, not refused
+            release.set()
+            worker.join(timeout=10)
+            second.join(timeout=10)
         assert results == [200]
-        assert client.get(f"{BASE}/Account").status_code == 200
+        assert waiting == [200]
+        assert emu.licence_stats["declined"] == 0
+
+    def test_more_than_twenty_waiting_for_a_slot_are_declined(self) -> None:
+        entered, release = threading.Event(), threading.Event()
+
+        def blocking_sleep(_: float) -> None:
+            entered.set()
+            release.wait(timeout=30)
+
+        emu, client = tenant(max_concurrent=1, sleep=blocking_sleep, queue_limit=3)
+        emu.inject(path="/Vendor", delay=1.0)
+        threads = [threading.Thread(target=client.get, args=(f"{BASE}/Vendor",))]
+        threads[0].start()
+        assert entered.wait(timeout=10)
+        for _ in range(3):
+            threads.append(threading.Thread(target=client.get, args=(f"{BASE}/Account",)))
+            threads[-1].start()
+        for _ in range(1000):  # until all three are queued for the slot (bounded)
+            if emu._waiting_for_slot == 3:
+                break
+            threading.Event().wait(0.01)
+        assert emu._waiting_for_slot == 3
+        declined(client.get(f"{BASE}/Account"))
+        release.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert emu.licence_stats["declined"] == 1

@@ -68,9 +68,10 @@ def test_duplicate_vendor_reference_is_refused_when_configured(emu: AcumaticaEmu
     client = session(emu)
     assert client.put(f"{BASE}/Bill", json=bill("INV-1")).status_code == 200
     twin = client.put(f"{BASE}/Bill", json=bill("INV-1"))
-    assert twin.status_code == 422
-    assert "VendorRef" in twin.json()
-    assert "error" in twin.json()["VendorRef"]
+    assert twin.status_code == 500  # found when the bill is persisted (§4.2, §5.1)
+    body = twin.json()
+    assert body["exceptionType"] == "PX.Api.ContractBased.OutcomeEntityHasErrorsException"
+    assert "Vendor Ref." in body["exceptionMessage"]
     assert len(emu.records("Bill")) == 1
 
 

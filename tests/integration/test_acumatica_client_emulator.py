@@ -28,6 +28,7 @@ from acumatica_client import (
     Field,
     JournalTransaction,
     JournalTransactionDetail,
+    Licence,
     OAuth2,
     RateLimitError,
     RetryPolicy,
@@ -112,7 +113,7 @@ def client_for(emu: object, version: str, **options: object) -> AcumaticaClient:
         endpoint=Endpoint("Default", version),
         auth=auth,
         transport=httpx.MockTransport(emu),  # type: ignore[arg-type]
-        options=ClientOptions(sleep=lambda s: None, jitter=lambda: 0.0, **options),  # type: ignore[arg-type]
+        options=ClientOptions(**{"sleep": lambda s: None, "jitter": lambda: 0.0, **options}),  # type: ignore[arg-type]
     )
 
 
@@ -310,19 +311,34 @@ def test_429_with_retry_after_is_honoured_with_the_exact_schedule() -> None:
     assert slept == [1.0, 2.0]
 
 
-def test_licence_ceiling_answers_429_and_the_limiter_keeps_inside_it() -> None:
-    clock = Clock()
-    emu = seeded("24.200.001", clock=clock, requests_per_minute=5)
+def test_the_client_limiter_keeps_under_the_point_where_the_licence_delays() -> None:
+    """One fake time for both sides: the client paces at half the licence, so the
+    emulator (which delays past half, §2.4) never has to delay or decline it."""
+    seconds = [0.0]
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def sleep(wait: float) -> None:
+        seconds[0] += wait
+
+    emu = seeded(
+        "24.200.001",
+        clock=lambda: start + timedelta(seconds=seconds[0]),  # type: ignore[arg-type]
+        requests_per_minute=10,
+        sleep=sleep,
+    )
+    client = client_for(emu, "24.200.001", clock=lambda: seconds[0], sleep=sleep,
+                        licence=Licence(requests_per_minute=10))  # fmt: skip
+    for _ in range(12):
+        assert len(client.list(Account)) == 4
+    assert seconds[0] >= 60  # the client paced itself over more than a minute
+    assert emu.licence_stats == {"delayed": 0, "declined": 0}
     raw = httpx.Client(transport=emu.transport())
-    token = client_for(emu, "24.200.001")
-    token.list(Account)  # 1 request inside the window (token call is not entity traffic)
-    header = {"Authorization": f"Bearer {token._auth.token_store.load().access_token}"}  # type: ignore[union-attr]
+    header = {"Authorization": f"Bearer {client._auth.token_store.load().access_token}"}  # type: ignore[union-attr]
     url = f"{BASE}/entity/Default/24.200.001/Account"
-    codes = [raw.get(url, headers=header).status_code for _ in range(6)]
-    assert codes.count(429) >= 1
-    limited = raw.get(url, headers=header)
-    assert limited.status_code == 429
-    assert int(limited.headers["Retry-After"]) >= 1
+    codes = [raw.get(url, headers=header).status_code for _ in range(12)]  # unpaced traffic
+    assert codes == [200] * 12  # delayed, not refused
+    assert emu.licence_stats["delayed"] > 0
+    assert emu.licence_stats["declined"] == 0
 
 
 def test_cookie_session_logs_out_even_when_the_body_raises() -> None:

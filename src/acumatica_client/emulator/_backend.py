@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -21,7 +22,7 @@ import attrs
 from .._schema import ACTIONS, ENTITY_FIELDS, KEY_FIELDS
 from ._errors import EmulatorError
 
-__all__ = ["KEYS", "REFRESH_LIFETIME", "Backend", "Grant"]
+__all__ = ["KEYS", "LINK_TARGETS", "REFRESH_LIFETIME", "Backend", "Grant", "StoredFile"]
 
 KEYS = KEY_FIELDS  # the shared data contract: the schema table's key fields
 _NUMBERED = {"Bill": "ReferenceNbr", "JournalTransaction": "BatchNbr", "ExpenseClaim": "RefNbr"}
@@ -34,6 +35,33 @@ _SCALARS = {
 
 #: A refresh token can be used within 30 days of its first issue (acumatica-api.md §2).
 REFRESH_LIFETIME = timedelta(days=30)
+
+#: ``files:put`` link targets: entity -> (graph type, primary view, detail view). Views
+#: are read off the Default/24.200.001 metadata mappings; graph type names are the
+#: screens' well-known graphs [INF]. Inquiries (``CompaniesStructure``) carry no links.
+LINK_TARGETS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+    {
+        "Bill": ("PX.Objects.AP.APInvoiceEntry", "Document", "Transactions"),
+        "JournalTransaction": ("PX.Objects.GL.JournalEntry", "BatchModule", "GLTranModuleBatNbr"),
+        "ExpenseClaim": ("PX.Objects.EP.ExpenseClaimEntry", "ExpenseClaim", "ExpenseClaimDetails"),
+        "Employee": ("PX.Objects.EP.EmployeeMaint", "Employee", "EmployeePositions"),
+        "Vendor": ("PX.Objects.AP.VendorMaint", "BAccount", "Contacts"),
+        "Account": ("PX.Objects.GL.AccountMaint", "AccountRecords", "AccountRecords"),
+        "Subaccount": ("PX.Objects.GL.SubAccountMaint", "SubRecords", "SubRecords"),
+        "Project": ("PX.Objects.PM.ProjectEntry", "Project", "Tasks"),
+        "ProjectTask": ("PX.Objects.PM.ProjectTaskEntry", "Task", "Activities"),
+    }
+)
+
+
+@attrs.define
+class StoredFile:
+    """A file attached to a record (``PUT …/files/{name}``)."""
+
+    id: str
+    filename: str
+    content: bytes
+    comment: str | None = None
 
 
 @attrs.define
@@ -70,6 +98,7 @@ class Backend:
         hold_on_entry: bool = True,
         action_polls: int = 1,
         base_currency: str = "USD",
+        silent_unknown_fields: bool = False,
     ) -> None:
         if version not in ENTITY_FIELDS:
             raise ValueError(f"the emulator has no schema table for {version}")
@@ -80,6 +109,7 @@ class Backend:
         self.hold_on_entry = hold_on_entry
         self.action_polls = action_polls
         self.base_currency = base_currency
+        self.silent_unknown_fields = silent_unknown_fields
         self.lock = threading.RLock()
         self.reset()
 
@@ -91,7 +121,11 @@ class Backend:
             self.grants: dict[str, Grant] = {}  # live access token -> grant
             self.refresh_tokens: dict[str, Grant] = {}  # unused refresh token -> grant
             self.sessions: dict[str, str] = {}  # cookie value -> user
-            self.actions: dict[str, list[Any]] = {}  # status id -> [polls left, apply]
+            self.actions: dict[str, list[Any]] = {}  # status id -> running operation
+            self.finished: dict[str, str] = {}  # status id -> Location of the record
+            self.archived: set[str] = set()  # ids of archived records
+            self.files: dict[str, dict[str, StoredFile]] = {}  # record id -> name -> file
+            self.save_rejections: list[list[Any]] = []  # [entity, message, times left]
 
     # ------------------------------------------------------------------ parsing
 
@@ -135,10 +169,11 @@ class Backend:
                 continue
             kind = fields.get(key)
             if kind is None:
-                problems.setdefault(at, []).append(
-                    f"'{key}' is not a field of {schema_type} in Default/{self.version}."
-                )
-                continue
+                if not self.silent_unknown_fields:
+                    problems.setdefault(at, []).append(
+                        f"'{key}' is not a field of {schema_type} in Default/{self.version}."
+                    )
+                continue  # silent mode: lost, as on the real server
             if kind.endswith("[]"):
                 if not isinstance(raw, list):
                     problems.setdefault(at, []).append("An array was expected.")
@@ -171,52 +206,118 @@ class Backend:
         select: Iterable[str] = (),
         custom: Iterable[str] = (),
         row_number: int | None = None,
+        base: str | None = None,
+        entity: str | None = None,
     ) -> dict[str, Any]:
-        """A stored record as wire JSON.
+        """A stored record as wire JSON, the way the real service renders it.
 
-        Detail and linked entities appear only when named in ``expand``; ``select`` limits
-        the scalar fields; custom fields appear only when requested in ``custom``
-        (``View.Field`` names, as ``$custom``), as the real endpoint does.
+        Every field of the type is present: a field never set (or null) is ``{}``, never
+        omitted and never ``{"value": null}``; ``note`` is ``{"value": ""}`` when empty.
+        Detail and linked entities appear only when named in ``expand`` (``files`` and
+        ``Details/files`` add the attachments); ``select`` limits the scalar fields;
+        custom fields appear only when requested in ``custom`` (``View.Field`` names, as
+        ``$custom``). With ``base`` (``/<vdir>/entity/Default/<ver>``) and the top-level
+        ``entity`` name, ``_links`` (``self``, ``files:put``) are added, and ``files:put``
+        on detail lines.
         """
         fields = self.fields.get(schema_type, {})
         expanded = set(expand)
         selected = set(select)
-        out: dict[str, Any] = {"id": record.get("id", "")}
+        ident = str(record.get("id") or "")
+        out: dict[str, Any] = {"id": ident}
         if row_number is not None:
             out["rowNumber"] = row_number
-        out["note"] = {"value": record.get("note")}
-        for key, value in record.items():
-            kind = fields.get(key)
-            if kind is None:
-                continue
+        note = record.get("note")
+        out["note"] = {"value": "" if note is None else note}
+        target = LINK_TARGETS.get(entity or "")
+        for key, kind in fields.items():
+            value = record.get(key)
             is_scalar = kind in _SCALARS
             if selected and is_scalar and key not in selected:
                 continue
             if kind.endswith("[]"):
                 if key in expanded:
-                    out[key] = [
-                        self.render(kind[:-2], row, row_number=i + 1) for i, row in enumerate(value)
-                    ]
-            elif kind not in _SCALARS:
-                if key in expanded and value is not None:
-                    out[key] = self.render(kind, value)
+                    inner = {e[len(key) + 1 :] for e in expanded if e.startswith(key + "/")}
+                    rows = []
+                    for i, row in enumerate(value or []):
+                        rendered = self.render(kind[:-2], row, expand=inner, row_number=i + 1)
+                        if base is not None and target is not None:
+                            rendered["_links"] = {
+                                "files:put": (
+                                    f"{base}/files/{target[0]}/{target[2]}/"
+                                    f"{rendered['id']}/{{filename}}"
+                                )
+                            }
+                        rows.append(rendered)
+                    out[key] = rows
+            elif not is_scalar:
+                if key in expanded:
+                    inner = {e[len(key) + 1 :] for e in expanded if e.startswith(key + "/")}
+                    out[key] = self.render(kind, value or {}, expand=inner)
+            elif value is None:
+                out[key] = {}
             else:
                 out[key] = {"value": _render_scalar(value)}
         stored = record.get("custom") or {}
         shown: dict[str, dict[str, Any]] = {}
         for name in custom:
             view, _, field = name.partition(".")
-            value = stored.get(view, {}).get(field)
-            if value is not None:
-                shown.setdefault(view, {})[field] = dict(value)
+            found = stored.get(view, {}).get(field)
+            if found is not None:
+                shown.setdefault(view, {})[field] = dict(found)
         out["custom"] = shown
+        if "files" in expanded and ident:
+            out["files"] = self.file_links(ident, base or "")
+        if base is not None and target is not None and ident:
+            out["_links"] = {
+                "self": f"{base}/{entity}/{ident}",
+                "files:put": f"{base}/files/{target[0]}/{target[1]}/{ident}/{{filename}}",
+            }
         return out
+
+    def file_links(self, record_id: str, base: str) -> list[dict[str, Any]]:
+        """``FileLink`` objects of a record's attachments (``comment`` from 24.200.001)."""
+        links = []
+        for stored in self.files.get(record_id, {}).values():
+            link: dict[str, Any] = {
+                "id": stored.id,
+                "filename": stored.filename,
+                "href": f"{base}/files/{stored.id}",
+            }
+            if self.version >= "24.200.001":
+                link["comment"] = stored.comment
+            links.append(link)
+        return links
+
+    def attach(self, record_id: str, filename: str, content: bytes, comment: str | None) -> str:
+        """Attach (or replace, by file name) a file on a record; returns the file id."""
+        files = self.files.setdefault(record_id, {})
+        previous = files.get(filename)
+        ident = previous.id if previous is not None else str(uuid.uuid4())
+        files[filename] = StoredFile(ident, filename, content, comment)
+        return ident
+
+    def file_by_id(self, file_id: str) -> StoredFile | None:
+        """An attached file by its id (for ``GET files/{id}``)."""
+        for files in self.files.values():
+            for stored in files.values():
+                if stored.id == file_id:
+                    return stored
+        return None
 
     # ------------------------------------------------------------------ records
 
-    def find(self, entity: str, keys: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The record whose key fields equal ``keys`` (or whose id equals keys['id'])."""
+    def find(
+        self, entity: str, keys: Mapping[str, Any], *, archived: bool = True
+    ) -> dict[str, Any] | None:
+        """The record whose key fields equal ``keys`` (or whose id equals keys['id']).
+
+        ``archived=False`` hides archived records, as the API does without
+        ``PX-ApiArchive: SHOW``.
+        """
         rows = self.records[entity]
+        if not archived:
+            rows = [r for r in rows if r.get("id") not in self.archived]
         if "id" in keys:
             return next((r for r in rows if r.get("id") == keys["id"]), None)
         names = KEYS[entity]
@@ -434,6 +535,14 @@ def _scalar(kind: str, value: Any) -> Any:
             raise TypeError(f"a string was expected, not {value!r}")
         return value
     if kind in ("DecimalValue", "DoubleValue"):
+        if isinstance(value, str):  # the real server accepts "1199.60" (§3.2, 3P-LIVE)
+            try:
+                number = Decimal(value.strip())
+            except ArithmeticError:
+                raise TypeError(f"a number was expected, not {value!r}") from None
+            if not number.is_finite():
+                raise TypeError(f"a number was expected, not {value!r}")
+            return number
         if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
             raise TypeError(f"a number was expected, not {value!r}")
         return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
@@ -456,6 +565,7 @@ def _scalar(kind: str, value: Any) -> Any:
 
 
 def _render_scalar(value: Any) -> Any:
+    """Date-times as the service writes them: offset always, milliseconds when present."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
     return value

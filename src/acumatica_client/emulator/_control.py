@@ -11,6 +11,11 @@ Python: ``emulator.seed_accounts(...)``, ``emulator.records("Bill")``,
 ``POST faults``            body: :class:`Fault` keyword arguments; answers ``pending``
 ``DELETE faults``          drop every pending fault
 ``GET log``                ``[[method, path, status], …]`` (status 0: answer dropped)
+``POST archive/{E}/{keys}``  archive a record (keys ``/``-separated, or its id);
+                           ``DELETE`` the same path restores it
+``GET files/{E}/{keys}``   the record's attachments: ``{name: {id, size, comment}}``
+``POST reject_saves``      body ``{"entity", "message", "times"}``: the next saves of
+                           that entity fail at save time (see :meth:`reject_saves`)
 =========================  ==========================================================
 
 The control plane needs no authentication: the server only listens on 127.0.0.1.
@@ -19,8 +24,6 @@ The control plane needs no authentication: the server only listens on 127.0.0.1.
 from __future__ import annotations
 
 import re
-import threading
-from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -53,8 +56,9 @@ class ControlPlane:
     backend: Backend
     faults: FaultPlan
     request_log: list[tuple[str, str, int]]
-    _window: deque[datetime]
-    _gate: threading.Lock
+
+    def _reset_licence(self) -> None:  # pragma: no cover - provided by the emulator
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ Python API
 
@@ -63,8 +67,7 @@ class ControlPlane:
         self.backend.reset()
         self.faults.clear()
         self.request_log.clear()
-        with self._gate:
-            self._window.clear()
+        self._reset_licence()
 
     def seed(self, entity: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Insert or update (by key) records of a top-level ``entity``; returns the count."""
@@ -137,6 +140,63 @@ class ControlPlane:
         with self.backend.lock:
             return [_copy(r) for r in self.backend.records[entity]]
 
+    def _record(self, entity: str, keys: Iterable[str]) -> dict[str, Any]:
+        if entity not in KEYS:
+            raise ValueError(f"unknown entity {entity!r}")
+        values = list(keys)
+        names = KEYS[entity]
+        if len(values) not in (1, len(names)):
+            raise ValueError(f"{entity} is identified by {', '.join(names)} (or its id)")
+        found = None
+        if len(values) == len(names):
+            found = self.backend.find(entity, dict(zip(names, values, strict=True)))
+        if found is None and len(values) == 1:
+            found = self.backend.find(entity, {"id": values[0]})
+        if found is None:
+            raise KeyError(f"no {entity} {'/'.join(values)}")
+        return found
+
+    def archive(self, entity: str, *keys: str) -> None:
+        """Archive a record (by key values in key order, or by its id).
+
+        An archived record stays in the database (a duplicate Vendor Ref. check still
+        sees it) but the API hides it from GET, lists and actions unless the request
+        carries ``PX-ApiArchive: SHOW``; it cannot be changed.
+        """
+        with self.backend.lock:
+            self.backend.archived.add(str(self._record(entity, keys)["id"]))
+
+    def unarchive(self, entity: str, *keys: str) -> None:
+        """Restore an archived record (see :meth:`archive`)."""
+        with self.backend.lock:
+            self.backend.archived.discard(str(self._record(entity, keys)["id"]))
+
+    def is_archived(self, entity: str, *keys: str) -> bool:
+        """Whether the record is archived."""
+        with self.backend.lock:
+            return self._record(entity, keys)["id"] in self.backend.archived
+
+    def files(self, entity: str, *keys: str) -> dict[str, bytes]:
+        """The files attached to a record (by keys or id): file name -> content."""
+        with self.backend.lock:
+            ident = str(self._record(entity, keys)["id"])
+            return {name: f.content for name, f in self.backend.files.get(ident, {}).items()}
+
+    def reject_saves(self, entity: str, message: str, *, times: int = 1) -> None:
+        """Make the next ``times`` saves (PUTs) of ``entity`` fail at save time.
+
+        Field validation passes; the error arises when the record is persisted, as a
+        tenant's business rule or customisation would: 500
+        ``OutcomeEntityHasErrorsException`` carrying ``message`` (or, with
+        ``save_time_rejection=False``, a 422 entity echo). Nothing is stored.
+        """
+        if entity not in KEYS:
+            raise ValueError(f"unknown entity {entity!r}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self.backend.lock:
+            self.backend.save_rejections.append([entity, str(message), times])
+
     def inject(
         self,
         *,
@@ -194,9 +254,39 @@ class ControlPlane:
                 return json_response(200, {"pending": 0})
             if parts == ["log"] and method == "GET":
                 return json_response(200, [list(entry) for entry in self.request_log])
-        except (TypeError, ValueError, KeyError, re.error) as exc:
+            if len(parts) >= 3 and parts[0] == "archive" and method in ("POST", "DELETE"):
+                if method == "POST":
+                    self.archive(parts[1], *parts[2:])
+                else:
+                    self.unarchive(parts[1], *parts[2:])
+                return json_response(200, {"archived": method == "POST"})
+            if len(parts) >= 3 and parts[0] == "files" and method == "GET":
+                with self.backend.lock:
+                    ident = str(self._record(parts[1], parts[2:])["id"])
+                    stored = self.backend.files.get(ident, {})
+                    listing = {
+                        name: {"id": f.id, "size": len(f.content), "comment": f.comment}
+                        for name, f in stored.items()
+                    }
+                return json_response(200, listing)
+            if parts == ["reject_saves"] and method == "POST":
+                spec = _rejection(body)
+                self.reject_saves(
+                    str(spec["entity"]), str(spec["message"]), times=int(spec.get("times", 1))
+                )
+                return json_response(200, {"ok": True})
+        except KeyError as exc:
+            return json_response(404, {"error": str(exc.args[0]) if exc.args else "not found"})
+        except (TypeError, ValueError, re.error) as exc:
             return json_response(400, {"error": str(exc)})
         return json_response(404, {"error": f"no control resource {path}"})
+
+
+def _rejection(body: Any) -> Mapping[str, Any]:
+    spec = _object(body)
+    if "entity" not in spec or "message" not in spec:
+        raise ValueError("reject_saves needs 'entity' and 'message'")
+    return spec
 
 
 def _object(body: Any) -> Mapping[str, Any]:

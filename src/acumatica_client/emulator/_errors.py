@@ -9,7 +9,7 @@ import httpx
 
 from ._wire import dumps
 
-__all__ = ["EmulatorError", "error_object", "html_404", "json_response"]
+__all__ = ["EmulatorError", "error_object", "html_404", "iis_error", "json_response"]
 
 
 def json_response(
@@ -42,6 +42,18 @@ def html_404(text: str) -> httpx.Response:
         f"<html><head><title>Not Found</title></head><body><h1>404</h1><p>{text}</p></body></html>"
     )
     return httpx.Response(404, content=page.encode(), headers={"Content-Type": "text/html"})
+
+
+def iis_error(status: int, substatus: str, reason: str) -> httpx.Response:
+    """An IIS detailed error page (``HTTP Error 404.15 - Not Found``…), HTML."""
+    page = (
+        "<!DOCTYPE html><html><head><title>IIS Detailed Error - "
+        f'{substatus} - Not Found</title></head><body><div id="content">'
+        f"<h3>HTTP Error {substatus} - Not Found</h3><h4>{reason}</h4></div></body></html>"
+    )
+    return httpx.Response(
+        status, content=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}
+    )
 
 
 class EmulatorError(Exception):

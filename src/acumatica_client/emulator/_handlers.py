@@ -47,14 +47,43 @@ def _check_params(params: Mapping[str, str], allowed: frozenset[str]) -> None:
         )
 
 
-def _not_found(status: int = 404) -> EmulatorError:
+def _not_found(status: int = 500) -> EmulatorError:
+    """A missing record: ``NoEntitySatisfiesTheConditionException`` (500 on the real service)."""
     return EmulatorError(
         status,
-        error_object(
-            "No entity satisfies the condition.",
-            exception_type="PX.Api.ContractBased.NoEntitySatisfiesTheConditionException",
-        ),
+        {
+            "message": "An error has occurred.",
+            "exceptionMessage": "No entity satisfies the condition.",
+            "exceptionType": "PX.Api.ContractBased.NoEntitySatisfiesTheConditionException",
+            "stackTrace": None,
+        },
     )
+
+
+def outcome_error(entity: str, messages: Mapping[str, str]) -> EmulatorError:
+    """A save-time rejection: 500 ``OutcomeEntityHasErrorsException`` (HttpError body).
+
+    ``exceptionMessage`` begins with the inner ``PX.Data.PXException`` text, as captured
+    from production (acumatica-api.md §4.2); each field's message follows its name.
+    """
+    detail = " ".join(f"{field}: {text}" for field, text in messages.items())
+    inner = f"Error: Inserting '{entity}' record raised at least one error. {detail}".rstrip()
+    return EmulatorError(
+        500,
+        {
+            "message": "An error has occurred.",
+            "exceptionMessage": inner,
+            "exceptionType": "PX.Api.ContractBased.OutcomeEntityHasErrorsException",
+            "stackTrace": None,
+        },
+    )
+
+
+def _archive_header(request: httpx.Request | None) -> bool:
+    """Whether the request asks to see archived records (``PX-ApiArchive: SHOW``)."""
+    if request is None:
+        return False
+    return str(request.headers.get("PX-ApiArchive", "")).strip().upper() == "SHOW"
 
 
 def _oauth_error(status: int, error: str, description: str | None = None) -> httpx.Response:
@@ -92,8 +121,19 @@ class EntityHandlers:
         token_lifetime: float,
         api_seats: int,
         oauth_uses_seats: bool = False,
+        not_found_status: int = 500,
+        save_time_rejection: bool = True,
+        action_seconds: float = 2.0,
+        custom_fields: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
     ) -> None:
         self.backend = backend
+        self.custom_fields = {
+            entity: {view: dict(names) for view, names in views.items()}
+            for entity, views in (custom_fields or {}).items()
+        }
+        self.not_found_status = not_found_status
+        self.save_time_rejection = save_time_rejection
+        self.action_seconds = action_seconds
         self.oauth_uses_seats = oauth_uses_seats
         self.users = dict(users)
         self.oauth_clients = dict(oauth_clients)
@@ -234,40 +274,97 @@ class EntityHandlers:
 
     # ------------------------------------------------------------------ reads
 
-    def list_records(self, entity: str, params: Mapping[str, str]) -> httpx.Response:
-        """``GET {Entity}`` with ``$filter``, ``$top``, ``$skip``, ``$select``, ``$expand``…"""
+    def list_records(
+        self,
+        entity: str,
+        params: Mapping[str, str],
+        request: httpx.Request | None = None,
+        base: str | None = None,
+    ) -> httpx.Response:
+        """``GET {Entity}`` with ``$filter``, ``$top``, ``$skip``, ``$select``, ``$expand``…
+
+        Archived records are left out unless the request carries ``PX-ApiArchive: SHOW``.
+        """
         b = self.backend
         _check_params(params, _LIST_PARAMS)
         predicate = self._filter(entity, params)
         top = _int_param(params, "$top")
         skip = _int_param(params, "$skip") or 0
         expand, select, custom = self._shape(entity, params)
+        show = _archive_header(request)
         with b.lock:
-            rows = [r for r in b.records[entity] if predicate is None or predicate(r)]
+            rows = [
+                r
+                for r in b.records[entity]
+                if (show or r.get("id") not in b.archived) and (predicate is None or predicate(r))
+            ]
             page = rows[skip : skip + top if top is not None else None]
             body = [
                 b.render(
-                    entity, r, expand=expand, select=select, custom=custom, row_number=skip + i + 1
+                    entity,
+                    r,
+                    expand=expand,
+                    select=select,
+                    custom=custom,
+                    row_number=skip + i + 1,
+                    base=base,
+                    entity=entity,
                 )
                 for i, r in enumerate(page)
             ]
         return json_response(200, body)
 
-    def get(self, entity: str, segments: list[str], params: Mapping[str, str]) -> httpx.Response:
-        """``GET {Entity}/{keys…}`` or ``GET {Entity}/{id}``."""
+    def get(
+        self,
+        entity: str,
+        segments: list[str],
+        params: Mapping[str, str],
+        request: httpx.Request | None = None,
+        base: str | None = None,
+    ) -> httpx.Response:
+        """``GET {Entity}/{keys…}`` or ``GET {Entity}/{id}``.
+
+        A missing (or archived, without ``PX-ApiArchive: SHOW``) record answers
+        ``not_found_status`` (500 by default) with ``NoEntitySatisfiesTheConditionException``.
+        """
         _check_params(params, _ONE_PARAMS)
         predicate = self._filter(entity, params)
         expand, select, custom = self._shape(entity, params)
-        record = self._locate(entity, segments)
+        record = self._locate(entity, segments, archived=_archive_header(request))
         if predicate is not None and not predicate(record):
-            raise _not_found()
+            raise _not_found(self.not_found_status)
         with self.backend.lock:
             return json_response(
                 200,
                 self.backend.render(
-                    entity, record, expand=expand, select=select, custom=custom, row_number=1
+                    entity,
+                    record,
+                    expand=expand,
+                    select=select,
+                    custom=custom,
+                    row_number=1,
+                    base=base,
+                    entity=entity,
                 ),
             )
+
+    def adhoc_schema(self, entity: str, base: str | None = None) -> httpx.Response:
+        """``GET {Entity}/$adHocSchema``: the entity with every field empty and the custom
+        fields known for it (``custom_fields`` plus any stored on its records), each as
+        ``{"type": "Custom…Field"}``."""
+        b = self.backend
+        with b.lock:
+            custom: dict[str, dict[str, Any]] = {}
+            for view, names in self.custom_fields.get(entity, {}).items():
+                for name, kind in names.items():
+                    custom.setdefault(view, {})[name] = {"type": kind}
+            for record in b.records[entity]:
+                for view, names in (record.get("custom") or {}).items():
+                    for name, field in names.items():
+                        custom.setdefault(view, {})[name] = {"type": field["type"]}
+            body = b.render(entity, {}, base=None)
+        body["custom"] = custom
+        return json_response(200, body)
 
     def _filter(self, entity: str, params: Mapping[str, str]) -> Any:
         if "$filter" not in params:
@@ -304,33 +401,45 @@ class EntityHandlers:
                 )
         return expand, select, custom
 
-    def delete(self, entity: str, segments: list[str]) -> httpx.Response:
-        record = self._locate(entity, segments)
+    def delete(
+        self, entity: str, segments: list[str], request: httpx.Request | None = None
+    ) -> httpx.Response:
+        """``DELETE {Entity}/{keys…}`` or ``/{id}`` -> 204."""
+        record = self._locate(entity, segments, archived=_archive_header(request))
         with self.backend.lock:
             if record.get("Status") in _RELEASED:
                 raise EmulatorError(422, error_object("A released document cannot be deleted."))
             self.backend.records[entity].remove(record)
         return httpx.Response(204)
 
-    def _locate(self, entity: str, segments: list[str]) -> dict[str, Any]:
+    def _locate(
+        self, entity: str, segments: list[str], *, archived: bool = False
+    ) -> dict[str, Any]:
+        """The record addressed by key segments (``/`` or ``|`` separated) or a GUID."""
         b = self.backend
+        if len(segments) == 1 and "|" in segments[0]:
+            segments = segments[0].split("|")  # the OpenAPI "pipes" form of {ids}
         with b.lock:
             if len(segments) == 1 and _is_guid(segments[0]):
-                record = b.find(entity, {"id": segments[0]})
+                record = b.find(entity, {"id": segments[0]}, archived=archived)
             else:
                 names = KEYS[entity]
                 if len(segments) != len(names):
                     raise EmulatorError(
                         400, error_object(f"{entity} is identified by {', '.join(names)}.")
                     )
-                record = b.find(entity, dict(zip(names, segments, strict=True)))
+                record = b.find(entity, dict(zip(names, segments, strict=True)), archived=archived)
         if record is None:
-            raise _not_found()
+            raise _not_found(self.not_found_status)
         return record
 
     def _check_names(self, entity: str, expand: list[str], select: list[str]) -> None:
         fields = self.backend.fields
         for name in expand:
+            if name == "files" or name.endswith("/files"):
+                name = name.removesuffix("files").rstrip("/")
+                if not name:
+                    continue
             kind: str | None = entity
             for part in name.split("/"):
                 kind = fields.get((kind or "").removesuffix("[]"), {}).get(part)
@@ -344,11 +453,20 @@ class EntityHandlers:
 
     # ------------------------------------------------------------------ writes
 
-    def put(self, entity: str, request: httpx.Request, params: Mapping[str, str]) -> httpx.Response:
+    def put(
+        self,
+        entity: str,
+        request: httpx.Request,
+        params: Mapping[str, str],
+        base: str | None = None,
+    ) -> httpx.Response:
         """``PUT {Entity}``: create or update by ``id`` or key fields.
 
         ``If-None-Match: *`` demands an insert and ``If-Match: *`` an update; the other
-        case answers 412, as the published definitions document.
+        case answers 412, as the published definitions document. Field validation fails
+        with 422 (entity echo); errors found when the record is persisted (duplicate
+        Vendor Ref., :meth:`ControlPlane.reject_saves`) with 500
+        ``OutcomeEntityHasErrorsException`` in ``save_time_rejection`` mode.
         """
         b = self.backend
         _check_params(params, _PUT_PARAMS)
@@ -361,10 +479,28 @@ class EntityHandlers:
             return self._companies(params)
         incoming = b.parse(entity, body)
         expand, select, custom = self._shape(entity, params)
+        show = _archive_header(request)
         with b.lock:
-            existing = b.find(entity, incoming)
+            existing = b.find(entity, incoming, archived=show)
+            if existing is None and b.find(entity, incoming) is not None:
+                raise EmulatorError(
+                    500,
+                    error_object(
+                        "An error has occurred.",
+                        f"Cannot insert the {entity} record: a record with these keys exists "
+                        "in the archive.",
+                    ),
+                )
+            if existing is not None and existing.get("id") in b.archived:
+                raise EmulatorError(
+                    500,
+                    error_object(
+                        "An error has occurred.",
+                        "The document is archived and cannot be changed.",
+                    ),
+                )
             if "id" in incoming and existing is None:
-                raise _not_found()
+                raise _not_found(self.not_found_status)
             if request.headers.get("If-None-Match") == "*" and existing is not None:
                 raise EmulatorError(
                     412,
@@ -376,6 +512,7 @@ class EntityHandlers:
             if request.headers.get("If-Match") == "*" and existing is None:
                 raise _not_found(412)
             record = self._apply(entity, existing, incoming, body)
+            self._save_time_checks(entity, record, body)
             if existing is None:
                 b.records[entity].append(record)
             else:
@@ -383,8 +520,48 @@ class EntityHandlers:
                 existing.update(record)
                 record = existing
             return json_response(
-                200, b.render(entity, record, expand=expand, select=select, custom=custom)
+                200,
+                b.render(
+                    entity,
+                    record,
+                    expand=expand,
+                    select=select,
+                    custom=custom,
+                    base=base,
+                    entity=entity,
+                ),
             )
+
+    def _save_time_checks(self, entity: str, record: dict[str, Any], body: Any) -> None:
+        """Rules the real ERP applies when persisting (after field validation passed)."""
+        b = self.backend
+        errors: dict[str, str] = {}
+        for pending in b.save_rejections:
+            if pending[0] == entity and pending[2] > 0:
+                pending[2] -= 1
+                errors["Record"] = pending[1]
+                break
+        b.save_rejections[:] = [p for p in b.save_rejections if p[2] > 0]
+        if entity == "Bill" and b.reject_duplicate_vendor_ref and record.get("VendorRef"):
+            twin = next(
+                (
+                    r for r in b.records["Bill"]  # archived bills included: the DB sees them
+                    if r.get("id") != record.get("id")
+                    and r.get("Vendor") == record.get("Vendor")
+                    and r.get("VendorRef") == record["VendorRef"]
+                ),
+                None,
+            )  # fmt: skip
+            if twin is not None:
+                errors["VendorRef"] = (
+                    f"Document with the same Vendor Ref. already exists: "
+                    f"{twin.get('Type')} {twin.get('ReferenceNbr')}."
+                )
+        if not errors:
+            return
+        if self.save_time_rejection:
+            raise outcome_error(entity, errors)
+        raise _validation(body, entity, errors, {}, record)
 
     def _apply(
         self,
@@ -441,20 +618,6 @@ class EntityHandlers:
         elif not (b.exists("Vendor", VendorID=vendor) or b.exists("Employee", EmployeeID=vendor)):
             errors["Vendor"] = f"Vendor '{vendor}' cannot be found in the system."
         self._check_branch(record.get("BranchID"), "BranchID", errors)
-        if b.reject_duplicate_vendor_ref and record.get("VendorRef"):
-            twin = next(
-                (
-                    r for r in b.records["Bill"]
-                    if r is not record and r.get("id") != record.get("id")
-                    and r.get("Vendor") == vendor and r.get("VendorRef") == record["VendorRef"]
-                ),
-                None,
-            )  # fmt: skip
-            if twin is not None:
-                errors["VendorRef"] = (
-                    f"Document with the same Vendor Ref. already exists: "
-                    f"{twin.get('Type')} {twin.get('ReferenceNbr')}."
-                )
         total = _ZERO
         for index, line in enumerate(record.get("Details", [])):
             line_errors: dict[str, str] = {}
@@ -631,19 +794,25 @@ class EntityHandlers:
     def action(self, entity: str, action: str, request: httpx.Request, base: str) -> httpx.Response:
         """``POST {Entity}/{Action}`` with ``{"entity": keys or id}`` -> 202 + ``Location``.
 
-        The document must be in a status the action accepts (else 422, the entity echoed
-        with ``error``); the effect is applied when the operation completes (the poll that
-        answers 204). Actions of the schema that the emulator does not model answer 500
-        rather than pretend to succeed.
+        The envelope's member names are matched case-insensitively (``Entity`` works, as
+        on the real server). The document must be in a status the action accepts (else
+        422, the entity echoed with ``error``). The operation then runs on its own: it
+        completes after ``action_polls`` further requests of any kind (status polls or
+        not) or once ``action_seconds`` have passed on the emulator's clock, whichever
+        comes first, so a plain GET of the record eventually shows the result. Actions
+        of the schema that the emulator does not model answer 500 rather than pretend.
         """
         b = self.backend
         if action not in b.actions_of(entity):
             raise EmulatorError(404, error_object(f"Action '{action}' is not found on {entity}."))
         try:
-            body = loads(request.content or b"")
+            raw = loads(request.content or b"")
         except ValueError:
             raise EmulatorError.invalid({"body": ["A JSON object was expected."]}) from None
-        if not isinstance(body, dict) or not isinstance(body.get("entity"), dict):
+        if not isinstance(raw, dict):
+            raise EmulatorError.invalid({"entity": ["The entity is required."]})
+        body = {str(k).lower(): v for k, v in raw.items()}
+        if not isinstance(body.get("entity"), dict):
             raise EmulatorError.invalid({"entity": ["The entity is required."]})
         unknown = set(body) - {"entity", "parameters"}
         if unknown:
@@ -658,9 +827,9 @@ class EntityHandlers:
             )
         accepted, status = rule
         with b.lock:
-            record = b.find(entity, keys)
+            record = b.find(entity, keys, archived=_archive_header(request))
             if record is None:
-                raise _not_found()
+                raise _not_found(self.not_found_status)
             current = record.get("Status")
             if current not in accepted:
                 why = (
@@ -679,27 +848,93 @@ class EntityHandlers:
                 status,
                 f"{base}/{entity}/{keys_path}",
                 entity,
+                b.clock().timestamp() + self.action_seconds,
             ]
         location = f"{base}/{entity}/{action}/status/{ident}"
         return httpx.Response(202, headers={"Location": location})
 
+    def settle(self, *, poll: str | None = None) -> None:
+        """Let running operations progress by one request; complete those that are due.
+
+        Called once per API request. ``poll`` is the status id being polled, if any.
+        """
+        b = self.backend
+        with b.lock:
+            now = b.clock().timestamp()
+            for ident, state in list(b.actions.items()):
+                if now >= state[5] or state[0] <= 0:
+                    self._complete(ident)
+                elif ident != poll:
+                    state[0] -= 1
+
+    def _complete(self, ident: str) -> None:
+        b = self.backend
+        record, status, location, entity = b.actions.pop(ident)[1:5]
+        record["Status"] = status
+        if "Hold" in b.fields.get(entity, {}):
+            record["Hold"] = status == "On Hold"
+        record["LastModifiedDateTime"] = b.clock()
+        b.finished[ident] = location
+
     def action_status(self, ident: str) -> httpx.Response:
-        """Poll an operation: 202 while in progress, then 204 + the entity's ``Location``."""
+        """Poll an operation: 202 while in progress, then 204 + the record's ``Location``."""
         b = self.backend
         with b.lock:
             state = b.actions.get(ident)
-            if state is None:
+            if state is not None:
+                if state[0] > 0:
+                    state[0] -= 1
+                    return httpx.Response(202)
+                self._complete(ident)
+            location = b.finished.get(ident)
+            if location is None:
                 raise EmulatorError(404, error_object("The operation is not found."))
-            if state[0] > 0:
-                state[0] -= 1
-                return httpx.Response(202)
-            record, status, location, entity = state[1], state[2], state[3], state[4]
-            record["Status"] = status
-            if "Hold" in b.fields.get(entity, {}):
-                record["Hold"] = status == "On Hold"
-            record["LastModifiedDateTime"] = b.clock()
-            del b.actions[ident]
         return httpx.Response(204, headers={"Location": location})
+
+    # ------------------------------------------------------------------ files
+
+    def put_file(
+        self,
+        entity: str,
+        record: Mapping[str, Any],
+        filename: str,
+        request: httpx.Request,
+        base: str,
+    ) -> httpx.Response:
+        """``PUT …/files/{filename}`` -> 204 + ``Location`` of the file.
+
+        The raw body is the file; ``PX-CbFileComment`` headers (joined with commas) are
+        its comment. Attaching the same file name again replaces that file.
+        """
+        if not filename:
+            raise EmulatorError(400, error_object("The file name is required."))
+        comments = request.headers.get_list("PX-CbFileComment")
+        comment = ",".join(comments) if comments else None
+        if comment is not None and len(comment) > 500:
+            raise EmulatorError(400, error_object("The file comment exceeds 500 characters."))
+        with self.backend.lock:
+            ident = self.backend.attach(str(record["id"]), filename, request.content, comment)
+        return httpx.Response(204, headers={"Location": f"{base}/files/{ident}"})
+
+    def get_file(self, file_id: str) -> httpx.Response:
+        """``GET {base}/files/{id}``: the attached file's bytes."""
+        with self.backend.lock:
+            stored = self.backend.file_by_id(file_id)
+        if stored is None:
+            raise _not_found(self.not_found_status)
+        return httpx.Response(
+            200, content=stored.content, headers={"Content-Type": "application/octet-stream"}
+        )
+
+    def record_by_note(self, note_id: str) -> tuple[str, dict[str, Any]]:
+        """The entity and record whose ``id`` (NoteID) is ``note_id`` (``files:put`` form)."""
+        b = self.backend
+        with b.lock:
+            for entity, rows in b.records.items():
+                for row in rows:
+                    if row.get("id") == note_id:
+                        return entity, row
+        raise _not_found(self.not_found_status)
 
 
 #: (entity, action) -> (statuses the action accepts, status once it completes).
@@ -737,7 +972,7 @@ def _validation(
         current = echo.get(field)
         if isinstance(current, Mapping) and "value" in current:
             echo[field] = {**current, "error": message}
-        elif field == "Details":
+        elif field in ("Details", "Record"):
             echo["error_Details"] = message  # no field object to carry it: entity level
         else:
             echo[field] = {"value": None, "error": message}

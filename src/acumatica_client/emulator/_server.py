@@ -51,7 +51,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    """An HTTP server on 127.0.0.1 with an ephemeral port, run in a daemon thread."""
+    """An HTTP server on 127.0.0.1 with an ephemeral port, run in a daemon thread.
+
+    ``base_url`` is ``http://127.0.0.1:<port>``; ``url`` is the service URL under one
+    documented name (for Acumatica, the instance URL: equal to ``base_url``).
+    """
 
     def __init__(self, app: Callable[[httpx.Request], httpx.Response]) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -62,6 +66,16 @@ class LoopbackServer:
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        """The service URL to give the client (``AcumaticaClient(base_url=server.url)``).
+
+        For Acumatica that is the instance URL itself, so ``url == base_url``; the
+        endpoint lives under it at ``/entity/Default/<version>/``. (The Expensify
+        emulator's server has the same two attributes.)
+        """
+        return self.base_url
 
     def start(self) -> None:
         """Start serving in the background."""
