@@ -102,7 +102,7 @@ class FreeMarkerRenderer:
         return f"FreeMarkerRenderer(jar={str(self.jar)!r}, object_wrapper={self.object_wrapper!r})"
 
     def _java(self) -> str | None:
-        return self.java or shutil.which("java")
+        return shutil.which(self.java) if self.java is not None else shutil.which("java")
 
     def available(self) -> bool:
         """True when a ``java`` executable and the jar are present."""

@@ -78,7 +78,7 @@ class _Reader:
             if char in "\n\r":
                 raise self.error("Unterminated string")
             if char == quote:
-                return "".join(out)
+                return _join_surrogates("".join(out))
             if char != "\\":
                 out.append(char)
                 continue
@@ -174,6 +174,16 @@ class _Reader:
                 return out
             else:
                 raise self.error("Expected a ',' or ']'")
+
+
+def _join_surrogates(text: str) -> str:
+    """Combine ``\ud800\udc00``-style escaped pairs (Java strings are UTF-16)."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return text  # a lone surrogate stays as it is
 
 
 def _key_text(key: Any) -> str:
