@@ -496,6 +496,13 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         default=_DEFAULT_RULES.timezone,
     ),
     _Opt(
+        ("rules", "mark_reimbursed_when_paid"),
+        "bool",
+        "Accrual (trigger APPROVED): when a posted bill is paid in Acumatica (Closed, balance "
+        "0), mark its report reimbursed in Expensify, once.",
+        default=_DEFAULT_RULES.mark_reimbursed_when_paid,
+    ),
+    _Opt(
         ("rules", "tag_map"),
         "tag_map",
         "Expensify tag levels -> Acumatica line fields, one [[rules.tag_map]] table each: "
@@ -1027,6 +1034,7 @@ def _build(
                 bill_terms=rules["bill_terms"],
                 base_currency=rules["base_currency"],
                 timezone=rules["timezone"],
+                mark_reimbursed_when_paid=rules["mark_reimbursed_when_paid"],
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

@@ -110,3 +110,6 @@ class PostingRules:
     base_currency: str = "USD"
     # IANA time zone (``zoneinfo`` name) in which report timestamps become document dates.
     timezone: str = "UTC"
+    # Payment status back to Expensify (accrual): a report whose bill is paid in Acumatica
+    # is marked reimbursed in Expensify, once (see :mod:`._payments`).
+    mark_reimbursed_when_paid: bool = False

@@ -44,6 +44,7 @@ from ._config import BridgeConfig
 from ._errors import ConfigError, ErrorCode, Problem
 from ._keys import DocumentKind
 from ._notify import run_with_notifications
+from ._payments import with_payment_sync
 from ._ports import ExpenseSource, Ledger, LedgerDocument
 from ._posting import (
     PostingContext,
@@ -139,17 +140,25 @@ def sync(
             provision_all(config, acumatica=acumatica, expensify=expensify)
         ledger = AcumaticaLedger(acumatica, page_size=config.page_size)
         source, run_store = ExpensifySource(expensify), store
+        acu_client, exp_client, clock = acumatica, expensify, now or _utcnow
         return run_with_notifications(
             config,
-            lambda: _run(
+            lambda: with_payment_sync(
                 config,
-                ledger,
-                source,
-                run_store,
-                dry_run=dry_run,
-                clock=now or _utcnow,
-                progress=progress,
-                on_step=on_step,
+                _run(
+                    config,
+                    ledger,
+                    source,
+                    run_store,
+                    dry_run=dry_run,
+                    clock=clock,
+                    progress=progress,
+                    on_step=on_step,
+                ),
+                acumatica=acu_client,
+                expensify=exp_client,
+                store=run_store,
+                clock=clock,
             ),
             store=store,
             dry_run=dry_run,

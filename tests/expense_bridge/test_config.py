@@ -209,6 +209,7 @@ BAD_VALUES = [
     ("notifications", "smtp_to", ["ops at firm"], "notifications.smtp_to"),
     ("notifications", "smtp_starttls", "yes", "notifications.smtp_starttls"),
     ("notifications", "smtp_username", 5, "notifications.smtp_username"),
+    ("rules", "mark_reimbursed_when_paid", "yes", "rules.mark_reimbursed_when_paid"),
 ]
 
 
