@@ -1,18 +1,24 @@
-"""The SQLite state store: claims, leases, bookmarks, snapshots, the append-only audit."""
+"""The state store on SQLite and PostgreSQL: claims, leases, bookmarks, snapshots, audit.
+
+Every behavioural test runs against both databases (``store`` is parametrised); the
+PostgreSQL ones get a fresh database each (skipped without a server, failed under CI).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
 from expense_bridge import _store
 from expense_bridge._store import (
     AuditEntry,
+    DatabaseStore,
     DocumentRecord,
     ReportStatus,
     SQLiteStore,
@@ -20,17 +26,27 @@ from expense_bridge._store import (
     report_to_json,
 )
 
+from ..scaleout.services import postgres_database
 from .fakes import NOW, expense, report
 from .strategies import World, worlds
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh state database of each kind: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "state.sqlite3")
-    yield s  # type: ignore[misc]
-    s.close()
+def store(store_url: str) -> Iterator[DatabaseStore]:
+    with DatabaseStore(store_url) as s:
+        yield s
 
 
 def test_constructor_does_no_io_and_default_path_is_used_lazily(
@@ -52,7 +68,7 @@ def test_terminal_states() -> None:
     }
 
 
-def test_claim_is_a_lease(store: SQLiteStore) -> None:
+def test_claim_is_a_lease(store: DatabaseStore) -> None:
     assert store.claim("c", "R1", "a", T0, 60)
     assert store.claim("c", "R1", "a", T0 + timedelta(seconds=1), 60)  # re-entrant
     assert not store.claim("c", "R1", "b", T0 + timedelta(seconds=59), 60)
@@ -64,14 +80,14 @@ def test_claim_is_a_lease(store: SQLiteStore) -> None:
     assert store.claim("other-connection", "R1", "z", T0, 60)  # connections are separate
 
 
-def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"
-    SQLiteStore(path).bookmark("c")  # create the file
+def test_concurrent_claims_have_exactly_one_winner(store_url: str) -> None:
+    with DatabaseStore(store_url) as first:
+        first.bookmark("c")  # create the schema
     start = threading.Barrier(8)
     wins: list[str] = []
 
     def worker(owner: str) -> None:
-        s = SQLiteStore(path)
+        s = DatabaseStore(store_url)
         start.wait(timeout=30)
         for n in range(20):
             if s.claim("c", f"R{n}", owner, T0, 600):
@@ -86,7 +102,7 @@ def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path) -> None:
     assert sorted(wins) == sorted(f"R{n}" for n in range(20))  # one owner per report
 
 
-def test_status_documents_and_snapshot(store: SQLiteStore) -> None:
+def test_status_documents_and_snapshot(store: DatabaseStore) -> None:
     r = report("R1", card=True)
     store.save_snapshot("c", r, "fp1", T0)
     store.set_status("c", "R1", ReportStatus.POSTING, T0)
@@ -106,7 +122,7 @@ def test_status_documents_and_snapshot(store: SQLiteStore) -> None:
     assert store.get("other", "R1") is None
 
 
-def test_held_problems_are_kept(store: SQLiteStore) -> None:
+def test_held_problems_are_kept(store: DatabaseStore) -> None:
     problems = [{"code": "EB-CATEGORY-UNKNOWN", "field": "expenses[0].category",
                  "message": "m", "fix": "f", "transaction_id": "R1-1"}]  # fmt: skip
     store.set_status("c", "R1", ReportStatus.HELD, T0, problems)
@@ -118,7 +134,7 @@ def test_held_problems_are_kept(store: SQLiteStore) -> None:
     assert store.get("c", "R1").error_codes == ()  # type: ignore[union-attr]
 
 
-def test_bookmark_never_moves_backwards(store: SQLiteStore) -> None:
+def test_bookmark_never_moves_backwards(store: DatabaseStore) -> None:
     assert store.bookmark("c") is None
     store.set_bookmark("c", T0)
     store.set_bookmark("c", T0 - timedelta(days=1))
@@ -131,7 +147,7 @@ def test_bookmark_never_moves_backwards(store: SQLiteStore) -> None:
     assert store.bookmark("other") is None
 
 
-def test_audit_trail_is_append_only(store: SQLiteStore) -> None:
+def test_audit_trail_is_append_only(store: DatabaseStore) -> None:
     entry = AuditEntry(
         at=T0,
         run_id="run1",
@@ -146,16 +162,20 @@ def test_audit_trail_is_append_only(store: SQLiteStore) -> None:
     store.audit(AuditEntry(at=T0, run_id="run1", report_id="R2", step="plan", outcome="held"), "c")
     assert store.audit_trail("R1") == [entry]
     assert store.audit_trail("R1", "other") == []
-    assert store.path is not None
-    with sqlite3.connect(store.path) as raw:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            raw.execute("UPDATE audit SET outcome='forged'")
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            raw.execute("DELETE FROM audit")
+    raw = sa.create_engine(store.url)  # past the store's code: the database refuses
+    try:
+        for forgery in ("UPDATE audit SET outcome='forged'", "DELETE FROM audit"):
+            with raw.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                conn.exec_driver_sql(forgery)
+        if store.dialect == "postgresql":
+            with raw.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                conn.exec_driver_sql("TRUNCATE audit")
+    finally:
+        raw.dispose()
     assert store.audit_trail("R1") == [entry]
 
 
-def test_runs_newest_first(store: SQLiteStore) -> None:
+def test_runs_newest_first(store: DatabaseStore) -> None:
     store.record_run("c", "a", T0, T0 + timedelta(seconds=5), {"pulled": 1})
     store.record_run("c", "b", T0 + timedelta(hours=1), T0 + timedelta(hours=1), {"pulled": 2})
     assert [(r["run_id"], r["pulled"]) for r in store.runs("c")] == [("b", 2), ("a", 1)]

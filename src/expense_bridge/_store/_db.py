@@ -1,0 +1,1042 @@
+"""One state store over SQLite and PostgreSQL (SQLAlchemy Core 2.x, Alembic migrations).
+
+:class:`DatabaseStore` implements :class:`~expense_bridge._store.StateStore` with a single
+code path for both databases, chosen by URL (``sqlite:///state.sqlite3``, or a plain
+``postgresql://user@host/db`` which is mapped to the psycopg 3 driver). The only dialect
+switches are the upsert constructor, how a write transaction starts (SQLite: ``BEGIN
+IMMEDIATE``; PostgreSQL: ``SELECT … FOR UPDATE`` row locks) and how durability is chosen
+per transaction (below).
+
+Schema. The schema is versioned with Alembic (version table ``expense_bridge_schema``).
+On first use the store brings the database to this release's head under a lock (SQLite's
+write lock; a PostgreSQL advisory lock), stamping a state file of the first release
+(tables but no version) as revision ``0001`` first, so it upgrades in place. A database
+whose version this release does not know (written by a newer release) is refused with
+:class:`StateSchemaError` naming the file and the version; a file that is not a database
+raises :class:`StateCorruptError`, one that cannot be written :class:`StateUnavailableError`.
+
+Leases. A report claim is a lease (owner + expiry) taken under a row lock; a crashed
+worker's successor takes it over once it lapses. With ``heartbeat=True`` a daemon thread
+renews every claim and named lease this process holds at a third of its duration, so
+leases can be short (``claim_lease`` seconds, default 90) and still never lapse under a
+live worker; a killed worker stops renewing and its successor takes over within one lease.
+:meth:`DatabaseStore.run_lease` is the per-tenant run lease (one sync per tenant at a time;
+a second worker skips or waits).
+
+Durability and batching (issue 14). Every method is one transaction, as the protocol
+requires, and every lookup is indexed (``documents (connection, report_id)``, ``reports
+(connection, status)``, ``runs (connection, started)``, ``audit (report_id, id)``). What
+is batched is the *flush to disk*: only the two transitions exactly-once depends on are
+committed durably on their own --
+
+* the intent (``set_status(POSTING)``), which must be on disk before the ERP write, and
+* the document number (``add_document``), which must be on disk as soon as it is known --
+
+and with them everything written before them. All other writes (claims, releases,
+snapshots, audit lines, POSTED/ACKNOWLEDGED/HELD, bookmarks, runs) commit without waiting
+for the disk (SQLite ``synchronous=NORMAL`` in WAL mode; PostgreSQL ``synchronous_commit
+= off`` for that transaction). They survive a crash of the process (the WAL / the server
+has them); only a power loss can drop the latest of them, and then only back to the last
+durable commit, which is ordered after them: a lost claim or release only means a lease
+lapses; a lost snapshot or audit line comes back with the next durable commit or is
+rewritten by the next run; a lost POSTED or ACKNOWLEDGED leaves the report in POSTING with
+its documents recorded, so the next run looks up by key and adopts instead of creating;
+a lost bookmark only re-reads reports. So a report costs two disk flushes instead of ~11,
+and exactly-once keeps the same footing: intent before the write, number after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+
+from expensify_client import Report
+
+from . import _records
+from ._errors import (
+    LeaseBusyError,
+    StateCorruptError,
+    StateSchemaError,
+    StateStoreError,
+    StateUnavailableError,
+)
+from ._records import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, report_to_json
+from ._schema import (
+    AUDIT,
+    BOOKMARKS,
+    DOCUMENTS,
+    LEASES,
+    RATE_SENDS,
+    REPORTS,
+    RUNS,
+    TENANTS,
+    VERSION_TABLE,
+)
+
+__all__ = [
+    "DatabaseStore",
+    "Lease",
+    "SQLiteStore",
+    "database_url",
+    "describe_url",
+    "schema_head",
+    "schema_version",
+    "upgrade_database",
+]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_DEFAULT_CLAIM_LEASE = 90.0
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def database_url(url: str | Path | URL | None) -> URL:
+    """The SQLAlchemy URL for a state location.
+
+    ``None``: the SQLite file at the default path; a :class:`~pathlib.Path` or a string
+    without ``://``: a SQLite file; ``postgresql://`` / ``postgres://``: PostgreSQL through
+    psycopg 3; ``sqlite://…`` and ``postgresql+<driver>://…`` are taken as they are.
+    """
+    if url is None:
+        return URL.create("sqlite", database=str(_records_default_path()))
+    if isinstance(url, Path):
+        return URL.create("sqlite", database=str(url))
+    if isinstance(url, str) and "://" not in url:
+        return URL.create("sqlite", database=url)
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StateStoreError(str(url), f"state.url {url!r} is not a database URL") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername=f"postgresql+{driver or 'psycopg'}")
+    if backend == "sqlite":
+        return parsed
+    raise StateStoreError(
+        describe_url(parsed),
+        f"state.url {describe_url(parsed)} names an unsupported database {backend!r}; "
+        "use sqlite:///<file> or postgresql://user@host/db",
+    )
+
+
+def describe_url(url: URL) -> str:
+    """How errors and logs name a database: the SQLite file, or the URL without password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def _records_default_path() -> Path:
+    # Looked up on the package at call time so tests can point it elsewhere.
+    from . import default_state_path
+
+    return default_state_path()
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(_MIGRATIONS), version_locations=[str(_MIGRATIONS / "versions")])
+
+
+def schema_head() -> str:
+    """The schema version this release writes (the newest migration)."""
+    head = _script().get_current_head()
+    assert isinstance(head, str)  # noqa: S101 - one linear history
+    return head
+
+
+def _current(conn: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def _known_revisions() -> set[str]:
+    return {rev.revision for rev in _script().walk_revisions()}
+
+
+def _refuse_unknown(where: str, current: str | None) -> None:
+    if current is not None and current not in _known_revisions():
+        raise StateSchemaError(
+            where,
+            f"state store {where} has schema version {current}, newer than this release of "
+            f"expense-bridge supports ({schema_head()}); upgrade expense-bridge, or point "
+            "state.url at another database",
+            version=current,
+        )
+
+
+def _migrate(conn: sa.Connection, where: str) -> tuple[str | None, str]:
+    """Bring the database on ``conn`` (inside its transaction) to the head revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(VERSION_TABLE))))
+    before = _current(conn)
+    _refuse_unknown(where, before)
+    head = schema_head()
+    if before == head:
+        return before, head
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = conn
+    if before is None and sa.inspect(conn).has_table(REPORTS.name):
+        command.stamp(config, "0001")  # a state file of the first release, before versions
+        before = "0001"
+    command.upgrade(config, "head")
+    return before, head
+
+
+def upgrade_database(url: str | Path | URL | None) -> tuple[str | None, str]:
+    """Migrate the state database at ``url`` to this release's schema; idempotent.
+
+    Returns ``(version before, version after)``; the two are equal when there was
+    nothing to do. A newer schema raises :class:`StateSchemaError`.
+    """
+    store = DatabaseStore(url, auto_upgrade=False)
+    try:
+        return store.upgrade()
+    finally:
+        store.close()
+
+
+def schema_version(url: str | Path | URL | None) -> str | None:
+    """The schema version of the database at ``url`` (None: empty or first release)."""
+    store = DatabaseStore(url, auto_upgrade=False)
+    try:
+        with store._tx(write=False) as conn:
+            return _current(conn)
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@contextmanager
+def _translated(where: str) -> Iterator[None]:
+    """Database errors as typed store errors naming the file or URL (never a password)."""
+    try:
+        yield
+    except StateStoreError:
+        raise
+    except sa.exc.DBAPIError as exc:
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        low = text.lower()
+        if "not a database" in low or "malformed" in low:
+            raise StateCorruptError(
+                where,
+                f"state file {where} is not a valid database ({text}); restore it from a "
+                "backup or move it away to start afresh",
+            ) from None
+        if "readonly" in low or "read-only" in low or "unable to open" in low:
+            raise StateUnavailableError(
+                where,
+                f"state store {where} cannot be written ({text}); check the permissions of "
+                "the file and its directory",
+            ) from None
+        if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError):
+            raise StateUnavailableError(
+                where,
+                f"state database {where} is unavailable ({type(exc.orig).__name__}); the "
+                "next run continues where this one stopped",
+                transient=True,
+            ) from None
+        raise
+    except OSError as exc:  # the directory cannot be created (read-only, a file, …)
+        raise StateUnavailableError(
+            where,
+            f"state store {where} cannot be created: {exc.strerror or exc}; check that its "
+            "directory exists and is writable",
+        ) from None
+
+
+# --------------------------------------------------------------------------- store
+
+
+class Lease:
+    """A named lease held by this process (see :meth:`DatabaseStore.run_lease`).
+
+    ``lost`` is set when a renewal finds the lease taken over (the holder should stop).
+    """
+
+    def __init__(self, connection: str, name: str, owner: str, seconds: float) -> None:
+        self.connection = connection
+        self.name = name
+        self.owner = owner
+        self.seconds = seconds
+        self.lost = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"Lease({self.connection!r}, {self.name!r}, owner={self.owner!r})"
+
+
+class DatabaseStore:
+    """The :class:`StateStore` on SQLite or PostgreSQL (see the module docstring).
+
+    ``url``: a database URL, a SQLite path, or None for the default SQLite file. The
+    constructor does no I/O: the engine is created and the schema checked (and, with
+    ``auto_upgrade``, migrated) on first use. ``heartbeat``: renew held claims and leases
+    in a background thread; ``claim_lease``: with ``heartbeat``, the claim duration used
+    instead of the caller's (short, renewed). Usable as a context manager (closes).
+    """
+
+    def __init__(
+        self,
+        url: str | Path | URL | None = None,
+        *,
+        timeout: float = 30.0,
+        auto_upgrade: bool = True,
+        heartbeat: bool = False,
+        claim_lease: float = _DEFAULT_CLAIM_LEASE,
+    ) -> None:
+        self._url_arg = url
+        self._timeout = timeout
+        self._auto_upgrade = auto_upgrade
+        self._heartbeat = heartbeat
+        self._claim_lease = claim_lease
+        self._engine: sa.Engine | None = None
+        self._pid = 0
+        self._init_lock = threading.Lock()
+        self._memory_lock = threading.RLock()
+        self._held: dict[tuple[str, str, str], float] = {}  # (connection, report, owner)
+        self._leases: dict[tuple[str, str, str], Lease] = {}
+        self._held_lock = threading.Lock()
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def url(self) -> URL:
+        """The database URL (its password is never shown by :func:`describe_url`)."""
+        return database_url(self._url_arg)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.url.get_backend_name()
+
+    @property
+    def location(self) -> str:
+        """The SQLite file or the password-less URL (how errors name this store)."""
+        return describe_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+    def __enter__(self) -> DatabaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the heartbeat and close every pooled connection (the store stays usable)."""
+        self._stop.set()
+        beat, self._beat = self._beat, None
+        if beat is not None and beat is not threading.current_thread():
+            beat.join(timeout=5)
+        self._stop = threading.Event()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _memory(self) -> bool:
+        return self.dialect == "sqlite" and self.url.database in (None, "", ":memory:")
+
+    def _create_engine(self) -> sa.Engine:
+        url = self.url
+        if url.get_backend_name() == "postgresql":
+            return sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": max(1, int(self._timeout))},
+            )
+        if self._memory():
+            engine = sa.create_engine(
+                url,
+                poolclass=sa.pool.StaticPool,
+                connect_args={"check_same_thread": False, "timeout": self._timeout},
+            )
+        else:
+            assert url.database is not None  # noqa: S101 - not memory
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": self._timeout}
+            )
+        memory = self._memory()
+        busy = int(self._timeout * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi: Any, record: Any) -> None:
+            dbapi.isolation_level = None  # transactions are begun explicitly below
+            dbapi.execute(f"PRAGMA busy_timeout={busy}")
+            if memory:
+                return
+            # Switching to WAL needs a lock the busy handler does not always wait for when
+            # two processes open a new file at once: retry briefly.
+            for attempt in range(100):
+                try:
+                    dbapi.execute("PRAGMA journal_mode=WAL")
+                    break
+                except Exception as exc:  # sqlite3.OperationalError
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise
+                    time.sleep(0.02)
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            options = conn.get_execution_options()
+            level = "FULL" if options.get("eb_durable") else "NORMAL"
+            info = conn.connection.info
+            if not memory and info.get("eb_sync") != level:
+                conn.exec_driver_sql(f"PRAGMA synchronous={level}")
+                info["eb_sync"] = level
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("eb_write", True) else "BEGIN")
+
+        return engine
+
+    def _ready(self) -> sa.Engine:
+        engine = self._engine
+        if engine is not None and self._pid == os.getpid():
+            return engine
+        with self._init_lock:
+            if self._engine is not None and self._pid != os.getpid():
+                self._engine.dispose(close=False)  # a forked worker: never share sockets
+                self._engine = None
+            if self._engine is None:
+                with _translated(self.location):
+                    engine = self._create_engine()
+                    try:
+                        with engine.connect() as conn:
+                            conn.execution_options(eb_write=True, eb_durable=True)
+                            with conn.begin():
+                                if self._auto_upgrade:
+                                    _migrate(conn, self.location)
+                                else:
+                                    _refuse_unknown(self.location, _current(conn))
+                    except BaseException:
+                        engine.dispose()
+                        raise
+                self._engine = engine
+                self._pid = os.getpid()
+            return self._engine
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate this database to the head schema; ``(before, after)`` (see module doc)."""
+        with self._tx(write=True, durable=True, check=False) as conn:
+            return _migrate(conn, self.location)
+
+    def schema_version(self) -> str | None:
+        """This database's schema version (None before the first migration)."""
+        with self._tx(write=False) as conn:
+            return _current(conn)
+
+    @contextmanager
+    def _tx(
+        self, *, write: bool = True, durable: bool = False, check: bool = True
+    ) -> Iterator[sa.Connection]:
+        """One transaction; ``durable``: wait for the disk at commit (see module doc)."""
+        with _translated(self.location):
+            engine = self._ready() if check else self._bare_engine()
+            with (
+                self._memory_lock if self._memory() else _nolock(),
+                engine.connect() as conn,
+            ):
+                conn.execution_options(eb_write=write, eb_durable=durable)
+                with conn.begin():
+                    if write and not durable and conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield conn
+
+    def _bare_engine(self) -> sa.Engine:
+        with self._init_lock:
+            if self._engine is None or self._pid != os.getpid():
+                with _translated(self.location):
+                    self._engine = self._create_engine()
+                self._pid = os.getpid()
+            return self._engine
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT (it has ``on_conflict_do_nothing``/``…_do_update``)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    # ------------------------------------------------------------------ reports
+
+    def claim(
+        self, connection: str, report_id: str, owner: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Take the lease on a report unless another live owner holds it (row-locked)."""
+        if self._heartbeat:
+            lease_seconds = self._claim_lease
+        until = now.timestamp() + lease_seconds
+        r = REPORTS.c
+        key = (r.connection == connection) & (r.report_id == report_id)
+        with self._tx(write=True) as conn:
+            locked = sa.select(r.claim_owner, r.claim_until).where(key).with_for_update()
+            row = conn.execute(locked).first()
+            if row is None:
+                inserted = conn.execute(
+                    self._insert(REPORTS)
+                    .values(
+                        connection=connection,
+                        report_id=report_id,
+                        status=ReportStatus.PULLED.value,
+                        claim_owner=owner,
+                        claim_until=str(until),
+                        updated_at=now.isoformat(),
+                    )
+                    .on_conflict_do_nothing()
+                )
+                if inserted.rowcount == 1:
+                    self._hold(connection, report_id, owner, lease_seconds)
+                    return True
+                row = conn.execute(locked).first()
+                assert row is not None  # noqa: S101 - inserted by the other writer
+            holder, expiry = row.claim_owner, row.claim_until
+            if holder not in (None, owner) and expiry and float(expiry) > now.timestamp():
+                return False
+            conn.execute(
+                sa.update(REPORTS).where(key).values(claim_owner=owner, claim_until=str(until))
+            )
+        self._hold(connection, report_id, owner, lease_seconds)
+        return True
+
+    def renew(
+        self, connection: str, report_id: str, owner: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Extend ``owner``'s claim on a report; False when it no longer holds it."""
+        r = REPORTS.c
+        with self._tx(write=True) as conn:
+            done = conn.execute(
+                sa.update(REPORTS)
+                .where(
+                    (r.connection == connection)
+                    & (r.report_id == report_id)
+                    & (r.claim_owner == owner)
+                )
+                .values(claim_until=str(now.timestamp() + lease_seconds))
+            )
+            return done.rowcount == 1
+
+    def release(self, connection: str, report_id: str, owner: str) -> None:
+        """Give the lease back (no-op if another owner took it over)."""
+        with self._held_lock:
+            self._held.pop((connection, report_id, owner), None)
+        r = REPORTS.c
+        with self._tx(write=True) as conn:
+            conn.execute(
+                sa.update(REPORTS)
+                .where(
+                    (r.connection == connection)
+                    & (r.report_id == report_id)
+                    & (r.claim_owner == owner)
+                )
+                .values(claim_owner=None, claim_until=None)
+            )
+
+    def get(self, connection: str, report_id: str) -> ReportRecord | None:
+        """The report's row with its documents."""
+        r, d = REPORTS.c, DOCUMENTS.c
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                sa.select(REPORTS).where((r.connection == connection) & (r.report_id == report_id))
+            ).first()
+            if row is None:
+                return None
+            docs = conn.execute(
+                sa.select(d.key, d.kind, d.number, d.part)
+                .where((d.connection == connection) & (d.report_id == report_id))
+                .order_by(d.key)
+            ).all()
+        return _record(row, docs)
+
+    def save_snapshot(
+        self, connection: str, report: Report, fingerprint: str, now: datetime
+    ) -> None:
+        """Keep the export snapshot (and fingerprint) of a report not yet posted."""
+        snapshot = report_to_json(report)
+        stmt = self._insert(REPORTS).values(
+            connection=connection,
+            report_id=report.report_id,
+            status=ReportStatus.PULLED.value,
+            fingerprint=fingerprint,
+            snapshot=snapshot,
+            updated_at=now.isoformat(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[REPORTS.c.connection, REPORTS.c.report_id],
+            set_={
+                "snapshot": stmt.excluded.snapshot,
+                "fingerprint": stmt.excluded.fingerprint,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        with self._tx(write=True) as conn:
+            conn.execute(stmt)
+
+    def set_status(
+        self,
+        connection: str,
+        report_id: str,
+        status: ReportStatus,
+        now: datetime,
+        problems: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Move a report to ``status`` (``problems``: the reasons a report is held).
+
+        POSTING (the intent recorded before any ERP write) is committed durably.
+        """
+        errors = json.dumps(list(problems))
+        stmt = self._insert(REPORTS).values(
+            connection=connection,
+            report_id=report_id,
+            status=status.value,
+            errors=errors,
+            updated_at=now.isoformat(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[REPORTS.c.connection, REPORTS.c.report_id],
+            set_={
+                "status": stmt.excluded.status,
+                "errors": stmt.excluded.errors,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        with self._tx(write=True, durable=status is ReportStatus.POSTING) as conn:
+            conn.execute(stmt)
+
+    def add_document(
+        self, connection: str, report_id: str, document: DocumentRecord, now: datetime
+    ) -> None:
+        """Record a document number (idempotent per key); committed durably."""
+        stmt = self._insert(DOCUMENTS).values(
+            connection=connection,
+            report_id=report_id,
+            key=document.key,
+            kind=document.kind,
+            number=document.number,
+            part=document.part,
+            created_at=now.isoformat(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[DOCUMENTS.c.connection, DOCUMENTS.c.key],
+            set_={
+                "report_id": stmt.excluded.report_id,
+                "kind": stmt.excluded.kind,
+                "number": stmt.excluded.number,
+                "part": stmt.excluded.part,
+                "created_at": stmt.excluded.created_at,
+            },
+        )
+        with self._tx(write=True, durable=True) as conn:
+            conn.execute(stmt)
+
+    def with_status(self, connection: str, *statuses: ReportStatus) -> list[ReportRecord]:
+        """Every report of ``connection`` in one of ``statuses`` (all when none given)."""
+        r, d = REPORTS.c, DOCUMENTS.c
+        where = r.connection == connection
+        if statuses:
+            where = where & r.status.in_([s.value for s in statuses])
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(REPORTS).where(where).order_by(r.report_id)).all()
+            docs = conn.execute(
+                sa.select(d.report_id, d.key, d.kind, d.number, d.part)
+                .where(
+                    (d.connection == connection)
+                    & d.report_id.in_(sa.select(r.report_id).where(where).scalar_subquery())
+                )
+                .order_by(d.key)
+            ).all()
+        by_report: dict[str, list[Any]] = {}
+        for doc in docs:
+            by_report.setdefault(doc.report_id, []).append(doc)
+        return [_record(row, by_report.get(row.report_id, [])) for row in rows]
+
+    def summary(self, connection: str) -> dict[str, int]:
+        """Number of reports per status."""
+        r = REPORTS.c
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                sa.select(r.status, sa.func.count())
+                .where(r.connection == connection)
+                .group_by(r.status)
+            ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    # ------------------------------------------------------------------ bookmarks, runs
+
+    def bookmark(self, connection: str) -> datetime | None:
+        """The signpost of the last sync that could advance (tz-aware), if any."""
+        b = BOOKMARKS.c
+        with self._tx(write=False) as conn:
+            value = conn.execute(sa.select(b.value).where(b.connection == connection)).scalar()
+        return datetime.fromisoformat(value) if value else None
+
+    def set_bookmark(self, connection: str, value: datetime) -> None:
+        """Advance the bookmark (never moves it backwards)."""
+        b = BOOKMARKS.c
+        with self._tx(write=True) as conn:
+            conn.execute(
+                self._insert(BOOKMARKS)
+                .values(connection=connection, value=value.isoformat())
+                .on_conflict_do_nothing()
+            )
+            current = conn.execute(
+                sa.select(b.value).where(b.connection == connection).with_for_update()
+            ).scalar_one()
+            if datetime.fromisoformat(current) >= value:
+                return
+            conn.execute(
+                sa.update(BOOKMARKS)
+                .where(b.connection == connection)
+                .values(value=value.isoformat())
+            )
+
+    def record_run(
+        self,
+        connection: str,
+        run_id: str,
+        started: datetime,
+        finished: datetime,
+        summary: dict[str, Any],
+    ) -> None:
+        """Keep a sync run's summary (for ``expense-bridge status``)."""
+        stmt = self._insert(RUNS).values(
+            run_id=run_id,
+            connection=connection,
+            started=started.isoformat(),
+            finished=finished.isoformat(),
+            summary=json.dumps(summary, sort_keys=True),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RUNS.c.run_id],
+            set_={
+                "connection": stmt.excluded.connection,
+                "started": stmt.excluded.started,
+                "finished": stmt.excluded.finished,
+                "summary": stmt.excluded.summary,
+            },
+        )
+        with self._tx(write=True) as conn:
+            conn.execute(stmt)
+
+    def runs(self, connection: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        u = RUNS.c
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                sa.select(RUNS)
+                .where(u.connection == connection)
+                .order_by(u.started.desc())
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "run_id": row.run_id,
+                "started": row.started,
+                "finished": row.finished,
+                **json.loads(row.summary),
+            }
+            for row in rows
+        ]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(self, entry: AuditEntry, connection: str) -> None:
+        """Append one entry to the audit trail (the database refuses updates and deletes)."""
+        with self._tx(write=True) as conn:
+            conn.execute(
+                sa.insert(AUDIT).values(
+                    at=entry.at.isoformat(),
+                    connection=connection,
+                    run_id=entry.run_id,
+                    report_id=entry.report_id,
+                    step=entry.step,
+                    outcome=entry.outcome,
+                    document=entry.document,
+                    error_code=entry.error_code,
+                    detail=entry.detail,
+                    digest=entry.digest,
+                )
+            )
+
+    def audit_trail(self, report_id: str, connection: str | None = None) -> list[AuditEntry]:
+        """Every audit entry of a report, oldest first."""
+        a = AUDIT.c
+        where = a.report_id == report_id
+        if connection is not None:
+            where = where & (a.connection == connection)
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(AUDIT).where(where).order_by(a.id)).all()
+        return [
+            AuditEntry(
+                at=datetime.fromisoformat(row.at),
+                run_id=row.run_id,
+                report_id=row.report_id,
+                step=row.step,
+                outcome=row.outcome,
+                document=row.document,
+                error_code=row.error_code,
+                detail=row.detail,
+                digest=row.digest,
+            )
+            for row in rows
+        ]
+
+    # ------------------------------------------------------------------ named leases
+
+    def acquire_lease(
+        self, connection: str, name: str, owner: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Take the named lease unless another live owner holds it (re-entrant)."""
+        l_ = LEASES.c
+        key = (l_.connection == connection) & (l_.name == name)
+        until = now.timestamp() + lease_seconds
+        with self._tx(write=True) as conn:
+            inserted = conn.execute(
+                self._insert(LEASES)
+                .values(connection=connection, name=name, owner=owner, until=until)
+                .on_conflict_do_nothing()
+            )
+            if inserted.rowcount == 1:
+                return True
+            row = conn.execute(sa.select(l_.owner, l_.until).where(key).with_for_update()).one()
+            if row.owner != owner and row.until > now.timestamp():
+                return False
+            conn.execute(sa.update(LEASES).where(key).values(owner=owner, until=until))
+            return True
+
+    def renew_lease(
+        self, connection: str, name: str, owner: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Extend ``owner``'s lease; False when it was taken over (or released)."""
+        l_ = LEASES.c
+        with self._tx(write=True) as conn:
+            done = conn.execute(
+                sa.update(LEASES)
+                .where((l_.connection == connection) & (l_.name == name) & (l_.owner == owner))
+                .values(until=now.timestamp() + lease_seconds)
+            )
+            return done.rowcount == 1
+
+    def release_lease(self, connection: str, name: str, owner: str) -> None:
+        """Give the named lease back (no-op when another owner holds it)."""
+        l_ = LEASES.c
+        with self._tx(write=True) as conn:
+            conn.execute(
+                sa.delete(LEASES).where(
+                    (l_.connection == connection) & (l_.name == name) & (l_.owner == owner)
+                )
+            )
+
+    def lease_holder(self, connection: str, name: str, now: datetime) -> str | None:
+        """The live holder of a named lease, if any."""
+        l_ = LEASES.c
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                sa.select(l_.owner, l_.until).where(
+                    (l_.connection == connection) & (l_.name == name)
+                )
+            ).first()
+        if row is None or row.until <= now.timestamp():
+            return None
+        return str(row.owner)
+
+    @contextmanager
+    def run_lease(
+        self,
+        connection: str,
+        owner: str | None = None,
+        *,
+        lease_seconds: float = 90.0,
+        wait: float = 0.0,
+        poll: float = 1.0,
+    ) -> Iterator[Lease]:
+        """Hold the per-tenant run lease for the block: one sync per connection at a time.
+
+        ``wait`` = 0 skips at once (:class:`LeaseBusyError`) when another live worker holds
+        it; otherwise waits up to ``wait`` seconds, polling every ``poll``. The lease is
+        renewed by a heartbeat thread every third of ``lease_seconds`` while the block
+        runs, so a killed worker's lease lapses within ``lease_seconds``.
+        """
+        owner = owner or uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while not self.acquire_lease(connection, "run", owner, _records.utcnow(), lease_seconds):
+            if time.monotonic() >= deadline:
+                holder = self.lease_holder(connection, "run", _records.utcnow())
+                raise LeaseBusyError(
+                    self.location,
+                    f"a sync of connection {connection!r} is already running (lease held by "
+                    f"{holder or 'another worker'})",
+                    holder=holder,
+                )
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())) or poll)
+        lease = Lease(connection, "run", owner, lease_seconds)
+        with self._held_lock:
+            self._leases[(connection, "run", owner)] = lease
+        self._start_heartbeat()
+        try:
+            yield lease
+        finally:
+            with self._held_lock:
+                self._leases.pop((connection, "run", owner), None)
+            self.release_lease(connection, "run", owner)
+
+    # ------------------------------------------------------------------ heartbeat
+
+    def _hold(self, connection: str, report_id: str, owner: str, seconds: float) -> None:
+        if not self._heartbeat:
+            return
+        with self._held_lock:
+            self._held[(connection, report_id, owner)] = seconds
+        self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        with self._held_lock:
+            if self._beat is not None and self._beat.is_alive():
+                return
+            stop = self._stop
+            self._beat = threading.Thread(
+                target=self._beat_loop, args=(stop,), name="expense-bridge-lease", daemon=True
+            )
+            self._beat.start()
+
+    def _beat_loop(self, stop: threading.Event) -> None:
+        while True:
+            with self._held_lock:
+                claims = dict(self._held)
+                leases = list(self._leases.values())
+            durations = [*claims.values(), *(lease.seconds for lease in leases)]
+            interval = min(durations) / 3 if durations else 1.0
+            if stop.wait(interval):
+                return
+            now = _records.utcnow()
+            for (connection, report_id, owner), seconds in claims.items():
+                try:
+                    self.renew(connection, report_id, owner, now, seconds)
+                except StateStoreError:  # the next beat tries again; the lease may lapse
+                    continue
+            for lease in leases:
+                try:
+                    ok = self.renew_lease(
+                        lease.connection, lease.name, lease.owner, now, lease.seconds
+                    )
+                except StateStoreError:
+                    continue
+                if not ok:
+                    lease.lost.set()
+
+    # ------------------------------------------------------------------ tenants
+
+    def put_tenant(self, name: str, document: str, now: datetime) -> None:
+        """Store (or replace) a tenant's configuration (TOML text, no secrets)."""
+        stmt = self._insert(TENANTS).values(
+            name=name, document=document, updated_at=now.isoformat()
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[TENANTS.c.name],
+            set_={"document": stmt.excluded.document, "updated_at": stmt.excluded.updated_at},
+        )
+        with self._tx(write=True, durable=True) as conn:
+            conn.execute(stmt)
+
+    def tenant_documents(self) -> dict[str, str]:
+        """Every stored tenant configuration by name."""
+        t = TENANTS.c
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(t.name, t.document).order_by(t.name)).all()
+        return {str(name): str(document) for name, document in rows}
+
+    def remove_tenant(self, name: str) -> bool:
+        """Delete a stored tenant configuration; False when there was none."""
+        with self._tx(write=True, durable=True) as conn:
+            done = conn.execute(sa.delete(TENANTS).where(TENANTS.c.name == name))
+            return done.rowcount == 1
+
+    # ------------------------------------------------------------------ rate limits
+
+    def reserve_send(self, key: str, windows: Sequence[tuple[int, float]], now: float) -> float:
+        """Reserve the earliest send time (epoch seconds) every window allows for ``key``.
+
+        Serialised per key (SQLite's write lock; a PostgreSQL advisory lock on the key), so
+        every process sharing this database shares the windows.
+        """
+        horizon = max(p for _, p in windows)
+        depth = max(n for n, _ in windows)
+        s = RATE_SENDS.c
+        with self._tx(write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
+            conn.execute(sa.delete(RATE_SENDS).where((s.key == key) & (s.at < now - horizon)))
+            sent = list(
+                conn.execute(
+                    sa.select(s.at).where(s.key == key).order_by(s.at.desc()).limit(depth)
+                ).scalars()
+            )
+            sent.reverse()
+            at = now
+            for max_calls, period in windows:
+                if len(sent) >= max_calls:
+                    at = max(at, sent[-max_calls] + period)
+            conn.execute(sa.insert(RATE_SENDS).values(key=key, at=at))
+            return float(at)
+
+
+@contextmanager
+def _nolock() -> Iterator[None]:
+    yield
+
+
+def _record(row: Any, docs: Sequence[Any]) -> ReportRecord:
+    errors = tuple(json.loads(row.errors or "[]"))
+    return ReportRecord(
+        report_id=row.report_id,
+        status=ReportStatus(row.status),
+        fingerprint=row.fingerprint,
+        snapshot=row.snapshot,
+        error_codes=tuple(str(e.get("code")) for e in errors),
+        errors=errors,
+        documents=tuple(
+            DocumentRecord(key=d.key, kind=d.kind, number=d.number, part=d.part) for d in docs
+        ),
+        updated_at=datetime.fromisoformat(row.updated_at) if row.updated_at else None,
+    )
+
+
+class SQLiteStore(DatabaseStore):
+    """The embedded default: a :class:`DatabaseStore` on one SQLite file (WAL).
+
+    ``path=None`` uses the default path under the user's data directory; ``":memory:"``
+    keeps everything in memory (tests). The file is opened lazily on first use.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, timeout: float = 30.0, **kw: Any) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(Path(path) if path is not None else None, timeout=timeout, **kw)

@@ -1,0 +1,1 @@
+"""Scale-out tests: the state store on PostgreSQL, shared rate limits, Celery workers."""
