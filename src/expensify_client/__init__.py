@@ -26,7 +26,7 @@ from ._exceptions import (
     ServerError,
     ValidationError,
 )
-from ._export import parse_report_export
+from ._export import iter_report_export, parse_report_export
 from ._jobs import (
     POLICY_FIELDS,
     EmployeeRecord,
@@ -50,10 +50,12 @@ from ._models import (
     PolicySummary,
     Report,
     ReportField,
+    ReportProblem,
     ReportState,
     Tag,
     TagLevel,
     TagValue,
+    UnparsedReport,
 )
 from ._results import EmployeeUpdateResult, ReportIssue, ReportStatusResult, SkippedEmployee
 from ._retry import RetryPolicy
@@ -93,6 +95,7 @@ __all__ = [
     "Report",
     "ReportField",
     "ReportIssue",
+    "ReportProblem",
     "ReportState",
     "ReportStatusResult",
     "ResponseValidationError",
@@ -103,6 +106,7 @@ __all__ = [
     "Tag",
     "TagLevel",
     "TagValue",
+    "UnparsedReport",
     "ValidationError",
     "cents_to_decimal",
     "decimal_to_cents",
@@ -110,6 +114,7 @@ __all__ = [
     "employee_feed",
     "employee_update_job",
     "export_job",
+    "iter_report_export",
     "minor_units",
     "parse_report_export",
     "policy_get_job",

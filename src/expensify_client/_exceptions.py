@@ -65,7 +65,21 @@ class CurrencyPrecisionError(DataError):
 
 
 class ExportParseError(DataError):
-    """An export file produced by our template does not parse into reports."""
+    """An export file produced by our template does not parse into reports.
+
+    Raised for a broken document (malformed JSON, not UTF-8, not ``{"reports":[...]}``) by
+    :func:`~expensify_client.iter_report_export`, and by
+    :func:`~expensify_client.parse_report_export` when some reports are unparsed: then
+    ``unparsed`` holds those :class:`~expensify_client.UnparsedReport` values and ``reports``
+    the reports that did parse (both empty for a broken document).
+    """
+
+    def __init__(
+        self, message: str, *, unparsed: tuple[Any, ...] = (), reports: tuple[Any, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.unparsed = unparsed
+        self.reports = reports
 
 
 class ResponseValidationError(DataError):

@@ -1,19 +1,46 @@
-"""Parse the output of :data:`EXPORT_TEMPLATE` into :class:`Report` values.
+"""Read the output of :data:`EXPORT_TEMPLATE` one report at a time.
 
-:func:`parse_report_export` reads exactly what the packaged template renders, and nothing
-else: ``{"reports":[...]}`` with the template's full key set on every report, submitter,
-expense and receipt object. Anything unexpected (malformed JSON, a missing or extra key, a
-value of the wrong type, an unknown status or currency, a date in another format) raises
-:class:`ExportParseError` naming the report ID, the transaction ID where there is one, and the
-field path (``reports[0].transactionList[2].amount``).
+:func:`iter_report_export` streams ``{"reports":[...]}`` with :mod:`ijson` (its C backend):
+only one report's JSON object is held at a time, so memory stays bounded whatever the size of
+the export. Each report becomes either a :class:`Report` or an :class:`UnparsedReport`; one odd
+report never stops the others.
 
-Normalisation, the only leniency (Expensify writes "no value" as an empty string):
+Per-report judgement
+====================
+
+*Soft* problems are worked around and recorded in :attr:`Report.problems`:
+
+* an unknown ``status`` (e.g. ``"Reimbursed (withdrawing)"``) or ``state``: kept raw in
+  :attr:`Report.status_text`, :attr:`Report.status` is ``None``;
+* a boolean written as the string ``"true"``/``"false"``: read as the boolean;
+* a key the template does not render (ignored).
+
+*Hard* problems make the report an :class:`UnparsedReport` naming every problem found (field
+path, message, a truncated rendering of the value): a missing or empty ``reportID``, a
+missing template key, a value of the wrong type, a retired or unknown currency (``HRK``), a
+malformed date, a duplicate report or transaction ID. A hard problem in one expense makes its
+whole report unparsed (a report is never returned with an expense missing).
+
+Only a broken *document* raises :class:`ExportParseError`: malformed JSON, invalid UTF-8, or a
+document that is not ``{"reports":[...]}``. Reports yielded before the break have already been
+yielded; a caller that needs all-or-nothing collects first (as :func:`parse_report_export`
+does).
+
+Normalisation (Expensify writes "no value" as ``""``; the template writes ``null``)
+====================================================================================
 
 * an optional string, amount, rate or date that is ``""`` or ``null`` becomes ``None``;
-* ``merchant`` and ``comment`` default to ``""``, the booleans to the model defaults
+* ``merchant`` and ``comment`` default to ``""``; the booleans to the model defaults
   (``reimbursable`` true, ``billable``/``hasTax``/``isACHReimbursed`` false) when ``null``;
-* a ``customField`` entry whose value is ``null`` is left out of ``custom_fields``;
-* ``ntag1``..``ntag5`` with a non-empty name become :class:`TagValue` items of ``tags``.
+* ``ntag1``..``ntag5`` with a non-empty name become :class:`TagValue` items of ``tags``;
+* **modified values**: ``modifiedAmount`` ``0``, ``"0"``, ``""`` or ``null`` means "not
+  modified" (``modified_amount_cents`` is ``None``) unless the expense's ``modified`` flag is
+  ``true``, in which case ``0`` is a real edit to zero. Likewise ``modifiedMerchant`` and
+  ``modifiedCreated`` equal to ``""``, ``"0"`` or ``null`` mean "not modified". Source: the
+  Integration Server's reconciliation data model documents ``modifiedAmount`` as "0 if
+  unmodified" (expensify-api.md section 3.4, Expensify/slate reconciliation templates), the
+  export reference as "empty/absent when not edited" (section 3.3), and Expensify's own
+  Postman help template uses a modified value only "if present" (section 3.5, item 5).
 
 Report event times (``created``, ``submitted``, ``approved``, ``reimbursed``) and an
 expense's ``inserted`` are ``yyyy-MM-dd HH:mm:ss`` (optionally with a fraction, or a bare
@@ -24,18 +51,23 @@ become :class:`datetime.date`. Amounts stay integer cents (convert with
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final, NoReturn
+from typing import IO, Any, Final, TypeAlias
+
+import ijson  # type: ignore[import-untyped]  # no stubs published
 
 from ._cents import MINOR_UNITS
 from ._exceptions import ExportParseError
-from ._models import Expense, Report, ReportState, TagValue
+from ._models import Expense, Report, ReportProblem, ReportState, TagValue, UnparsedReport
 
-__all__ = ["parse_report_export"]
+__all__ = ["ExportSource", "iter_report_export", "parse_report_export"]
+
+#: What :func:`iter_report_export` reads: the whole file as bytes or text, a binary file
+#: object, or an iterable of byte chunks (e.g. ``httpx.Response.iter_bytes()``).
+ExportSource: TypeAlias = "bytes | bytearray | memoryview | str | IO[bytes] | Iterable[bytes]"
 
 _SUBMITTER_KEYS: Final = frozenset({"firstName", "lastName", "fullName"})
 _RECEIPT_KEYS: Final = frozenset({"url"})
@@ -64,10 +96,11 @@ _REPORT_KEYS: Final = frozenset(
         "submitterPayrollID",
         "employeeCustomField1",
         "employeeCustomField2",
-        "customField",
         "transactionList",
     }
 )
+#: Keys an older revision of the template rendered; accepted without a problem.
+_LEGACY_REPORT_KEYS: Final = frozenset({"customField"})
 _TAG_LEVELS: Final = range(1, 6)
 _EXPENSE_KEYS: Final = frozenset(
     {
@@ -81,6 +114,7 @@ _EXPENSE_KEYS: Final = frozenset(
         "modifiedMerchant",
         "created",
         "modifiedCreated",
+        "modified",
         "inserted",
         "category",
         "categoryGlCode",
@@ -104,6 +138,8 @@ _EXPENSE_KEYS: Final = frozenset(
         "receiptObject",
     }
 )
+#: Keys whose absence is tolerated (added to the template later than the others).
+_OPTIONAL_EXPENSE_KEYS: Final = frozenset({"modified"})
 
 #: ``status`` (website / New Expensify vocabulary, and the filter spellings) to the state.
 _STATUSES: Final[Mapping[str, ReportState]] = {
@@ -131,21 +167,29 @@ _STATES: Final[Mapping[str, ReportState]] = {
     "ARCHIVED": ReportState.ARCHIVED,
     "CLOSED": ReportState.ARCHIVED,
 }
+#: Values meaning "not modified" in ``modifiedMerchant``/``modifiedCreated``.
+_UNMODIFIED_TEXT: Final = frozenset({"", "0"})
 
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATETIME: Final = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})(?: (?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d{1,6})?)?",
     re.ASCII,
 )
+_HEAD: Final = re.compile(rb'\s*\{\s*"reports"\s*:\s*\[')
+_TAIL: Final = re.compile(rb"\]\s*\}\s*$")
+_BOM: Final = b"\xef\xbb\xbf"
+_CHUNK: Final = 64 * 1024
 
 
-def _describe(value: object) -> str:
+def describe(value: object) -> str:
+    """A short rendering of a JSON value for messages (strings truncated to 40 characters)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
     if isinstance(value, int | Decimal):
-        return f"number {value}"
+        text = str(value)
+        return f"number {text if len(text) <= 40 else text[:37] + '...'}"
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"string {shown!r}"
@@ -154,315 +198,509 @@ def _describe(value: object) -> str:
     return "an object"
 
 
+class _Object(dict[str, Any]):
+    """A JSON object that remembers keys it saw twice (ijson's ``map_type``)."""
+
+    __slots__ = ("duplicates",)
+    duplicates: list[str]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            try:
+                self.duplicates.append(key)
+            except AttributeError:
+                self.duplicates = [key]
+        super().__setitem__(key, value)
+
+
+class _Bad(Exception):
+    """Internal: a hard problem was recorded; the value cannot be produced."""
+
+
 class _Fields:
-    """Typed access to one JSON object, with errors that say where in the export."""
+    """Typed access to one JSON object; problems are collected, not raised."""
 
-    def __init__(self, data: object, path: str, context: str, keys: frozenset[str]) -> None:
+    def __init__(
+        self,
+        data: object,
+        path: str,
+        problems: list[ReportProblem],
+        keys: frozenset[str],
+        *,
+        hard: list[bool],
+        optional: frozenset[str] = frozenset(),
+        legacy: frozenset[str] = frozenset(),
+    ) -> None:
         self.path = path
-        self.context = context
+        self.problems = problems
+        self.hard = hard
+        self.data: dict[str, Any] = {}
         if not isinstance(data, dict):
-            self.fail(path, f"expected an object, got {_describe(data)}")
-        missing = sorted(keys - data.keys())
-        extra = sorted(data.keys() - keys)
+            self.record(path, f"expected an object, got {describe(data)}", data)
+            raise _Bad
+        self.data = data
+        missing = sorted(keys - optional - data.keys())
+        extra = sorted(data.keys() - keys - legacy)
+        duplicates = getattr(data, "duplicates", None)
+        if duplicates:
+            self.record(path, f"duplicate key(s) {', '.join(sorted(set(duplicates)))}", None)
         if missing:
-            self.fail(path, f"missing key(s) {', '.join(missing)}")
+            self.record(path, f"missing key(s) {', '.join(missing)}", None)
         if extra:
-            self.fail(path, f"unexpected key(s) {', '.join(extra)}")
-        self.data: dict[str, Any] = data
-
-    def fail(self, path: str, problem: str) -> NoReturn:
-        raise ExportParseError(f"export {self.context}: {path}: {problem}")
+            self.soft(path, f"unexpected key(s) {', '.join(extra)} (ignored)", None)
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}"
 
-    def wrong(self, key: str, expected: str) -> NoReturn:
-        self.fail(self.at(key), f"expected {expected}, got {_describe(self.data[key])}")
+    def record(self, path: str, message: str, value: object) -> None:
+        self.problems.append(ReportProblem(path, message, describe(value)))
+        self.hard[0] = True
 
-    def required_str(self, key: str, *, allow_empty: bool = False) -> str:
-        value = self.data[key]
+    def soft(self, path: str, message: str, value: object) -> None:
+        self.problems.append(ReportProblem(path, message, describe(value)))
+
+    def wrong(self, key: str, expected: str) -> _Bad:
+        value = self.data.get(key)
+        self.record(self.at(key), f"expected {expected}, got {describe(value)}", value)
+        return _Bad()
+
+    def get(self, key: str, read: Any, *args: Any) -> Any:
+        """``read(key, *args)``, or ``None`` after recording a problem."""
+        try:
+            return read(key, *args)
+        except _Bad:
+            return None
+
+    def required_str(self, key: str, allow_empty: bool = False) -> str:
+        value = self.data.get(key)
         if not isinstance(value, str) or (not value and not allow_empty):
-            self.wrong(key, "a string" if allow_empty else "a non-empty string")
+            raise self.wrong(key, "a string" if allow_empty else "a non-empty string")
         return value
 
     def optional_str(self, key: str) -> str | None:
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            self.wrong(key, "a string or null")
+            raise self.wrong(key, "a string or null")
         return value
 
     def text(self, key: str) -> str:
         """A free-text field where null means empty."""
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None:
             return ""
         if not isinstance(value, str):
-            self.wrong(key, "a string or null")
+            raise self.wrong(key, "a string or null")
         return value
 
     def required_int(self, key: str) -> int:
-        value = self.data[key]
+        value = self.data.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.wrong(key, "an integer (cents)")
+            raise self.wrong(key, "an integer (cents)")
         return value
 
     def optional_int(self, key: str) -> int | None:
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.wrong(key, "an integer (cents) or null")
+            raise self.wrong(key, "an integer (cents) or null")
         return value
 
     def optional_decimal(self, key: str) -> Decimal | None:
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            self.wrong(key, "a number or null")
+            raise self.wrong(key, "a number or null")
         return Decimal(value)
 
     def flag(self, key: str, default: bool) -> bool:
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None:
             return default
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            self.soft(self.at(key), "a boolean written as a string (read as the boolean)", value)
+            return value.lower() == "true"
         if not isinstance(value, bool):
-            self.wrong(key, "a boolean or null")
+            raise self.wrong(key, "a boolean or null")
         return value
 
     def currency(self, key: str) -> str:
-        value = self.data[key]
+        value = self.data.get(key)
         if not isinstance(value, str) or value not in MINOR_UNITS:
-            self.wrong(key, "an ISO 4217 currency code")
+            raise self.wrong(key, "a current ISO 4217 currency code")
         return value
 
     def _date(self, key: str, value: str) -> date:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.wrong(key, "a valid date")
+            raise self.wrong(key, "a valid date") from None
 
     def required_date(self, key: str) -> date:
-        value = self.data[key]
+        value = self.data.get(key)
         if not isinstance(value, str) or not _DATE.fullmatch(value):
-            self.wrong(key, "a date yyyy-MM-dd")
+            raise self.wrong(key, "a date yyyy-MM-dd")
         return self._date(key, value)
 
     def optional_date(self, key: str) -> date | None:
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None or value == "":
             return None
         return self.required_date(key)
 
     def required_datetime(self, key: str) -> datetime:
-        value = self.data[key]
+        value = self.data.get(key)
         match = _DATETIME.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            self.wrong(key, "a time yyyy-MM-dd HH:mm:ss")
+            raise self.wrong(key, "a time yyyy-MM-dd HH:mm:ss")
         day = self._date(key, match["date"])
         if match["time"] is None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         try:
             moment = datetime.fromisoformat(f"{match['date']}T{match['time']}")
         except ValueError:
-            self.wrong(key, "a valid time yyyy-MM-dd HH:mm:ss")
+            raise self.wrong(key, "a valid time yyyy-MM-dd HH:mm:ss") from None
         micro = int((match["fraction"] or ".0")[1:].ljust(6, "0"))
         return moment.replace(microsecond=micro, tzinfo=UTC)
 
     def optional_datetime(self, key: str) -> datetime | None:
-        value = self.data[key]
+        value = self.data.get(key)
         if value is None or value == "":
             return None
         return self.required_datetime(key)
 
 
-def _state(report: _Fields) -> ReportState:
-    status = report.data["status"]
-    if status is not None:
-        if not isinstance(status, str) or status.lower() not in _STATUSES:
-            report.wrong("status", f"one of {', '.join(sorted(set(_STATUSES)))}")
-        return _STATUSES[status.lower()]
-    state = report.data["state"]
-    if not isinstance(state, str) or state.upper() not in _STATES:
-        report.wrong("state", f"a report state ({', '.join(_STATES)}) when status is null")
-    return _STATES[state.upper()]
+def _state(report: _Fields) -> tuple[ReportState | None, str | None]:
+    """The typed state (``None`` when unknown) and the raw status text."""
+    status = report.data.get("status")
+    if status is not None and status != "":
+        if not isinstance(status, str):
+            raise report.wrong("status", "a string")
+        known = _STATUSES.get(status.lower()) or _STATES.get(status.upper())
+        if known is None:
+            report.soft(report.at("status"), "unknown report status (kept as text)", status)
+        return known, status
+    state = report.data.get("state")
+    if state is None or state == "":
+        report.soft(report.at("state"), "neither status nor state is given", state)
+        return None, None
+    if not isinstance(state, str):
+        raise report.wrong("state", "a string")
+    known = _STATES.get(state.upper())
+    if known is None:
+        report.soft(report.at("state"), "unknown report state (kept as text)", state)
+    return known, state
 
 
 def _tags(expense: _Fields) -> tuple[TagValue, ...]:
     tags: list[TagValue] = []
     for level in _TAG_LEVELS:
-        name = expense.optional_str(f"ntag{level}")
-        gl_code = expense.optional_str(f"ntag{level}GlCode")
+        name = expense.get(f"ntag{level}", expense.optional_str)
+        gl_code = expense.get(f"ntag{level}GlCode", expense.optional_str)
         if name is None:
             if gl_code is not None:
-                expense.fail(expense.at(f"ntag{level}GlCode"), "a GL code without a tag name")
+                expense.record(
+                    expense.at(f"ntag{level}GlCode"), "a GL code without a tag name", gl_code
+                )
             continue
         tags.append(TagValue(level=level, name=name, gl_code=gl_code))
     return tuple(tags)
 
 
-def _expense(data: object, path: str, report_id: str) -> Expense:
-    transaction = data.get("transactionID") if isinstance(data, dict) else None
-    where = f"report {report_id!r}"
-    if isinstance(transaction, str) and transaction:
-        where += f", transaction {transaction!r}"
-    x = _Fields(data, path, where, _EXPENSE_KEYS)
-    receipt = _Fields(x.data["receiptObject"], x.at("receiptObject"), where, _RECEIPT_KEYS)
-    return Expense(
-        transaction_id=x.required_str("transactionID"),
-        report_id=report_id,
-        amount_cents=x.required_int("amount"),
-        currency=x.currency("currency"),
-        created=x.required_date("created"),
-        merchant=x.text("merchant"),
-        modified_amount_cents=x.optional_int("modifiedAmount"),
-        converted_amount_cents=x.optional_int("convertedAmount"),
-        currency_conversion_rate=x.optional_decimal("currencyConversionRate"),
-        modified_merchant=x.optional_str("modifiedMerchant"),
-        modified_created=x.optional_date("modifiedCreated"),
-        inserted=x.optional_datetime("inserted"),
-        category=x.optional_str("category"),
-        category_gl_code=x.optional_str("categoryGlCode"),
-        category_payroll_code=x.optional_str("categoryPayrollCode"),
-        tag=x.optional_str("tag"),
-        tag_gl_code=x.optional_str("tagGlCode"),
-        tags=_tags(x),
-        comment=x.text("comment"),
-        reimbursable=x.flag("reimbursable", True),
-        billable=x.flag("billable", False),
-        has_tax=x.flag("hasTax", False),
-        tax_amount_cents=x.optional_int("taxAmount"),
-        tax_name=x.optional_str("taxName"),
-        tax_rate=x.optional_decimal("taxRate"),
-        tax_code=x.optional_str("taxCode"),
-        mcc=x.optional_str("mcc"),
-        bank=x.optional_str("bank"),
-        card_id=x.optional_str("cardID"),
-        external_id=x.optional_str("externalID"),
-        receipt_url=receipt.optional_str("url"),
-    )
+def _modified_amount(x: _Fields, modified: bool | None) -> int | None:
+    value = x.data.get("modifiedAmount")
+    zero = value == "0" or (value == 0 and not isinstance(value, bool))
+    if modified is not True and zero:
+        return None
+    if modified is True and value == "0":
+        return 0
+    return x.optional_int("modifiedAmount")
 
 
-def _custom_fields(report: _Fields) -> dict[str, str]:
-    raw = report.data["customField"]
-    path = report.at("customField")
-    if not isinstance(raw, dict):
-        report.wrong("customField", "an object")
-    fields: dict[str, str] = {}
-    for key, value in raw.items():
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            report.fail(f"{path}.{key}", f"expected a string or null, got {_describe(value)}")
-        fields[key] = value
-    return fields
+def _modified_text(x: _Fields, key: str, modified: bool | None) -> str | None:
+    value = x.optional_str(key)
+    if value is not None and value in _UNMODIFIED_TEXT and modified is not True:
+        return None
+    return value
 
 
-def _report(data: object, path: str) -> Report:
-    report_id = data.get("reportID") if isinstance(data, dict) else None
-    where = f"report {report_id!r}" if isinstance(report_id, str) and report_id else "report"
-    r = _Fields(data, path, where, _REPORT_KEYS)
-    report_id = r.required_str("reportID")
-    names = _Fields(r.data["submitter"], r.at("submitter"), where, _SUBMITTER_KEYS)
-    expenses = r.data["transactionList"]
-    if not isinstance(expenses, list):
-        r.wrong("transactionList", "an array")
-    parsed = tuple(
-        _expense(item, f"{r.at('transactionList')}[{i}]", report_id)
-        for i, item in enumerate(expenses)
-    )
-    seen: set[str] = set()
-    for i, expense in enumerate(parsed):
-        if expense.transaction_id in seen:
-            r.fail(
-                f"{r.at('transactionList')}[{i}].transactionID",
-                f"duplicate transaction {expense.transaction_id!r}",
-            )
-        seen.add(expense.transaction_id)
-    return Report(
-        report_id=report_id,
-        report_name=r.required_str("reportName", allow_empty=True),
-        status=_state(r),
-        policy_id=r.required_str("policyID"),
-        currency=r.currency("currency"),
-        total_cents=r.required_int("total"),
-        account_email=r.required_str("accountEmail"),
-        created=r.required_datetime("created"),
-        policy_name=r.text("policyName"),
-        old_report_id=r.optional_str("oldReportID"),
-        account_id=r.optional_str("accountID"),
-        submitter_first_name=names.optional_str("firstName"),
-        submitter_last_name=names.optional_str("lastName"),
-        submitter_full_name=names.optional_str("fullName"),
-        submitter_user_id=r.optional_str("submitterUserID"),
-        submitter_payroll_id=r.optional_str("submitterPayrollID"),
-        employee_custom_field_1=r.optional_str("employeeCustomField1"),
-        employee_custom_field_2=r.optional_str("employeeCustomField2"),
-        manager_email=r.optional_str("managerEmail"),
-        submitted=r.optional_datetime("submitted"),
-        approved=r.optional_datetime("approved"),
-        reimbursed=r.optional_datetime("reimbursed"),
-        entry_id=r.optional_str("entryID"),
-        is_ach_reimbursed=r.flag("isACHReimbursed", False),
-        custom_fields=_custom_fields(r),
-        expenses=parsed,
-    )
+def _modified_date(x: _Fields) -> date | None:
+    value = x.data.get("modifiedCreated")
+    if (isinstance(value, str) and value in _UNMODIFIED_TEXT) or (
+        value == 0 and not isinstance(value, bool)
+    ):
+        return None
+    return x.optional_date("modifiedCreated")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ExportParseError(f"export: duplicate key {key!r} in one JSON object")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> NoReturn:
-    raise ExportParseError(f"export: {name} is not a JSON number")
-
-
-def parse_report_export(data: bytes | str) -> list[Report]:
-    """Parse the output of :data:`EXPORT_TEMPLATE` into reports (in export order).
-
-    ``data`` is the downloaded file, as bytes (UTF-8, an optional BOM is ignored) or text.
-    Raises :class:`ExportParseError` (a :class:`DataError`) for anything the template cannot
-    have produced; the message names the report, the transaction and the field path.
-    """
-    if isinstance(data, bytes | bytearray):
+def _expense(data: object, path: str, report_id: str, problems: list[ReportProblem]) -> Expense:
+    hard = [False]
+    x = _Fields(data, path, problems, _EXPENSE_KEYS, hard=hard, optional=_OPTIONAL_EXPENSE_KEYS)
+    receipt_url: str | None = None
+    if "receiptObject" in x.data:
         try:
-            text = bytes(data).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ExportParseError(f"export: not UTF-8 at byte {exc.start}") from exc
-    elif isinstance(data, str):
-        text = data
-    else:
-        raise ExportParseError(f"export: expected bytes or str, got {type(data).__name__}")
-    text = text.removeprefix("\ufeff")
-    try:
-        document = json.loads(
-            text,
-            parse_float=Decimal,
-            parse_constant=_no_constant,
-            object_pairs_hook=_no_duplicates,
-        )
-    except json.JSONDecodeError as exc:
-        raise ExportParseError(
-            f"export: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
-    if not isinstance(document, dict) or set(document) != {"reports"}:
-        raise ExportParseError('export: expected an object {"reports": [...]}')
-    items = document["reports"]
-    if not isinstance(items, list):
-        raise ExportParseError(f"export: reports: expected an array, got {_describe(items)}")
-    reports = [_report(item, f"reports[{i}]") for i, item in enumerate(items)]
-    seen: set[str] = set()
-    for i, report in enumerate(reports):
-        if report.report_id in seen:
-            raise ExportParseError(
-                f"export report {report.report_id!r}: reports[{i}].reportID: duplicate report"
+            receipt = _Fields(
+                x.data["receiptObject"], x.at("receiptObject"), problems, _RECEIPT_KEYS, hard=hard
             )
-        seen.add(report.report_id)
+            receipt_url = receipt.get("url", receipt.optional_str)
+        except _Bad:
+            pass
+    modified = x.get("modified", x.flag, None) if "modified" in x.data else None
+    g = x.get
+    values: dict[str, Any] = {
+        "transaction_id": g("transactionID", x.required_str),
+        "report_id": report_id,
+        "amount_cents": g("amount", x.required_int),
+        "currency": g("currency", x.currency),
+        "created": g("created", x.required_date),
+        "merchant": g("merchant", x.text),
+        "modified_amount_cents": g("modifiedAmount", lambda _k: _modified_amount(x, modified)),
+        "converted_amount_cents": g("convertedAmount", x.optional_int),
+        "currency_conversion_rate": g("currencyConversionRate", x.optional_decimal),
+        "modified_merchant": g("modifiedMerchant", lambda k: _modified_text(x, k, modified)),
+        "modified_created": g("modifiedCreated", lambda _k: _modified_date(x)),
+        "inserted": g("inserted", x.optional_datetime),
+        "category": g("category", x.optional_str),
+        "category_gl_code": g("categoryGlCode", x.optional_str),
+        "category_payroll_code": g("categoryPayrollCode", x.optional_str),
+        "tag": g("tag", x.optional_str),
+        "tag_gl_code": g("tagGlCode", x.optional_str),
+        "tags": _tags(x),
+        "comment": g("comment", x.text),
+        "reimbursable": g("reimbursable", x.flag, True),
+        "billable": g("billable", x.flag, False),
+        "has_tax": g("hasTax", x.flag, False),
+        "tax_amount_cents": g("taxAmount", x.optional_int),
+        "tax_name": g("taxName", x.optional_str),
+        "tax_rate": g("taxRate", x.optional_decimal),
+        "tax_code": g("taxCode", x.optional_str),
+        "mcc": g("mcc", x.optional_str),
+        "bank": g("bank", x.optional_str),
+        "card_id": g("cardID", x.optional_str),
+        "external_id": g("externalID", x.optional_str),
+        "receipt_url": receipt_url,
+    }
+    if hard[0]:
+        raise _Bad
+    return Expense(**values)
+
+
+def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
+    problems: list[ReportProblem] = []
+    hard = [False]
+    raw: Mapping[str, Any] = data if isinstance(data, dict) else {}
+    report_id: str | None = None
+    try:
+        r = _Fields(data, path, problems, _REPORT_KEYS, hard=hard, legacy=_LEGACY_REPORT_KEYS)
+    except _Bad:
+        return UnparsedReport(None, tuple(problems), raw)
+    report_id = r.get("reportID", r.required_str)
+    if report_id is not None:
+        if report_id in seen:
+            r.record(r.at("reportID"), "duplicate report (already in this export)", report_id)
+            report_id_for_expenses = report_id
+        else:
+            seen.add(report_id)
+            report_id_for_expenses = report_id
+    else:
+        report_id_for_expenses = ""
+    names: _Fields | None
+    try:
+        names = _Fields(
+            r.data.get("submitter"), r.at("submitter"), problems, _SUBMITTER_KEYS, hard=hard
+        )
+    except _Bad:
+        names = None
+    expenses: list[Expense] = []
+    items = r.data.get("transactionList")
+    if not isinstance(items, list):
+        r.wrong("transactionList", "an array")
+        items = []
+    transactions: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"{r.at('transactionList')}[{i}]"
+        try:
+            expense = _expense(item, where, report_id_for_expenses, problems)
+        except _Bad:
+            hard[0] = True
+            continue
+        if expense.transaction_id in transactions:
+            r.record(
+                f"{where}.transactionID",
+                f"duplicate transaction {expense.transaction_id!r}",
+                expense.transaction_id,
+            )
+            continue
+        transactions.add(expense.transaction_id)
+        expenses.append(expense)
+    g = r.get
+    try:
+        status, status_text = _state(r)
+    except _Bad:
+        status, status_text = None, None
+    values: dict[str, Any] = {
+        "report_id": report_id,
+        "report_name": g("reportName", r.required_str, True),
+        "status": status,
+        "status_text": status_text,
+        "policy_id": g("policyID", r.required_str),
+        "currency": g("currency", r.currency),
+        "total_cents": g("total", r.required_int),
+        "account_email": g("accountEmail", r.required_str),
+        "created": g("created", r.required_datetime),
+        "policy_name": g("policyName", r.text),
+        "old_report_id": g("oldReportID", r.optional_str),
+        "account_id": g("accountID", r.optional_str),
+        "submitter_first_name": names.get("firstName", names.optional_str) if names else None,
+        "submitter_last_name": names.get("lastName", names.optional_str) if names else None,
+        "submitter_full_name": names.get("fullName", names.optional_str) if names else None,
+        "submitter_user_id": g("submitterUserID", r.optional_str),
+        "submitter_payroll_id": g("submitterPayrollID", r.optional_str),
+        "employee_custom_field_1": g("employeeCustomField1", r.optional_str),
+        "employee_custom_field_2": g("employeeCustomField2", r.optional_str),
+        "manager_email": g("managerEmail", r.optional_str),
+        "submitted": g("submitted", r.optional_datetime),
+        "approved": g("approved", r.optional_datetime),
+        "reimbursed": g("reimbursed", r.optional_datetime),
+        "entry_id": g("entryID", r.optional_str),
+        "is_ach_reimbursed": g("isACHReimbursed", r.flag, False),
+        "expenses": tuple(expenses),
+    }
+    if hard[0]:
+        return UnparsedReport(report_id, tuple(problems), raw)
+    return Report(**values, problems=tuple(problems))
+
+
+# --------------------------------------------------------------------------- the document
+
+
+class _Reader:
+    """A binary file-like view of any :data:`ExportSource` that checks the document's ends.
+
+    It strips a UTF-8 BOM, checks that the document starts with ``{"reports":[`` and keeps
+    the last bytes read so that the end (``]}``) can be checked once ijson is done.
+    """
+
+    def __init__(self, source: object) -> None:
+        self._chunks: Iterator[object]
+        if isinstance(source, str):
+            source = source.encode("utf-8")
+        if isinstance(source, bytes | bytearray | memoryview):
+            # Slices, not one chunk: ijson builds every item of a chunk before yielding.
+            whole = memoryview(source).cast("B")
+            self._chunks = (
+                whole[start : start + _CHUNK].tobytes() for start in range(0, len(whole), _CHUNK)
+            )
+        elif hasattr(source, "read"):
+            stream: Any = source
+            self._chunks = iter(lambda: stream.read(_CHUNK), b"")
+        elif isinstance(source, Iterable):
+            self._chunks = iter(source)
+        else:
+            raise ExportParseError(
+                f"export: expected bytes, str, a binary file or byte chunks, got "
+                f"{type(source).__name__}"
+            )
+        self._pending = b""
+        self._head_checked = False
+        self._tail = b""
+        self.size = 0
+
+    def _next_chunk(self) -> bytes:
+        for chunk in self._chunks:
+            if isinstance(chunk, str):
+                raise ExportParseError("export: a text chunk in a byte stream")
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise ExportParseError(f"export: expected byte chunks, got {type(chunk).__name__}")
+            if chunk:
+                return bytes(chunk)
+        return b""
+
+    def _check_head(self) -> None:
+        head = b""
+        while len(head) < 64:
+            chunk = self._next_chunk()
+            if not chunk:
+                break
+            head += chunk
+        head = head.removeprefix(_BOM)
+        if not _HEAD.match(head):
+            raise ExportParseError('export: expected an object {"reports": [...]}')
+        self._pending = head
+        self._head_checked = True
+
+    def read(self, size: int = -1) -> bytes:
+        """The next chunk of bytes (whatever ``size``); ``b""`` at the end."""
+        if size == 0:
+            return b""
+        if not self._head_checked:
+            self._check_head()
+        if self._pending:
+            data, self._pending = self._pending, b""
+        else:
+            data = self._next_chunk()
+        if data:
+            self.size += len(data)
+            self._tail = (self._tail + data)[-64:]
+        return data
+
+    def check_tail(self) -> None:
+        if not _TAIL.search(self._tail):
+            raise ExportParseError('export: the document does not end with "]}"')
+
+
+def iter_report_export(source: ExportSource) -> Iterator[Report | UnparsedReport]:
+    """Yield the reports of an export one at a time, in export order, in bounded memory.
+
+    ``source`` is the downloaded file as ``bytes`` or ``str``, a binary file object, or an
+    iterable of byte chunks (UTF-8; a BOM is ignored). Each report is a :class:`Report`
+    (possibly carrying soft :attr:`~Report.problems`) or an :class:`UnparsedReport` naming
+    what made it unbuildable; see the module documentation for the rules. Raises
+    :class:`ExportParseError` only when the document itself is broken (malformed JSON,
+    invalid UTF-8, not ``{"reports":[...]}``), at the point where that is found.
+    """
+    reader = _Reader(source)
+    seen: set[str] = set()
+    index = 0
+    try:
+        for item in ijson.items(reader, "reports.item", map_type=_Object):
+            yield _report(item, f"reports[{index}]", seen)
+            index += 1
+    except ijson.JSONError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "utf" in detail.lower():
+            detail = f"not UTF-8 ({detail})"
+        raise ExportParseError(
+            f"export: malformed JSON after {index} report(s) (byte {reader.size}): {detail}"
+        ) from exc
+    reader.check_tail()
+
+
+def parse_report_export(data: ExportSource) -> list[Report]:
+    """Parse a whole export into reports (in export order), all or nothing.
+
+    Built on :func:`iter_report_export`. Returns every report (including those carrying soft
+    :attr:`~Report.problems`) when none is unparsed; otherwise raises
+    :class:`ExportParseError` whose message lists every unparsed report with its problems
+    and whose ``unparsed`` attribute holds the :class:`UnparsedReport` values (the parsed
+    ones are in ``reports``). Use :func:`iter_report_export` to process the good reports
+    of an export that has bad ones.
+    """
+    reports: list[Report] = []
+    unparsed: list[UnparsedReport] = []
+    for item in iter_report_export(data):
+        if isinstance(item, UnparsedReport):
+            unparsed.append(item)
+        else:
+            reports.append(item)
+    if unparsed:
+        lines = []
+        for bad in unparsed:
+            name = f"report {bad.report_id!r}" if bad.report_id else "report"
+            details = "; ".join(str(problem) for problem in bad.problems)
+            lines.append(f"export {name}: {details}")
+        raise ExportParseError("\n".join(lines), unparsed=tuple(unparsed), reports=tuple(reports))
     return reports

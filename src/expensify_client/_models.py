@@ -15,6 +15,7 @@ import enum
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -26,10 +27,12 @@ __all__ = [
     "PolicySummary",
     "Report",
     "ReportField",
+    "ReportProblem",
     "ReportState",
     "Tag",
     "TagLevel",
     "TagValue",
+    "UnparsedReport",
 ]
 
 
@@ -41,6 +44,23 @@ class ReportState(enum.Enum):
     APPROVED = "APPROVED"
     REIMBURSED = "REIMBURSED"
     ARCHIVED = "ARCHIVED"
+
+
+@attrs.frozen
+class ReportProblem:
+    """Something odd about one field of one exported report.
+
+    ``field`` is the path in the export (``reports[3].transactionList[0].currency``),
+    ``message`` says what is wrong and ``value_repr`` is a short, truncated rendering of the
+    value found (never the whole value).
+    """
+
+    field: str
+    message: str
+    value_repr: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message} (got {self.value_repr})"
 
 
 @attrs.frozen(kw_only=True)
@@ -108,11 +128,19 @@ class Expense:
 
 @attrs.frozen(kw_only=True)
 class Report:
-    """An expense report with its expenses, as the export template delivers it."""
+    """An expense report with its expenses, as the export template delivers it.
+
+    ``status`` is the typed state, or ``None`` when the export carried a status outside the
+    known vocabularies (e.g. ``"Reimbursed (withdrawing)"``); ``status_text`` always keeps the
+    raw text as exported (``status``, or ``state`` when ``status`` was empty), so an unknown
+    value is kept, not refused. ``problems`` lists the soft problems the parser noticed and
+    worked around (an unknown status, a boolean written as a string, an unexpected key):
+    the report is complete and usable, but the caller may want to say so.
+    """
 
     report_id: str
     report_name: str
-    status: ReportState
+    status: ReportState | None
     policy_id: str
     currency: str  # report (policy output) currency
     total_cents: int  # report total, in ``currency``
@@ -136,6 +164,25 @@ class Report:
     is_ach_reimbursed: bool = False
     custom_fields: Mapping[str, str] = attrs.field(factory=dict)
     expenses: tuple[Expense, ...] = ()
+    status_text: str | None = None
+    problems: tuple[ReportProblem, ...] = ()
+
+
+@attrs.frozen
+class UnparsedReport:
+    """An exported report that could not be turned into a :class:`Report`.
+
+    ``report_id`` is the report's ID when it could be read (``None`` otherwise),
+    ``problems`` every problem found (at least one makes the report unbuildable: a retired
+    or unknown currency such as ``HRK``, a field of the wrong type, a malformed date, a
+    duplicate ID...), and ``raw`` the report's JSON object exactly as exported (amounts as
+    ``int``/:class:`~decimal.Decimal`), for diagnosis. The other reports of the export are
+    not affected.
+    """
+
+    report_id: str | None
+    problems: tuple[ReportProblem, ...]
+    raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -152,7 +199,13 @@ class PolicySummary:
 
 @attrs.frozen(kw_only=True)
 class Category:
-    """A policy category; ``gl_code`` is what the bridge posts to."""
+    """A policy category.
+
+    ``gl_code`` is optional: the policy getter's documented answer shape carries only
+    ``{name, enabled, areCommentsRequired}`` (expensify-api.md section 2.4, open question 5),
+    so ``None`` is the normal case; the export's per-expense ``categoryGlCode``
+    (:attr:`Expense.category_gl_code`) is the documented source of an expense's GL code.
+    """
 
     name: str
     enabled: bool = True

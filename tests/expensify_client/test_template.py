@@ -28,7 +28,8 @@ from expensify_client.emulator._render import (
 from .freemarker import FreeMarker, RenderFailure, compile_freemarker
 from .freemarker.models import HOSTILE, export_cases, messy_reports
 
-SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|cf|receipt), ("\w+"|k)\)|k\?json_string'
+SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|receipt), "\w+"\)'
+WRAPPERS = ("default", "beans")
 TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "src/expensify_client/templates"
 
 
@@ -62,9 +63,15 @@ class TestTemplateSource:
         interpolations = re.findall(r"\$\{([^}]*)\}", EXPORT_TEMPLATE)
         assert interpolations
         for expression in interpolations:
-            assert re.fullmatch(
-                r'(js|jv)\((r|x|sub|cf|receipt), ("\w+"|k)\)|k\?json_string', expression
-            ), expression
+            assert re.fullmatch(SAFE_INTERPOLATION, expression), expression
+
+    def test_no_hash_is_ever_enumerated(self):
+        """Issue 9: no ?keys/?values and no key-value <#list> over a hash we do not control."""
+        code = re.sub(r"<#--.*?-->", "", EXPORT_TEMPLATE, flags=re.DOTALL)
+        assert "?keys" not in code
+        assert "?values" not in code
+        for listing in re.findall(r"<#list\s+([^>]*)>", code):
+            assert re.fullmatch(r"(reports|r\.transactionList)!\[\] as \w+", listing), listing
 
     def test_plain_text_output_and_no_locale_formatting(self):
         assert EXPORT_TEMPLATE.startswith('<#ftl output_format="plainText"')
@@ -166,7 +173,7 @@ def hostile_report(i: int, text: str) -> dict[str, Any]:
         "total": 123_456_789_012,
         "accountEmail": "e@x.test",
         "created": "2025-01-31 23:59:59",
-        "customField": {"Cost_Center": text, "Amount_Field": 42},
+        "customField": {"Cost_Center": text, "Amount_Field": 42},  # not exported
         "submitter": {"fullName": text or None},
         "transactionList": [
             {
@@ -186,23 +193,24 @@ def hostile_report(i: int, text: str) -> dict[str, Any]:
 
 
 @pytest.mark.java
+@pytest.mark.parametrize("wrapper", WRAPPERS)
 class TestRealFreeMarker:
     """FreeMarker 2.3.31 renders the template to JSON that parses into the expected reports."""
 
-    def test_harness_exposes_locale_number_formatting(self, freemarker: FreeMarker):
+    def test_harness_exposes_locale_number_formatting(self, freemarker: FreeMarker, wrapper: str):
         """Sanity: the harness keeps FreeMarker's default number format (grouping)."""
-        assert freemarker.render("${n}|${n?c}", {"n": 1234567}) == "1,234,567|1234567"
+        assert freemarker.render("${n}|${n?c}", {"n": 1234567}, wrapper) == "1,234,567|1234567"
 
-    def test_hostile_strings_and_big_negative_amounts(self, freemarker: FreeMarker):
+    def test_hostile_strings_and_big_negative_amounts(self, freemarker: FreeMarker, wrapper: str):
         reports = [hostile_report(i, text) for i, text in enumerate(HOSTILE)]
-        output = freemarker.render(EXPORT_TEMPLATE, {"reports": reports})
+        output = freemarker.render(EXPORT_TEMPLATE, {"reports": reports}, wrapper)
         assert isinstance(output, str), output
         assert output == render_export(EXPORT_TEMPLATE, reports)
         assert "</" not in output  # ?json_string writes <\/
         parsed = parse_report_export(output.encode("utf-8"))
         assert [r.report_name for r in parsed] == list(HOSTILE)
-        assert [r.custom_fields["Cost_Center"] for r in parsed] == list(HOSTILE)
-        assert {r.custom_fields["Amount_Field"] for r in parsed} == {"42"}
+        assert all(r.custom_fields == {} for r in parsed)
+        assert all(r.problems == () for r in parsed)
         for report, text in zip(parsed, HOSTILE, strict=True):
             (expense,) = report.expenses
             assert expense.merchant == text
@@ -216,9 +224,9 @@ class TestRealFreeMarker:
                 [(1, text, "6100")] if text else []
             )
 
-    def test_missing_everything_still_renders(self, freemarker: FreeMarker):
+    def test_missing_everything_still_renders(self, freemarker: FreeMarker, wrapper: str):
         models = [{}, {"reports": []}, {"reports": [{}]}, {"reports": [{"transactionList": [{}]}]}]
-        outputs = freemarker.render_many(EXPORT_TEMPLATE, models)
+        outputs = freemarker.render_many(EXPORT_TEMPLATE, models, wrapper)
         assert outputs[0] == outputs[1] == '{"reports":[]}\n'
         for model, output in zip(models[2:], outputs[2:], strict=True):
             assert output == render_export(EXPORT_TEMPLATE, model["reports"])
@@ -227,10 +235,12 @@ class TestRealFreeMarker:
             with pytest.raises(ExportParseError, match=r"reports\[0\]\.reportID"):
                 parse_report_export(output)
 
-    def test_crlf_template_renders_like_the_rendition(self, freemarker: FreeMarker):
+    def test_crlf_template_renders_like_the_rendition(self, freemarker: FreeMarker, wrapper: str):
         crlf = EXPORT_TEMPLATE.replace("\n", "\r\n")
         reports = [hostile_report(0, "x")]
-        assert freemarker.render(crlf, {"reports": reports}) == render_export(crlf, reports)
+        assert freemarker.render(crlf, {"reports": reports}, wrapper) == render_export(
+            crlf, reports
+        )
 
     @settings(
         max_examples=12,
@@ -239,10 +249,12 @@ class TestRealFreeMarker:
     )
     @given(st.lists(export_cases(max_reports=2, max_expenses=2), min_size=2, max_size=5))
     def test_round_trip_equals_independent_expectation(
-        self, freemarker: FreeMarker, exports: list[tuple[list[dict], list[Report]]]
+        self, freemarker: FreeMarker, wrapper: str, exports: list[tuple[list[dict], list[Report]]]
     ):
         """Batch: one JVM renders every export; each parses to the reports it was built from."""
-        outputs = freemarker.render_many(EXPORT_TEMPLATE, [{"reports": m} for m, _ in exports])
+        outputs = freemarker.render_many(
+            EXPORT_TEMPLATE, [{"reports": m} for m, _ in exports], wrapper
+        )
         for (models, expected), output in zip(exports, outputs, strict=True):
             assert isinstance(output, str), output
             assert output == render_export(EXPORT_TEMPLATE, models)
@@ -255,21 +267,53 @@ class TestRealFreeMarker:
     )
     @given(st.lists(messy_reports(), min_size=5, max_size=10))
     def test_rendition_is_byte_for_byte_freemarker(
-        self, freemarker: FreeMarker, batch: list[list[Any]]
+        self, freemarker: FreeMarker, wrapper: str, batch: list[list[Any]]
     ):
-        """Any data model, sloppy types included: same bytes, or both refuse to render."""
-        outputs = freemarker.render_many(EXPORT_TEMPLATE, [{"reports": r} for r in batch])
+        """Any data model, sloppy types included: same bytes, or both refuse to render.
+
+        Under BeansWrapper the only difference allowed is that Java renders a structurally
+        broken model (a string where a hash belongs) that the rendition refuses.
+        """
+        outputs = freemarker.render_many(EXPORT_TEMPLATE, [{"reports": r} for r in batch], wrapper)
         for reports, java in zip(batch, outputs, strict=True):
             python = rendition(EXPORT_TEMPLATE, reports)
+            if wrapper == "beans" and isinstance(python, RenderFailure):
+                # BeansWrapper also exposes strings and numbers as hashes, so a report whose
+                # ``submitter`` is a string still renders there; the rendition follows the
+                # DefaultObjectWrapper and refuses it, as the default server would.
+                continue
             assert same_outcome(java, python), (reports, java, python)
             if isinstance(java, str):
                 json.loads(java)  # whatever the data, the output is valid JSON
 
-    def test_many_reports_in_one_export(self, freemarker: FreeMarker):
+    def test_many_reports_in_one_export(self, freemarker: FreeMarker, wrapper: str):
         reports = [hostile_report(i, HOSTILE[i % len(HOSTILE)]) for i in range(500)]
-        output = freemarker.render(EXPORT_TEMPLATE, {"reports": reports})
+        output = freemarker.render(EXPORT_TEMPLATE, {"reports": reports}, wrapper)
         assert isinstance(output, str)
         assert output == render_export(EXPORT_TEMPLATE, reports)
         parsed = parse_report_export(output)
         assert [r.report_id for r in parsed] == [f"R{i}" for i in range(500)]
         assert sum(e.amount_cents for r in parsed for e in r.expenses) == -1_234_567_899 * 500
+
+
+@pytest.mark.java
+class TestObjectWrappers:
+    """Why the template enumerates nothing: BeansWrapper exposes a Map's bean methods."""
+
+    def test_keys_of_a_map_differ_between_wrappers(self, freemarker: FreeMarker):
+        probe = "<#list h?keys as k>${k};</#list>"
+        model = {"h": {"Cost_Center": "CC-9"}}
+        default = freemarker.render(probe, model, "default")
+        beans = freemarker.render(probe, model, "beans")
+        assert default == "Cost_Center;"
+        assert isinstance(beans, str), beans
+        assert beans != default  # e.g. class, empty, getClass... or a refusal under 2.3.31
+        assert "Cost_Center;" in beans
+
+    def test_direct_access_is_identical_under_both(self, freemarker: FreeMarker):
+        probe = '${(h["Cost_Center"])!"-"}|${(h["class"])???c}|${(h["missing"])???c}'
+        model = {"h": {"Cost_Center": "CC-9"}}
+        assert freemarker.render(probe, model, "default") == "CC-9|false|false"
+        beans = freemarker.render(probe, model, "beans")
+        assert isinstance(beans, str)
+        assert beans.startswith("CC-9|")

@@ -49,9 +49,6 @@ Report keys consumed (slot kind, expected type)::
     submitterPayrollID    string   str
     employeeCustomField1  string   str
     employeeCustomField2  string   str
-    customField           hash     Mapping[str, str]: report field values keyed by the field
-                                   name with every non-alphanumeric character replaced by "_"
-                                   (rendered in the mapping's key order, string slots)
     transactionList       sequence list/tuple of expense hashes
 
 Expense keys consumed (items of ``transactionList``)::
@@ -66,6 +63,7 @@ Expense keys consumed (items of ``transactionList``)::
     modifiedMerchant        string  str
     created                 string  str "yyyy-MM-dd"
     modifiedCreated         string  str "yyyy-MM-dd"
+    modified                value   bool, INT-era "was edited" flag (usually missing)
     inserted                string  str "yyyy-MM-dd HH:mm:ss" (UTC)
     category                string  str
     categoryGlCode          string  str
@@ -88,9 +86,10 @@ Expense keys consumed (items of ``transactionList``)::
     externalID              string  str
     receiptObject           hash    Mapping with ``url`` (string slot)
 
-Other keys (``type``, ``approvers``, ``actionList``, ``manager`` ...) are ignored, as the
-template ignores them. Data FreeMarker itself would fail on (a report, ``submitter``,
-``customField`` or ``receiptObject`` that is not a hash, a ``transactionList`` that is not a
+Other keys (``type``, ``approvers``, ``actionList``, ``manager``, ``customField`` ...) are
+ignored, as the template ignores them (it never enumerates a hash: under ``BeansWrapper``
+``?keys`` would list a bean's methods). Data FreeMarker itself would fail on (a report,
+``submitter`` or ``receiptObject`` that is not a hash, a ``transactionList`` that is not a
 sequence, an expense that is not a hash) raises :class:`TypeError` here: the real server would
 fail the export job.
 """
@@ -152,6 +151,7 @@ _EXPENSE: Final = (
     ("modifiedMerchant", _S),
     ("created", _S),
     ("modifiedCreated", _S),
+    ("modified", _V),
     ("inserted", _S),
     ("category", _S),
     ("categoryGlCode", _S),
@@ -174,15 +174,13 @@ _EXPENSE: Final = (
 )
 
 #: Every data-model key the template reads: ``{"report": (...), "expense": (...)}``; nested
-#: hashes as ``"submitter.firstName"``, ``"receiptObject.url"``; ``customField`` is a hash of
-#: arbitrary report-field keys.
+#: hashes as ``"submitter.firstName"``, ``"receiptObject.url"``.
 EXPORT_TEMPLATE_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         "report": (
             *(k for k, _ in _REPORT_HEAD),
             *(f"submitter.{k}" for k in _SUBMITTER),
             *(k for k, _ in _REPORT_TAIL),
-            "customField",
             "transactionList",
         ),
         "expense": (*(k for k, _ in _EXPENSE), "receiptObject.url"),
@@ -288,16 +286,6 @@ def _fields(data: Mapping[str, Any], spec: Sequence[tuple[str, str]]) -> str:
     return ",".join(f'"{key}":{_scalar(data.get(key), slot)}' for key, slot in spec)
 
 
-def _custom_fields(value: Any, where: str) -> str:
-    fields = _hash(value, where)
-    parts: list[str] = []
-    for key, item in fields.items():
-        if not isinstance(key, str):
-            raise TypeError(f"{where} keys must be strings, not {key!r}")
-        parts.append(f'"{json_string(key)}":{_scalar(item, _S)}')
-    return ",".join(parts)
-
-
 def _expense(expense: Any, where: str) -> str:
     if not isinstance(expense, Mapping):
         raise TypeError(f"{where} must be a hash (Mapping), not {type(expense).__name__}")
@@ -330,7 +318,6 @@ def _report(report: Any, where: str) -> str:
         + _fields(report, _REPORT_HEAD)
         + f',"submitter":{{{names}}},'
         + _fields(report, _REPORT_TAIL)
-        + f',"customField":{{{_custom_fields(report.get("customField"), f"{where}.customField")}}}'
         + f',"transactionList":[{items}]}}'
     )
 

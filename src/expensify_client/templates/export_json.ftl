@@ -6,15 +6,22 @@
   single newline. The template is type-agnostic on purpose: it never fails on odd data, it
   renders what it finds and leaves the judging to expensify_client.parse_report_export.
     - jv(): a JSON value by the FreeMarker type: string -> "json_string", number -> ?c,
-      boolean -> true/false, missing or null -> null, anything else -> {}.
+      boolean -> true/false, missing or null -> null, anything else -> {}. Sequences,
+      collections and methods are tested first: under BeansWrapper a List or Map is also a
+      string (its Java toString), and a Map is a method; under both wrappers they give {}.
     - js(): a JSON string: like jv() but numbers and booleans are rendered as their ?c text
       inside quotes (IDs, codes and names must arrive as strings).
   No locale formatting anywhere (?c only), every value guarded, separators by <#sep>.
+  Every value is read by a fixed key (h[k] with a literal k): the template never enumerates
+  a hash (no ?keys, no <#list h as k, v>), because the server's object wrapper decides what
+  enumeration yields (under BeansWrapper a bean's ?keys lists getClass, class, empty...).
+  So report fields (customField.*) are not exported.
   The Python rendition in expensify_client.emulator._render must stay byte-for-byte equal.
 -->
 <#function jv h k>
   <#if !(h[k]??)><#return "null"></#if>
   <#local v = h[k]>
+  <#if v?is_sequence || v?is_collection || v?is_method><#return "{}"></#if>
   <#if v?is_string><#return "\"" + v?json_string + "\""></#if>
   <#if v?is_number><#return v?c></#if>
   <#if v?is_boolean><#return v?c></#if>
@@ -23,6 +30,7 @@
 <#function js h k>
   <#if !(h[k]??)><#return "null"></#if>
   <#local v = h[k]>
+  <#if v?is_sequence || v?is_collection || v?is_method><#return "{}"></#if>
   <#if v?is_string><#return "\"" + v?json_string + "\""></#if>
   <#if v?is_number || v?is_boolean><#return "\"" + v?c + "\""></#if>
   <#return "{}">
@@ -30,7 +38,6 @@
 {"reports":[<#t>
 <#list reports![] as r>
 <#assign sub = r.submitter!{}>
-<#assign cf = r.customField!{}>
 {"reportID":${js(r, "reportID")},<#t>
 "oldReportID":${js(r, "oldReportID")},<#t>
 "reportName":${js(r, "reportName")},<#t>
@@ -56,11 +63,6 @@
 "submitterPayrollID":${js(r, "submitterPayrollID")},<#t>
 "employeeCustomField1":${js(r, "employeeCustomField1")},<#t>
 "employeeCustomField2":${js(r, "employeeCustomField2")},<#t>
-"customField":{<#t>
-<#list cf?keys as k>
-"${k?json_string}":${js(cf, k)}<#sep>,</#sep><#t>
-</#list>
-},<#t>
 "transactionList":[<#t>
 <#list r.transactionList![] as x>
 <#assign receipt = x.receiptObject!{}>
@@ -74,6 +76,7 @@
 "modifiedMerchant":${js(x, "modifiedMerchant")},<#t>
 "created":${js(x, "created")},<#t>
 "modifiedCreated":${js(x, "modifiedCreated")},<#t>
+"modified":${jv(x, "modified")},<#t>
 "inserted":${js(x, "inserted")},<#t>
 "category":${js(x, "category")},<#t>
 "categoryGlCode":${js(x, "categoryGlCode")},<#t>

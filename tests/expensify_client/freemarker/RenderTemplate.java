@@ -1,6 +1,11 @@
 // Renders a FreeMarker template against many data models in one JVM run (test harness).
 //
-// Usage: java -cp freemarker.jar:. RenderTemplate TEMPLATE MODELS_JSON OUT_DIR
+// Usage: java -cp freemarker.jar:. RenderTemplate TEMPLATE MODELS_JSON OUT_DIR [WRAPPER]
+//
+// WRAPPER selects the object wrapper the Configuration uses: "default" (DefaultObjectWrapper,
+// FreeMarker's default, the default here too) or "beans" (BeansWrapper, which exposes Maps
+// and other Java objects as beans: a hash's ?keys then lists methods such as getClass, as a
+// server built on BeansWrapper would).
 //
 // MODELS_JSON holds a JSON array; item i is one data model (a JSON object whose keys become
 // the template's top-level names, e.g. {"reports": [...]}). For each item the harness writes
@@ -13,7 +18,9 @@
 // kept). The Configuration sets no number_format or boolean_format: the template must be
 // correct under FreeMarker's defaults (e.g. "1,234,567" for a bare ${number}).
 
+import freemarker.ext.beans.BeansWrapperBuilder;
 import freemarker.template.Configuration;
+import freemarker.template.DefaultObjectWrapperBuilder;
 import freemarker.template.Template;
 import freemarker.template.TemplateExceptionHandler;
 import java.io.IOException;
@@ -47,6 +54,14 @@ public final class RenderTemplate {
         cfg.setDefaultEncoding("UTF-8");
         cfg.setTemplateExceptionHandler(TemplateExceptionHandler.RETHROW_HANDLER);
         cfg.setLogTemplateExceptions(false);
+        String wrapper = args.length > 3 ? args[3] : "default";
+        if (wrapper.equals("beans")) {
+            cfg.setObjectWrapper(new BeansWrapperBuilder(Configuration.VERSION_2_3_31).build());
+        } else if (wrapper.equals("default")) {
+            cfg.setObjectWrapper(new DefaultObjectWrapperBuilder(Configuration.VERSION_2_3_31).build());
+        } else {
+            throw new IllegalArgumentException("unknown wrapper " + wrapper);
+        }
         Template template = new Template("export_json.ftl", new StringReader(source), cfg);
         RenderTemplate reader = new RenderTemplate(json);
         Object parsed = reader.document();

@@ -62,9 +62,13 @@ class FreeMarker:
     work: Path
 
     def render_many(
-        self, template: str, models: Sequence[Mapping[str, Any]]
+        self, template: str, models: Sequence[Mapping[str, Any]], wrapper: str = "default"
     ) -> list[str | RenderFailure]:
-        """Render ``template`` against each data model; text (UTF-8 decoded) or a failure."""
+        """Render ``template`` against each data model; text (UTF-8 decoded) or a failure.
+
+        ``wrapper`` is the Configuration's object wrapper: ``"default"``
+        (``DefaultObjectWrapper``) or ``"beans"`` (``BeansWrapper``).
+        """
         run = Path(self.work) / f"run{len(list(self.work.iterdir()))}"
         run.mkdir()
         template_path = run / "template.ftl"
@@ -83,6 +87,7 @@ class FreeMarker:
             str(template_path),
             str(models_path),
             str(out),
+            wrapper,
         ]
         done = subprocess.run(command, capture_output=True, check=False)
         assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
@@ -96,9 +101,11 @@ class FreeMarker:
                 results.append(RenderFailure(message))
         return results
 
-    def render(self, template: str, model: Mapping[str, Any]) -> str | RenderFailure:
+    def render(
+        self, template: str, model: Mapping[str, Any], wrapper: str = "default"
+    ) -> str | RenderFailure:
         """Render one data model."""
-        return self.render_many(template, [model])[0]
+        return self.render_many(template, [model], wrapper)[0]
 
 
 def compile_freemarker(target: Path) -> FreeMarker:
