@@ -309,9 +309,11 @@ class TestMalformedRequests:
         assert other.status_code == 404
         assert "responseCode" not in other.text
 
-    @pytest.mark.parametrize("kind", ["create", "reconciliation"])
-    def test_unemulated_jobs_fail_explicitly(self, kind: str) -> None:
-        body = job(kind, inputSettings={"type": "report"})
+    @pytest.mark.parametrize(
+        ("kind", "sub"), [("create", "expenseRules"), ("reconciliation", "Unreported")]
+    )
+    def test_unemulated_jobs_fail_explicitly(self, kind: str, sub: str) -> None:
+        body = job(kind, inputSettings={"type": sub})
         _, body_code, message = code(post(make(), body))
         assert body_code == 410
         assert "not supported by the emulator" in message
