@@ -1,0 +1,331 @@
+"""Acumatica Expense Claims as the reimbursable target (building blocks, issue 11).
+
+One ``ExpenseClaim`` (EP301000) per report, claimed by the submitter's employee, with one
+``ExpenseClaimDetails`` line per reimbursable expense: the expense item of its category
+(from a category -> item table), expense account and subaccount (the category's GL code,
+as for bills), branch, project and task, amount in the report currency, description,
+the expense's own date, and ``Billable`` from the expense.
+
+Keys and idempotency (as for journals, ``acumatica-api.md`` §5.8): the claim's key is the
+report's reimbursable key ``EXB-<reportID>`` and travels as the prefix of the claim's
+``Description`` (≤ 256 characters; ``RefNbr`` is auto-numbered so it cannot carry it),
+written exactly as a journal's (:func:`~expense_bridge._keys.journal_description`). The
+look-up is one ``startswith(Description, prefix)`` query per page of keys; a match is
+confirmed client-side (the description must give back the exact key) and adopted only
+when its claimant and total equal the planned ones (anything else is refused with
+:class:`ClaimMismatchError`, never adopted and never posted again). A create is exactly
+one PUT, never re-sent after a lost answer: the next look-up finds and adopts the claim.
+
+Workflow: a claim is created On Hold; :meth:`ClaimLedger.advance` runs the remaining
+contract actions up to a stage (``submit`` -> Pending Approval, ``approve`` -> Approved,
+``release`` -> Released), each polled through its 202 by the client. It starts from the
+claim's current status, so a lost answer or a failure half-way is finished by calling it
+again, and no action is ever sent twice for one transition.
+
+Card expenses keep their own target (``rules.card_target``): the Default contract has no
+"Paid With" field (§5.8), so a claim cannot carry corporate-card spend.
+
+Nothing here is wired into :func:`expense_bridge.sync` yet (see ``docs/features.md``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar, Final
+
+import attrs
+
+from acumatica_client import (
+    AcumaticaClient,
+    Bill,
+    BillDetail,
+    ExpenseClaim,
+    ExpenseClaimDetail,
+    Field,
+    Filter,
+    UnprocessableEntityError,
+)
+from expensify_client import Expense, Policy, Report
+
+from ._catalog import LedgerCatalog
+from ._errors import BridgeError, ErrorCode, MappingError, Problem
+from ._keys import DocumentPart, document_key, journal_description, key_from_description
+from ._rules import PostingRules
+from .mapping import report_to_bill
+
+__all__ = [
+    "ClaimLedger",
+    "ClaimMismatchError",
+    "ClaimPlan",
+    "ClaimStage",
+    "plan_claim",
+]
+
+_FIELDS: Final = ("RefNbr", "Description", "Status", "ClaimedBy", "ClaimTotal", "CurrencyID")
+
+
+class ClaimStage(enum.Enum):
+    """How far a created claim is taken through its workflow."""
+
+    HOLD = "hold"  # left On Hold (as created)
+    SUBMIT = "submit"  # SubmitExpenseClaim -> Pending Approval
+    APPROVE = "approve"  # ... ApproveExpenseClaim -> Approved
+    RELEASE = "release"  # ... ReleaseExpenseClaim -> Released (AP bill to the employee)
+
+    @classmethod
+    def from_rules(cls, rules: PostingRules) -> ClaimStage:
+        """``rules.release`` -> RELEASE; ``rules.hold`` -> HOLD; otherwise SUBMIT."""
+        if rules.release:
+            return cls.RELEASE
+        return cls.HOLD if rules.hold else cls.SUBMIT
+
+
+#: status -> (action that moves it on, the status it reaches).
+_NEXT: Final[Mapping[str, tuple[str, str]]] = {
+    "On Hold": ("SubmitExpenseClaim", "Pending Approval"),
+    "Pending Approval": ("ApproveExpenseClaim", "Approved"),
+    "Approved": ("ReleaseExpenseClaim", "Released"),
+}
+_REACHED: Final[Mapping[ClaimStage, frozenset[str]]] = {
+    ClaimStage.HOLD: frozenset({"On Hold", "Pending Approval", "Approved", "Released"}),
+    ClaimStage.SUBMIT: frozenset({"Pending Approval", "Approved", "Released"}),
+    ClaimStage.APPROVE: frozenset({"Approved", "Released"}),
+    ClaimStage.RELEASE: frozenset({"Released"}),
+}
+
+
+@attrs.frozen(kw_only=True)
+class ClaimPlan:
+    """The claim planned for a report's reimbursable expenses."""
+
+    report_id: str
+    key: str
+    claim: ExpenseClaim
+    claimant: str
+    total: Decimal
+    currency: str
+
+
+class ClaimMismatchError(BridgeError):
+    """A claim carries our key but not our claimant/total: neither adopted nor re-posted."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.LEDGER_REJECTED
+
+    def __init__(self, key: str, ref_nbr: str, message: str) -> None:
+        self.key, self.ref_nbr = key, ref_nbr
+        super().__init__(f"expense claim {ref_nbr} carries key {key} but {message}")
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _item_problems(
+    report: Report, expense_items: Mapping[str, str]
+) -> tuple[list[Problem], list[tuple[int, Expense, str]]]:
+    problems: list[Problem] = []
+    items: list[tuple[int, Expense, str]] = []
+    for i, expense in enumerate(report.expenses):
+        if not expense.reimbursable:
+            continue
+        item = expense_items.get(expense.category or "")
+        if item is None:
+            problems.append(
+                Problem(
+                    code=ErrorCode.RULES_INVALID,
+                    field=f"expenses[{i}].category",
+                    message=(
+                        f"category {expense.category!r} has no expense item in "
+                        "rules.expense_items (an expense claim line needs one)"
+                    ),
+                    fix=(
+                        "Add the category to rules.expense_items with the Acumatica "
+                        "non-stock expense item it is claimed as."
+                    ),
+                    transaction_id=expense.transaction_id,
+                )
+            )
+        else:
+            items.append((i, expense, item))
+    return problems, items
+
+
+def plan_claim(
+    report: Report,
+    *,
+    policy: Policy,
+    catalog: LedgerCatalog,
+    rules: PostingRules,
+    posting_date: date,
+    expense_items: Mapping[str, str],
+) -> ClaimPlan:
+    """Plan the claim of ``report``'s reimbursable expenses (pure; no I/O).
+
+    Accounts, dimensions, amounts, currency checks and the claimant follow the bill
+    mapping exactly (:func:`expense_bridge.mapping.report_to_bill`; the claimant is the
+    submitter's employee -- :meth:`LedgerCatalog.vendor_for` maps employees first).
+    Raises :class:`~expense_bridge.MappingError` listing every problem: the bill
+    mapping's, every reimbursable expense whose category has no expense item, and a net
+    refund (a claim total cannot be negative; post such reports as bills).
+    """
+    item_problems, items = _item_problems(report, expense_items)
+    problems: list[Problem] = []
+    bill = None
+    try:
+        bill = report_to_bill(
+            report,
+            policy=policy,
+            catalog=catalog,
+            rules=rules,
+            posting_date=posting_date,
+            part=DocumentPart.REIMBURSABLE,
+        )
+    except MappingError as exc:
+        problems.extend(exc.problems)
+    problems.extend(item_problems)
+    if bill is not None and bill.total < 0:
+        problems.append(
+            Problem(
+                code=ErrorCode.RULES_INVALID,
+                field="expenses",
+                message=(
+                    f"the reimbursable expenses net to {bill.total} {report.currency}; an "
+                    "expense claim total cannot be negative"
+                ),
+                fix="Post this report as a bill (Debit Adj.) or correct the refund in Expensify.",
+            )
+        )
+    if problems or bill is None or not isinstance(bill.document, Bill):
+        raise MappingError(report.report_id, tuple(problems))
+    document = bill.document
+    details = document.details if isinstance(document.details, tuple) else ()
+    lines = []
+    for (_, expense, item), detail in zip(items, details, strict=True):
+        lines.append(_line(expense, item, detail, report.currency))
+    key = document_key(report.report_id, DocumentPart.REIMBURSABLE)
+    claimant = document.vendor if isinstance(document.vendor, str) else ""
+    claim = ExpenseClaim(
+        claimed_by=claimant,
+        date=document.date,
+        description=journal_description(key, report.report_name),
+        currency_id=report.currency,
+        details=tuple(lines),
+    )
+    return ClaimPlan(
+        report_id=report.report_id,
+        key=key,
+        claim=claim,
+        claimant=claimant,
+        total=bill.total,
+        currency=report.currency,
+    )
+
+
+def _line(expense: Expense, item: str, detail: BillDetail, currency: str) -> ExpenseClaimDetail:
+    amount = detail.unit_cost if isinstance(detail.unit_cost, Decimal) else Decimal(0)
+    text = detail.transaction_description
+    description = text if isinstance(text, str) and text else (expense.category or item)
+    return ExpenseClaimDetail(
+        date=expense.effective_date,
+        description=description,
+        amount=amount,
+        currency_id=currency,
+        expense_item_id=item,
+        expense_account=detail.account,
+        expense_subaccount=detail.subaccount,
+        branch=detail.branch,
+        project_id=detail.project,
+        project_task_id=detail.project_task,
+        billable=expense.billable,
+    )
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def _prefix(key: str) -> str:
+    """The literal a claim description starts with (the journal convention)."""
+    return journal_description(key, "").strip()
+
+
+class ClaimLedger:
+    """Expense claims in Acumatica: look-up by key, one-PUT create, workflow actions."""
+
+    def __init__(self, client: AcumaticaClient, *, page_size: int = 50) -> None:
+        self.client = client
+        self.page_size = page_size
+
+    def find(self, keys: Iterable[str]) -> dict[str, ExpenseClaim]:
+        """Existing claims for ``keys`` (by key); one query per page of keys."""
+        ordered = sorted(set(keys))
+        found: dict[str, ExpenseClaim] = {}
+        for start in range(0, len(ordered), self.page_size):
+            page = ordered[start : start + self.page_size]
+            wanted = Filter.any_of(Field("Description").startswith(_prefix(k)) for k in page)
+            for claim in self.client.list(ExpenseClaim, filter=wanted, select=_FIELDS):
+                text = claim.description
+                key = key_from_description(text) if isinstance(text, str) else None
+                if key is not None and key in page:
+                    found[key] = claim
+        return found
+
+    def post(
+        self, plan: ClaimPlan, existing: Mapping[str, ExpenseClaim] | None = None
+    ) -> tuple[ExpenseClaim, bool]:
+        """``(claim, created)``: adopt the matching claim for ``plan.key`` or create one.
+
+        ``existing`` is a batched :meth:`find` result; without it the key is looked up
+        here. A create whose answer is lost raises the client's connection error; the
+        next call adopts. A claim with our key but another claimant or total raises
+        :class:`ClaimMismatchError`.
+        """
+        found = (existing if existing is not None else self.find([plan.key])).get(plan.key)
+        if found is not None:
+            self._check(plan, found)
+            return found, False
+        return self.client.put(plan.claim), True
+
+    def _check(self, plan: ClaimPlan, found: ExpenseClaim) -> None:
+        ref = str(found.ref_nbr)
+        if found.claimed_by != plan.claimant:
+            raise ClaimMismatchError(plan.key, ref, f"is claimed by {found.claimed_by!r}, "
+                                                    f"not {plan.claimant!r}")  # fmt: skip
+        total = found.claim_total
+        if isinstance(total, Decimal) and total != plan.total:
+            raise ClaimMismatchError(
+                plan.key, ref, f"totals {total}, not {plan.total} {plan.currency}"
+            )
+
+    def advance(self, claim: ExpenseClaim, stage: ClaimStage) -> str:
+        """Run the actions that take ``claim`` to ``stage``; the status reached.
+
+        The claim's current status is read first (one GET by ``RefNbr``), so only the
+        missing transitions are sent; a status outside the workflow (Rejected) stops.
+        An action refused (422) because the claim has moved on meanwhile (an earlier
+        action whose answer was lost finished late) is not an error: the status is read
+        again and the walk continues from there.
+        """
+        ref = claim.ref_nbr
+        if not isinstance(ref, str):
+            raise TypeError("advance() needs a saved claim (RefNbr)")
+        status = self._status(ref)
+        while status not in _REACHED[stage] and status in _NEXT:
+            action, reached = _NEXT[status]
+            try:
+                self.client.invoke_action(ExpenseClaim, action, ExpenseClaim(ref_nbr=ref))
+            except UnprocessableEntityError:
+                # Refused for the claim's status: an earlier action whose answer was lost
+                # may have finished meanwhile. Go on only if the claim did move on.
+                now = self._status(ref)
+                if now == status:
+                    raise
+                status = now
+                continue
+            status = reached
+        return status
+
+    def _status(self, ref: str) -> str:
+        current = self.client.get(ExpenseClaim, ref, select=("RefNbr", "Status")).status
+        return current if isinstance(current, str) else "On Hold"
