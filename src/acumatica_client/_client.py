@@ -20,16 +20,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
 
 from ._auth import CookieLogin, OAuth2, Token
-from ._converters import dumps, from_wire, loads, to_wire
+from ._converters import _dumps_plain, date_only, dumps, from_wire, loads, to_wire
 from ._endpoint import (
     Endpoint,
     discovery_url,
-    entity_url,
+    entity_url_text,
     instance_url,
     location_url,
     login_url,
@@ -46,7 +47,7 @@ from ._exceptions import (
 from ._filters import Field, Filter, expand_param, select_param
 from ._limiter import Licence, LicenceLimiter
 from ._models import AcumaticaEntity, Branch, wire_name
-from ._retry import GRANT_FAILURE, RetryPolicy, make_retrying
+from ._retry import GRANT_FAILURE, RetryPolicy, call_with_retry
 from ._schema import ACTIONS, KEY_FIELDS
 
 __all__ = ["AcumaticaClient", "ClientOptions", "key_values"]
@@ -222,7 +223,7 @@ class AcumaticaClient:
     def _request(
         self,
         method: str,
-        url: httpx.URL,
+        url: httpx.URL | str,
         *,
         params: Mapping[str, str] | None = None,
         body: Any = None,
@@ -241,11 +242,11 @@ class AcumaticaClient:
         if body is not None:
             content = dumps(body)
         headers = {"Accept": "application/json", "User-Agent": self.options.user_agent}
-        if content is not None:
+        if content:
             headers["Content-Type"] = "application/json"
         if extra_headers:
             headers.update(extra_headers)
-        describe = f"{method} {url.path}"
+        describe = f"{method} {url.path if isinstance(url, httpx.URL) else urlsplit(url).path}"
         oauth = self._auth if isinstance(self._auth, OAuth2) else None
         auth: httpx.Auth | httpx._client.UseClientDefault | None
         if oauth is not None:
@@ -262,7 +263,7 @@ class AcumaticaClient:
                     response = self._connection.get().request(
                         method,
                         url,
-                        params=params,
+                        params=params or None,
                         content=content,
                         headers=headers,
                         auth=auth,
@@ -307,14 +308,14 @@ class AcumaticaClient:
                 self._raise_if_version_missing()
             raise status_error(response.request, response)
 
-        retrying = make_retrying(
+        return call_with_retry(
             self.options.retry,
+            once,
             repeatable=repeatable,
             sleep=self.options.sleep,
             uniform=self.options.jitter,
             describe=describe,
         )
-        return retrying(once)
 
     def _token(self, oauth: OAuth2, stale: Token | None) -> Token:
         """A bearer token; a grant failure is final for this call (already retried)."""
@@ -355,32 +356,36 @@ class AcumaticaClient:
                     raise error
             return response
 
-        retrying = make_retrying(
+        return call_with_retry(
             self.options.retry,
+            once,
             repeatable=True,
             sleep=self.options.sleep,
             uniform=self.options.jitter,
             describe=describe,
         )
-        return retrying(once)
 
-    def _url(self, entity: str, *segments: str) -> httpx.URL:
-        return entity_url(self.base_url, self.endpoint, entity, *segments)
+    def _url(self, entity: str, *segments: str) -> str:
+        """The entity URL as text (httpx parses it once, when the request is built)."""
+        return entity_url_text(self.base_url, self.endpoint, entity, *segments)
 
     # ------------------------------------------------------------------ endpoint
 
     def served_endpoints(self) -> tuple[tuple[str, str], ...]:
         """``(name, version)`` pairs from the discovery resource ``GET {instance}/entity``.
 
-        Raises :class:`AcumaticaError` when the answer is not the discovery document
-        (``{"version": {…}, "endpoints": [{"name": …, "version": …}, …]}``).
+        Accepts both shapes Acumatica sends: the document
+        ``{"version": {…}, "endpoints": [{"name": …, "version": …}, …]}`` and the bare
+        array of endpoint rows of older builds. Raises :class:`AcumaticaError` otherwise.
         """
         response = self._request("GET", discovery_url(self.base_url), repeatable=True)
         try:
             data = loads(response.content)
         except ValueError as exc:
             raise AcumaticaError("GET /entity: the discovery answer is not JSON") from exc
-        endpoints = data.get("endpoints") if isinstance(data, Mapping) else None
+        endpoints = data if isinstance(data, list) and data else None  # older builds
+        if isinstance(data, Mapping):
+            endpoints = data.get("endpoints")
         if not isinstance(endpoints, list) or not all(
             isinstance(e, Mapping)
             and isinstance(e.get("name"), str)
@@ -461,12 +466,15 @@ class AcumaticaClient:
         *keys: str,
         expand: Sequence[str] = (),
         select: Sequence[str] = (),
+        include_archived: bool = False,
     ) -> E:
         """One record by its key values, in key order (``get(Bill, "Bill", "000123")``).
 
-        Raises :class:`NotFoundError` when there is no such record, or
-        :class:`EndpointVersionError` when the 404 is because the pinned endpoint
-        version is not served.
+        Raises :class:`NotFoundError` when there is no such record (Acumatica answers
+        a 500 ``NoEntitySatisfiesTheConditionException``; a 404 is read the same way),
+        or :class:`EndpointVersionError` when a 404 is because the pinned endpoint
+        version is not served. ``include_archived=True`` sends ``PX-ApiArchive: SHOW``
+        so an archived record is found too (without it, it is invisible).
         """
         if not keys:
             raise ValueError("get() needs the key values; use get_by_id() for an id")
@@ -474,16 +482,25 @@ class AcumaticaClient:
             "GET",
             self._url(_top_level(cls), *(_segment(k) for k in keys)),
             params=self._params(expand=expand, select=select),
+            extra_headers=_archive_header(include_archived),
             repeatable=True,
             check_version_on_404=True,
         )
         return from_wire(cls, loads(response.content))
 
     def get_by_id(
-        self, cls: type[E], id: str, *, expand: Sequence[str] = (), select: Sequence[str] = ()
+        self,
+        cls: type[E],
+        id: str,
+        *,
+        expand: Sequence[str] = (),
+        select: Sequence[str] = (),
+        include_archived: bool = False,
     ) -> E:
         """One record by its ``id`` (a GUID; anything else raises ``ValueError``)."""
-        return self.get(cls, _guid(id), expand=expand, select=select)
+        return self.get(
+            cls, _guid(id), expand=expand, select=select, include_archived=include_archived
+        )
 
     def list(
         self,
@@ -495,12 +512,15 @@ class AcumaticaClient:
         custom: Sequence[str] = (),
         top: int | None = None,
         skip: int | None = None,
+        include_archived: bool = False,
     ) -> list[E]:
         """One ``GET`` of a list (one page when ``top`` is given).
 
         ``filter`` is a :class:`Filter` (``Field("Status").eq("Open")``) or raw OData
         text; ``select``/``expand`` name fields and detail/linked entities; ``custom``
-        names custom fields as ``View.Field``.
+        names custom fields as ``View.Field``. ``include_archived=True`` sends
+        ``PX-ApiArchive: SHOW``: archived records are listed too (use it for every
+        existence check before a create, or an archived document is created again).
         """
         response = self._request(
             "GET",
@@ -508,6 +528,7 @@ class AcumaticaClient:
             params=self._params(
                 filter=filter, select=select, expand=expand, custom=custom, top=top, skip=skip
             ),
+            extra_headers=_archive_header(include_archived),
             repeatable=True,
             check_version_on_404=True,
         )
@@ -543,10 +564,12 @@ class AcumaticaClient:
         expand: Sequence[str] = (),
         custom: Sequence[str] = (),
         page_size: int | None = None,
+        include_archived: bool = False,
     ) -> Iterator[E]:
         """Every matching record, page by page (``$top``/``$skip`` until a short page).
 
         Lazy: each page is fetched when the previous one has been consumed.
+        ``include_archived=True`` sends ``PX-ApiArchive: SHOW`` on every page.
         """
         size = self.options.page_size if page_size is None else page_size
         if not _is_count(size, minimum=1):
@@ -561,6 +584,7 @@ class AcumaticaClient:
                 custom=custom,
                 top=size,
                 skip=skip,
+                include_archived=include_archived,
             )
             yield from page
             if len(page) < size:
@@ -578,7 +602,7 @@ class AcumaticaClient:
         """Records whose ``LastModifiedDateTime`` is after ``since`` (tz-aware), paged.
 
         ``filter`` narrows further (combined with ``and``); other keywords go to
-        :meth:`iterate`.
+        :meth:`iterate` (``include_archived=True`` included).
         """
         if since.tzinfo is None or since.utcoffset() is None:
             raise ValueError("modified_since() needs a tz-aware datetime, e.g. in UTC")
@@ -587,21 +611,36 @@ class AcumaticaClient:
 
     # ------------------------------------------------------------------ writes
 
-    def put(self, entity: E, *, expand: Sequence[str] = ()) -> E:
+    def put(
+        self,
+        entity: E,
+        *,
+        expand: Sequence[str] = (),
+        on_body: Callable[[bytes], object] | None = None,
+    ) -> E:
         """Create or update ``entity`` (PUT) and return it as saved.
 
         Never retried after a transport error, timeout or 5xx: Acumatica has no
-        idempotency key, so the caller must look before creating again. Fields the
-        pinned version lacks raise :class:`FieldNotInVersionError` before sending.
+        idempotency key, so the caller must look before creating again. A save-time
+        refusal (422, or 500 ``OutcomeEntityHasErrorsException``) raises
+        :class:`UnprocessableEntityError` with its ``messages``. Fields the pinned
+        version lacks raise :class:`FieldNotInVersionError` before sending.
+
+        ``on_body`` is called once with the exact request body bytes, after encoding
+        and before sending (so also when the PUT then fails): hash them for an audit
+        digest (``hashlib.sha256(body)``) instead of encoding the document a second
+        time. The body is encoded once per call.
         """
         cls = type(entity)
         name = _top_level(cls)
-        body = to_wire(entity, version=self.endpoint.version)
+        content = _dumps_plain(to_wire(entity, version=self.endpoint.version))
+        if on_body is not None:
+            on_body(content)
         response = self._request(
             "PUT",
             self._url(name),
             params=self._params(expand=expand),
-            body=body,
+            content=content,
             repeatable=False,
             check_version_on_404=True,
         )
@@ -722,7 +761,14 @@ class AcumaticaClient:
             yield self
         finally:
             try:
-                self._request("POST", logout_url(self.base_url), repeatable=True)
+                # IIS answers 411 to a bodiless POST without Content-Length (reference §2.3).
+                self._request(
+                    "POST",
+                    logout_url(self.base_url),
+                    content=b"",
+                    extra_headers={"Content-Length": "0"},
+                    repeatable=True,
+                )
             except AcumaticaError as exc:
                 logger.warning(
                     "acumatica logout failed (%s); the API seat frees at session timeout",
@@ -730,6 +776,17 @@ class AcumaticaClient:
                 )
             finally:
                 self._connection.get().cookies.clear()
+
+
+#: Header that makes archived records visible to the contract-based API (reference §2.3).
+ARCHIVE_HEADER: Final = "PX-ApiArchive"
+_SHOW_ARCHIVED: Final[Mapping[str, str]] = {ARCHIVE_HEADER: "SHOW"}
+
+
+def _archive_header(include_archived: bool) -> Mapping[str, str] | None:
+    if not isinstance(include_archived, bool):
+        raise TypeError(f"include_archived must be a bool, not {include_archived!r}")
+    return _SHOW_ARCHIVED if include_archived else None
 
 
 def _top_level(cls: type[AcumaticaEntity]) -> str:
@@ -761,7 +818,7 @@ def _guid(value: object) -> str:
 
 
 def _parameter_value(name: object, value: Any) -> Any:
-    """An action parameter's value as JSON (dates ISO; tz-aware date-times only)."""
+    """An action parameter's value as JSON (dates without offset; tz-aware date-times)."""
     if value is None or isinstance(value, bool | int | str | Decimal):
         return value
     if isinstance(value, datetime):
@@ -769,7 +826,7 @@ def _parameter_value(name: object, value: Any) -> Any:
             raise ValueError(f"action parameter {name}: date-times need a time zone")
         return value.isoformat()
     if isinstance(value, date):
-        return value.isoformat()
+        return date_only(value)
     raise TypeError(f"action parameter {name}: cannot send {type(value).__name__}")
 
 

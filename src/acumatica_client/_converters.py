@@ -10,8 +10,11 @@
   still carry null, which reads as ``None``.
 * ``Decimal`` stays ``Decimal`` in the dict; :func:`dumps` writes it as an exact JSON
   number (never through ``float``) and :func:`loads` reads numbers back as ``Decimal``.
-* Dates and date-times are ISO 8601 strings with an offset (``2024-01-15T00:00:00+00:00``);
-  a naive ``datetime`` is refused rather than guessed.
+* Date-times are ISO 8601 strings with their offset (``2024-01-15T09:30:00+01:00``); a
+  naive ``datetime`` is refused rather than guessed. Date-only fields (typed ``date`` in
+  the models: Bill ``Date``/``DueDate``, JournalTransaction ``TransactionDate``, …) are
+  sent as midnight without an offset (``2024-01-15T00:00:00``), the way Acumatica's own
+  client and examples send them, so no time zone can shift the day.
 * Responses are read tolerantly: unknown keys are ignored, an absent field is ``UNSET``,
   ``{"value": null}`` and Acumatica's empty ``{}`` are ``None``.
 
@@ -23,9 +26,11 @@ memoised per endpoint version; nothing here is mutable module configuration.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
+import secrets
 import types
 import typing
 from collections.abc import Callable, Hashable, Mapping
@@ -88,7 +93,23 @@ def _is_entity(tp: Any) -> bool:
 # --------------------------------------------------------------------------- scalars
 
 
+def date_only(value: date) -> str:
+    """A date-only value on the wire: ``2026-11-20T00:00:00`` (midnight, no UTC offset).
+
+    Acumatica's contract-4 ``DateTimeValue`` carries document dates; its own client and
+    examples send them without an offset, so the server never moves the day.
+    """
+    if isinstance(value, datetime):
+        raise TypeError("date_only() takes a date; date-times keep their offset")
+    return f"{value.isoformat()}T00:00:00"
+
+
+_AS_IS = frozenset({str, Decimal, bool, int})
+
+
 def _scalar_out(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime):
         offset = value.utcoffset()
         if offset is None:
@@ -97,7 +118,7 @@ def _scalar_out(value: Any) -> Any:
             value = value.astimezone(UTC)  # ISO 8601 offsets have no seconds
         return value.isoformat()
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
+        return date_only(value)
     if isinstance(value, float):
         raise TypeError("floats are not sent; use Decimal for money and quantities")
     return value
@@ -293,7 +314,9 @@ def _unstruct_hook(kind: _Kind, wire: str, converter: cattrs.Converter) -> Calla
     return lambda value: {"value": None if value is None else _scalar_out(value)}
 
 
-def _struct_hook(kind: _Kind, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+def _struct_hook(
+    kind: _Kind, converter: cattrs.Converter, detailed: bool = True
+) -> Callable[[Any, Any], Any]:
     if kind.tag == "system":
         read = _SCALAR_IN[kind.target]
         return lambda raw, _: None if raw is None else read(raw)
@@ -301,6 +324,20 @@ def _struct_hook(kind: _Kind, converter: cattrs.Converter) -> Callable[[Any, Any
         return _custom_in
     if kind.tag == "details":
         row_type = kind.target
+        if not detailed:
+            hooks: list[Callable[[Any, Any], Any]] = []  # resolved on first use
+
+            def fast_details(raw: Any, tp: Any) -> tuple[Any, ...]:
+                if raw is None:
+                    return ()
+                if type(raw) is not list and not isinstance(raw, tuple):
+                    raise TypeError(f"expected an array of {row_type.__name__}")
+                if not hooks:
+                    hooks.append(converter.get_structure_hook(row_type))
+                hook = hooks[0]
+                return tuple([hook(row, row_type) for row in raw])
+
+            return fast_details
 
         def details(raw: Any, tp: Any) -> tuple[Any, ...]:
             if raw is None:
@@ -327,10 +364,15 @@ def _struct_hook(kind: _Kind, converter: cattrs.Converter) -> Callable[[Any, Any
         target = kind.target
         return lambda raw, _: None if raw is None else converter.structure(raw, target)
     read = _SCALAR_IN[kind.target]
+    exact: Any = kind.target  # a value already of this exact type needs no conversion
 
     def scalar(raw: Any, _: Any) -> Any:
-        value = _unwrap(raw)
-        return None if value is None else read(value)
+        value: Any = raw.get("value") if type(raw) is dict else _unwrap(raw)
+        if value is None:
+            return None
+        if type(value) is exact and (exact is not Decimal or value.is_finite()):
+            return value
+        return read(value)
 
     return scalar
 
@@ -343,13 +385,17 @@ def _allowed_fields(cls: type[AcumaticaEntity], version: str | None) -> frozense
     return None if fields is None else frozenset(fields) | _SYSTEM
 
 
-def configure_converter(converter: cattrs.Converter, *, version: str | None = None) -> None:
+def configure_converter(
+    converter: cattrs.Converter, *, version: str | None = None, detailed: bool = True
+) -> None:
     """Register the entity hook factories on ``converter``.
 
     ``unstructure(entity)`` gives the request body (UNSET omitted, None as null);
     ``structure(data, cls)`` reads a response tolerantly. With ``version``, unstructuring
     an entity that sets a field the version's schema lacks raises
-    :class:`FieldNotInVersionError`.
+    :class:`FieldNotInVersionError`. ``detailed=False`` builds faster structuring code
+    whose errors do not list every path (:func:`from_wire` uses it first and repeats a
+    failed read with the detailed converter for the message).
     """
 
     def unstructure_factory(cls: Any) -> Callable[[Any], dict[str, Any]]:
@@ -364,10 +410,15 @@ def configure_converter(converter: cattrs.Converter, *, version: str | None = No
         if allowed is None or version is None:
             return base
         checked_version: str = version
+        absent = tuple(
+            (name, wire) for name, (wire, _) in _kinds(cls).items() if wire not in allowed
+        )
+        if not absent:
+            return base
 
         def checked(entity: Any) -> dict[str, Any]:
-            for name, (wire, _) in _kinds(cls).items():
-                if wire not in allowed and getattr(entity, name) is not UNSET:
+            for name, wire in absent:
+                if getattr(entity, name) is not UNSET:
                     raise FieldNotInVersionError(schema_type(cls), wire, checked_version)
             return base(entity)
 
@@ -375,20 +426,20 @@ def configure_converter(converter: cattrs.Converter, *, version: str | None = No
 
     def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
         overrides = {
-            name: override(rename=wire, struct_hook=_struct_hook(kind, converter))
+            name: override(rename=wire, struct_hook=_struct_hook(kind, converter, detailed))
             for name, (wire, kind) in _kinds(cls).items()
         }
         build = _make_structure_fn(
             cls,
             converter,
             _cattrs_forbid_extra_keys=False,
-            _cattrs_detailed_validation=True,
+            _cattrs_detailed_validation=detailed,
             _cattrs_use_alias=False,
             **overrides,
         )
 
         def structure(data: Any, target: Any) -> Any:
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):
                 raise TypeError(f"expected a JSON object for {cls.__name__}, got {data!r:.60}")
             return build(data, target)
 
@@ -398,17 +449,17 @@ def configure_converter(converter: cattrs.Converter, *, version: str | None = No
     converter.register_structure_hook_factory(_is_entity, structure_factory)
 
 
-def make_converter(*, version: str | None = None) -> cattrs.Converter:
+def make_converter(*, version: str | None = None, detailed: bool = True) -> cattrs.Converter:
     """A new :class:`cattrs.Converter` configured by :func:`configure_converter`."""
-    converter = cattrs.Converter()
-    configure_converter(converter, version=version)
+    converter = cattrs.Converter(detailed_validation=detailed)
+    configure_converter(converter, version=version, detailed=detailed)
     return converter
 
 
 @functools.lru_cache(maxsize=8)
-def _converter(version: str | None) -> cattrs.Converter:
+def _converter(version: str | None, detailed: bool = True) -> cattrs.Converter:
     """The converter for ``version``, built once (its hooks never change afterwards)."""
-    return make_converter(version=version)
+    return make_converter(version=version, detailed=detailed)
 
 
 # --------------------------------------------------------------------------- public
@@ -440,8 +491,11 @@ def from_wire(cls: type[E], data: Mapping[str, Any]) -> E:
     """Read an entity of type ``cls`` from its wire JSON (tolerant of unknown keys).
 
     Raises ``ValueError`` listing every bad value with its path (the cattrs
-    ``ClassValidationError`` is the ``__cause__``).
+    ``ClassValidationError`` is the ``__cause__``). A well-formed answer is read by the
+    fast converter; only a failing one is read again by the detailed one.
     """
+    with contextlib.suppress(Exception):  # read again below for the detailed message
+        return _converter(None, False).structure(data, cls)
     try:
         return _converter(None).structure(data, cls)
     except cattrs.BaseValidationError as exc:
@@ -466,6 +520,7 @@ def _number(value: Decimal) -> str:
 
 
 def _encode(value: Any, out: list[str]) -> None:
+    """The reference encoder (pure Python): used when the fast path cannot be trusted."""
     if isinstance(value, Decimal):
         out.append(_number(value))
     elif value is None or isinstance(value, bool | int | str):
@@ -494,14 +549,82 @@ def _encode(value: Any, out: list[str]) -> None:
         raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def _plain_tree(value: Any) -> bool:
+    """Whether ``value`` is built only of dict/list/tuple/str/int/bool/None/Decimal.
+
+    Raises ``TypeError`` on a float (money never travels through binary floats) and
+    returns ``False`` for anything else (subclasses, other mappings, …), which the
+    reference encoder then judges.
+    """
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif kind is float:
+            raise TypeError("floats are not sent; use Decimal for money and quantities")
+        elif kind is str or kind is int or kind is bool or item is None or kind is Decimal:
+            continue
+        else:
+            return False
+    return True
+
+
 def dumps(body: Any) -> bytes:
     """UTF-8 JSON for a request body; ``Decimal`` is written as its exact number literal.
 
     A ``float`` anywhere in the body is refused: money never travels through binary floats.
+    The document is encoded by the C JSON encoder: each ``Decimal`` is first written as
+    a per-call random placeholder string and then replaced by its exact literal; if the
+    placeholder could be confused with the data (it never can in practice), the pure
+    Python reference encoder is used instead. Both give the same bytes.
     """
-    out: list[str] = []
-    _encode(body, out)
-    return "".join(out).encode("utf-8")
+    if not _plain_tree(body):
+        out: list[str] = []
+        _encode(body, out)
+        return "".join(out).encode("utf-8")
+    return _dumps_plain(body)
+
+
+def _dumps_plain(body: Any) -> bytes:
+    """:func:`dumps` of a body known to hold only JSON types and ``Decimal`` (no float).
+
+    :func:`to_wire` output is such a body by construction (its scalar hook refuses
+    floats), so the client encodes it without walking it first.
+    """
+    numbers: list[str] = []
+    marker = "\x00" + secrets.token_hex(8)
+
+    def default(value: Any) -> Any:
+        if type(value) is Decimal:
+            numbers.append(_number(value))
+            return marker
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")  # pragma: no cover
+
+    encoder = json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), check_circular=False, default=default
+    )
+    text = encoder.encode(body)
+    if not numbers:
+        return text.encode("utf-8")
+    quoted = json.dumps(marker)
+    pieces = text.split(quoted)
+    if len(pieces) != len(numbers) + 1:  # the data contained the marker: be exact instead
+        out: list[str] = []
+        _encode(body, out)
+        return "".join(out).encode("utf-8")
+    merged = [pieces[0]]
+    for number, piece in zip(numbers, pieces[1:], strict=True):
+        merged.append(number)
+        merged.append(piece)
+    return "".join(merged).encode("utf-8")
 
 
 def loads(data: bytes | str) -> Any:

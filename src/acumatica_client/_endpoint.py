@@ -121,10 +121,17 @@ def entity_url(
     ``segments`` are key values (joined in key order), a record id, or an action name;
     each is percent-encoded so a key containing ``/``, ``?`` or ``..`` stays one segment.
     """
+    return httpx.URL(entity_url_text(base_url, endpoint, entity, *segments))
+
+
+def entity_url_text(
+    base_url: str | httpx.URL, endpoint: Endpoint, entity: str, *segments: str
+) -> str:
+    """:func:`entity_url` as text, for a client that lets httpx parse it once."""
     if not _NAME.fullmatch(entity):
         raise ValueError(f"not an entity name: {entity!r}")
     parts = [_segment(s) for s in segments]
     if any(not p for p in parts):
         raise ValueError("key segments must not be empty")
     tail = "/".join([entity, *parts])
-    return instance_url(base_url, f"entity/{endpoint.name}/{endpoint.version}/{tail}")
+    return f"{_base(base_url)}/entity/{endpoint.name}/{endpoint.version}/{tail}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 import tenacity
@@ -26,6 +27,8 @@ import tenacity
 from ._exceptions import APIConnectionError, InternalServerError, RateLimitError
 
 __all__ = ["RetryPolicy"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("acumatica_client")
 
@@ -108,3 +111,34 @@ def make_retrying(
         before_sleep=before_sleep,
         reraise=True,
     )
+
+
+def call_with_retry(
+    policy: RetryPolicy,
+    call: Callable[[], T],
+    *,
+    repeatable: bool,
+    sleep: Callable[[float], None],
+    uniform: Callable[[], float],
+    describe: str,
+) -> T:
+    """Run ``call`` under ``policy``; re-raise the last error. Same schedule as
+    :func:`make_retrying` without building a ``tenacity.Retrying`` per request (the
+    client's hot path: the first attempt costs one ``try``)."""
+    number = 1
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if number >= policy.attempts or not is_retryable(exc, repeatable=repeatable):
+                raise
+            wait = policy.wait_for(number, exc, uniform())
+            logger.info(
+                "acumatica retry %s: attempt %d failed with %s; next in %.2fs",
+                describe,
+                number,
+                type(exc).__name__,
+                wait,
+            )
+            sleep(wait)
+            number += 1

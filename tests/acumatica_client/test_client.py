@@ -681,7 +681,7 @@ class TestActions:
         )
         assert json_of(app.requests[0]) == {
             "entity": {"id": str(uuid.UUID(int=3))},
-            "parameters": {"Date": {"value": "2026-11-30"}, "Amount": {"value": 1.5}},
+            "parameters": {"Date": {"value": "2026-11-30T00:00:00"}, "Amount": {"value": 1.5}},
         }
 
     @pytest.mark.parametrize("version", VERSIONS)

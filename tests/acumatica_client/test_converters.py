@@ -37,6 +37,7 @@ from acumatica_client._models import (
     EmployeeSettings,
     ExpenseClaim,
     ExpenseClaimDetail,
+    JournalTransaction,
     UnsetType,
     Vendor,
     wire_name,
@@ -291,11 +292,30 @@ class TestUnsetAndNone:
         with pytest.raises(ValueError, match="naive"):
             to_wire(Bill(last_modified_date_time=datetime(2024, 1, 1)))
 
-    def test_date_is_midnight_utc(self) -> None:
-        """A calendar date travels as that day's midnight with a +00:00 offset."""
-        assert to_wire(Bill(date=date(2024, 1, 15))) == {
-            "Date": {"value": "2024-01-15T00:00:00+00:00"}
+    def test_date_only_travels_without_offset(self) -> None:
+        """A date-only field travels as midnight with no offset (Acumatica's own form)."""
+        assert to_wire(Bill(date=date(2024, 1, 15), due_date=date(2024, 2, 14))) == {
+            "Date": {"value": "2024-01-15T00:00:00"},
+            "DueDate": {"value": "2024-02-14T00:00:00"},
         }
+        assert to_wire(JournalTransaction(transaction_date=date(2026, 11, 20))) == {
+            "TransactionDate": {"value": "2026-11-20T00:00:00"}
+        }
+
+    def test_date_times_keep_their_offset(self) -> None:
+        """Date-times are not date-only: their offset travels with them."""
+        stamp = datetime(2026, 11, 20, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+        assert to_wire(Bill(last_modified_date_time=stamp)) == {
+            "LastModifiedDateTime": {"value": "2026-11-20T09:30:00+02:00"}
+        }
+
+    @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31)))
+    def test_date_only_round_trips_to_the_same_day(self, day: date) -> None:
+        """What is sent reads back as the same calendar day, in any time zone."""
+        sent = to_wire(Bill(date=day))["Date"]["value"]
+        assert sent == f"{day.isoformat()}T00:00:00"
+        assert from_wire(Bill, {"Date": {"value": sent}}).date == day
+        assert from_wire(Bill, {"Date": {"value": sent + "+00:00"}}).date == day
 
     def test_offset_with_seconds_goes_out_in_utc(self) -> None:
         """An offset with seconds (historic zones) is sent as the same instant in UTC."""

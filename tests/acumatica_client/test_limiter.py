@@ -16,6 +16,7 @@ from acumatica_client import (
     Endpoint,
     Licence,
     LicenceLimiter,
+    OAuth2,
 )
 
 BASE = "https://erp.example.test"
@@ -59,6 +60,22 @@ class TestLicence:
         with pytest.raises(ValueError, match="must be >= 1"):
             Licence(**changes)
 
+    @pytest.mark.parametrize("share", [0, -0.5, 1.5, True])
+    def test_rate_share_is_a_fraction(self, share: float) -> None:
+        """The share of the licence used is in (0, 1]."""
+        with pytest.raises(ValueError, match="rate_share"):
+            Licence(requests_per_minute=10, rate_share=share)
+
+    @pytest.mark.parametrize(
+        ("rpm", "share", "paced"), [(300, 0.5, 150), (5, 0.5, 2), (1, 0.5, 1), (90, 1.0, 90)]
+    )
+    def test_paced_rate_defaults_to_half_the_licence(
+        self, rpm: int, share: float, paced: int
+    ) -> None:
+        """By default the client uses half the per-minute limit (rounded down, >= 1)."""
+        assert Licence(requests_per_minute=rpm, rate_share=share).paced_per_minute == paced
+        assert Licence().paced_per_minute is None
+
     def test_no_limits_never_waits(self) -> None:
         """``Licence()`` (the trial licence: no rate limits) lets every call through."""
         clock = FakeClock()
@@ -73,7 +90,9 @@ class TestRequestsPerMinute:
     def test_burst_is_spread_over_windows(self) -> None:
         """12 calls at rpm=5: five at once, five after 60 s, two after 120 s."""
         clock = FakeClock()
-        limiter = LicenceLimiter(Licence(requests_per_minute=5), clock=clock, sleep=clock.sleep)
+        limiter = LicenceLimiter(
+            Licence(requests_per_minute=5, rate_share=1.0), clock=clock, sleep=clock.sleep
+        )
         starts: list[float] = []
         for _ in range(12):
             with limiter.slot():
@@ -85,7 +104,9 @@ class TestRequestsPerMinute:
     def test_window_slides(self) -> None:
         """Calls spread out over time only wait for the call that is 60 s older."""
         clock = FakeClock()
-        limiter = LicenceLimiter(Licence(requests_per_minute=2), clock=clock, sleep=clock.sleep)
+        limiter = LicenceLimiter(
+            Licence(requests_per_minute=2, rate_share=1.0), clock=clock, sleep=clock.sleep
+        )
         starts: list[float] = []
         for gap in (0.0, 10.0, 5.0, 0.0):
             clock.now += gap
@@ -102,7 +123,9 @@ class TestRequestsPerMinute:
     def test_never_more_than_rpm_starts_in_any_minute(self, rpm: int, gaps: list[float]) -> None:
         """Whatever the arrival pattern, no 60-second window holds more than rpm starts."""
         clock = FakeClock()
-        limiter = LicenceLimiter(Licence(requests_per_minute=rpm), clock=clock, sleep=clock.sleep)
+        limiter = LicenceLimiter(
+            Licence(requests_per_minute=rpm, rate_share=1.0), clock=clock, sleep=clock.sleep
+        )
         starts: list[float] = []
         for gap in gaps:
             clock.now += gap
@@ -112,12 +135,44 @@ class TestRequestsPerMinute:
         assert starts == sorted(starts)
 
 
+class TestHalfTheLicenceByDefault:
+    @given(
+        rpm=st.integers(min_value=2, max_value=12),
+        gaps=st.lists(st.floats(min_value=0, max_value=90, allow_nan=False), max_size=30),
+    )
+    def test_never_reaches_half_the_licence_in_any_minute(
+        self, rpm: int, gaps: list[float]
+    ) -> None:
+        """With the default share, no 60 s window holds more than half the licence's rate:
+        the server's delaying threshold (50 %) is never crossed."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(Licence(requests_per_minute=rpm), clock=clock, sleep=clock.sleep)
+        starts: list[float] = []
+        for gap in gaps:
+            clock.now += gap
+            with limiter.slot():
+                starts.append(clock())
+        assert max_in_window(starts) <= rpm // 2
+
+    def test_burst_at_the_default_share(self) -> None:
+        """10 calls at a 10/min licence: 5 now, 5 a minute later (half the licence)."""
+        clock = FakeClock()
+        limiter = LicenceLimiter(Licence(requests_per_minute=10), clock=clock, sleep=clock.sleep)
+        starts: list[float] = []
+        for _ in range(10):
+            with limiter.slot():
+                starts.append(clock())
+        assert starts == [0.0] * 5 + [60.0] * 5
+
+
 class TestConcurrency:
     def test_burst_of_threads_stays_inside_both_ceilings(self) -> None:
         """8 threads, max_concurrent=2, rpm=3: never more than 2 running, 3 per minute."""
         clock = FakeClock()
         limiter = LicenceLimiter(
-            Licence(requests_per_minute=3, max_concurrent=2), clock=clock, sleep=clock.sleep
+            Licence(requests_per_minute=3, max_concurrent=2, rate_share=1.0),
+            clock=clock,
+            sleep=clock.sleep,
         )
         lock = threading.Lock()
         running = 0
@@ -170,7 +225,9 @@ class TestThroughTheClient:
             endpoint=Endpoint("Default", "24.200.001"),
             transport=httpx.MockTransport(app),
             options=ClientOptions(
-                licence=Licence(requests_per_minute=3), clock=clock, sleep=clock.sleep
+                licence=Licence(requests_per_minute=3, rate_share=1.0),
+                clock=clock,
+                sleep=clock.sleep,
             ),
         )
         for _ in range(7):
@@ -193,7 +250,7 @@ class TestThroughTheClient:
             endpoint=Endpoint("Default", "24.200.001"),
             transport=httpx.MockTransport(app),
             options=ClientOptions(
-                licence=Licence(requests_per_minute=2),
+                licence=Licence(requests_per_minute=2, rate_share=1.0),
                 clock=clock,
                 sleep=clock.sleep,
                 jitter=lambda: 0.0,
@@ -204,3 +261,50 @@ class TestThroughTheClient:
         # window allows a third start only at 60.
         assert arrivals == [0.0, 0.5, 60.0]
         assert max_in_window(arrivals) <= 2
+
+
+class TestTokenRequestsArePaced:
+    def test_the_oauth_grant_takes_a_place_in_the_window(self) -> None:
+        """Token request + 2 GETs at a paced 2/min: the second GET waits for the window.
+
+        The grant is sent through the limiter like every other request (issue 14), and
+        it carries the client's timeout.
+        """
+        clock = FakeClock()
+        arrivals: list[tuple[str, float]] = []
+        timeouts: list[object] = []
+
+        def app(request: httpx.Request) -> httpx.Response:
+            arrivals.append((request.url.path.rsplit("/", 1)[-1], clock()))
+            timeouts.append(request.extensions.get("timeout"))
+            if request.url.path.endswith("/identity/connect/token"):
+                return httpx.Response(
+                    200, json={"access_token": "a1", "expires_in": 3600, "token_type": "Bearer"}
+                )
+            return httpx.Response(200, json=[])
+
+        auth = OAuth2(
+            base_url=BASE,
+            client_id="C@Co",
+            client_secret="cs",
+            username="u",
+            password="pw",
+            clock=lambda: 1_000_000.0,
+        )
+        client = AcumaticaClient(
+            base_url=BASE,
+            endpoint=Endpoint("Default", "24.200.001"),
+            auth=auth,
+            transport=httpx.MockTransport(app),
+            options=ClientOptions(
+                licence=Licence(requests_per_minute=4),  # paced at 2 per minute
+                clock=clock,
+                sleep=clock.sleep,
+                timeout=7.5,
+            ),
+        )
+        client.list(Account)
+        client.list(Account)
+        assert arrivals == [("token", 0.0), ("Account", 0.0), ("Account", 60.0)]
+        assert all(t == httpx.Timeout(7.5).as_dict() for t in timeouts)
+        assert client.calls == 2  # grants are not entity traffic
