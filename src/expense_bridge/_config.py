@@ -194,6 +194,8 @@ class BridgeConfig:
     def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> BridgeConfig:
         """Validate a parsed TOML document; :class:`ConfigError` lists every problem.
 
+    state_url: str | None = None
+    rate_limits_url: str | None = None
         ``base_dir`` anchors relative paths (default: the working directory).
         """
         return _build(data, base_dir=base_dir)
@@ -360,6 +362,21 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Instance URL including any virtual directory, e.g. https://erp.example.com/AcumaticaERP.",
         required=True,
         example="https://erp.example.com/AcumaticaERP",
+    ),
+    # ---------------------------------------------------------------- [state]
+    _Opt(
+        ("state", "url"),
+        "str",
+        "State database URL: 'sqlite:///<file>' (the embedded default) or "
+        "'postgresql://user@host:5432/db' for many workers; with PostgreSQL the shared rate "
+        "limits live there too. Empty: the SQLite file at state_path.",
+    ),
+    _Opt(
+        ("state", "rate_limits_url"),
+        "str",
+        "Optional Redis URL ('redis://host:6379/0') through which every worker shares the "
+        "Expensify and Acumatica rate limits. Empty: the PostgreSQL state database if "
+        "state.url is one, else a SQLite file beside the state (one machine).",
     ),
     _Opt(
         ("acumatica", "endpoint_name"),
@@ -1019,6 +1036,21 @@ def _build(
             ),
             rules=PostingRules(
                 trigger=Trigger(rules["trigger"]),
+    if get("state", "url") is not None:
+        from ._store import StateStoreError, database_url
+
+        if get("state_path") is not None:
+            reader.bad(opt("state", "url"), "state.url and state_path are both set",
+                       "Keep one: state.url names any database, state_path a file.")  # fmt: skip
+        try:
+            database_url(get("state", "url"))
+        except StateStoreError as exc:
+            reader.bad(opt("state", "url"), str(exc),
+                       "Write sqlite:///<file> or postgresql://user@host:5432/db.")  # fmt: skip
+    limits_url = get("state", "rate_limits_url")
+    if limits_url is not None and not str(limits_url).startswith(("redis://", "rediss://")):
+        reader.bad(opt("state", "rate_limits_url"), "state.rate_limits_url must be redis://…",
+                   "Write redis://host:6379/0, or remove it to use state.url.")  # fmt: skip
                 reimbursable_target=ReimbursableTarget(rules["reimbursable_target"]),
                 card_target=CardTarget(rules["card_target"]),
                 date_rule=DateRule(rules["date_rule"]),
@@ -1037,6 +1069,8 @@ def _build(
                 mark_reimbursed_when_paid=rules["mark_reimbursed_when_paid"],
             ),
             provisioning=ProvisioningSettings(
+            state_url=get("state", "url"),
+            rate_limits_url=get("state", "rate_limits_url"),
                 default_policy=get("provisioning", "default_policy"),
                 policy_rule=PolicyRule(
                     by=get("provisioning", "policy_rule", "by"),
@@ -1127,6 +1161,8 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
     for name in _rule_names():
         if name != "tag_map":
             value = getattr(r, name)
+        ("state", "url"): config.state_url,
+        ("state", "rate_limits_url"): config.rate_limits_url,
             values["rules", name] = value.value if hasattr(value, "value") else value
     for name in (
         "default_policy",

@@ -21,6 +21,14 @@ from expensify_client import ClientOptions as ExpensifyOptions
 from expensify_client import Credentials, ExpensifyClient, SharedRateLimiter
 
 from ._config import BridgeConfig, default_state_path, default_vault_path
+from ._limits import (
+    DatabaseLicenceLimiter,
+    DatabaseRateLimiter,
+    RedisLicenceLimiter,
+    RedisRateLimiter,
+    acumatica_limit_key,
+)
+from ._store import DatabaseStore, SQLiteStore
 from ._vault import (
     ACUMATICA_CLIENT_SECRET,
     ACUMATICA_PASSWORD,
@@ -28,7 +36,7 @@ from ._vault import (
     CredentialVault,
 )
 
-__all__ = ["open_clients", "vault_for"]
+__all__ = ["open_clients", "open_store", "vault_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +47,30 @@ def vault_for(config: BridgeConfig) -> CredentialVault:
     return CredentialVault(path)
 
 
-def _expensify_options(config: BridgeConfig, options: ExpensifyOptions | None) -> ExpensifyOptions:
+def open_store(config: BridgeConfig, *, heartbeat: bool = False) -> DatabaseStore:
+    """The state store of ``config``: ``state.url`` if set, else the SQLite file at
+    ``state_path`` (default: the user data directory). No I/O until first use.
+
+    ``heartbeat``: renew held claims and leases in the background (long-running workers).
+    """
+    if config.state_url is not None:
+        return DatabaseStore(config.state_url, heartbeat=heartbeat)
+    return SQLiteStore(config.state_path, heartbeat=heartbeat)
+
+
+def _shared_backend(config: BridgeConfig) -> str | None:
+    """Where rate limits are shared between machines: ``"redis"`` (state.rate_limits_url),
+    ``"database"`` (state.url on PostgreSQL) or None (one machine: SQLite file limiter)."""
+    if config.rate_limits_url is not None:
+        return "redis"
+    if config.state_url is not None and config.state_url.startswith("postgres"):
+        return "database"
+    return None
+
+
+def _expensify_options(
+    config: BridgeConfig, options: ExpensifyOptions | None, store: DatabaseStore | None = None
+) -> ExpensifyOptions:
     """Share Expensify's rate windows between processes through a file beside the state.
 
     A caller-supplied limiter (tests, the demo's simulated clock) is kept as it is.
@@ -52,6 +83,12 @@ def _expensify_options(config: BridgeConfig, options: ExpensifyOptions | None) -
     return attrs.evolve(options, limits=limiter)
 
 
+    backend = _shared_backend(config)
+    if backend == "redis" and config.rate_limits_url is not None:
+        redis_limits = RedisRateLimiter(config.rate_limits_url, sleep=options.sleep)
+        return attrs.evolve(options, limits=redis_limits)
+    if backend == "database" and store is not None:
+        return attrs.evolve(options, limits=DatabaseRateLimiter(store, sleep=options.sleep))
 @contextmanager
 def open_clients(
     config: BridgeConfig,
@@ -109,12 +146,17 @@ def open_clients(
                 transport=acumatica_transport,
             )
         )
+        shared = _shared_backend(config)
+        limits_store: DatabaseStore | None = None
+        if shared == "database":
+            limits_store = DatabaseStore(config.state_url)
+            stack.callback(limits_store.close)
         expensify = stack.enter_context(
             ExpensifyClient(
                 credentials=credentials,
                 base_url=config.expensify.base_url,
                 transport=expensify_transport,
-                options=_expensify_options(config, expensify_options),
+                options=_expensify_options(config, expensify_options, limits_store),
             )
         )
         if login is not None:
@@ -126,3 +168,29 @@ def open_clients(
             config.expensify.base_url,
         )
         yield acumatica, expensify
+        if shared is not None and acumatica_options is None:
+            _share_licence(stack, acumatica, config, limits_store)
+
+
+def _share_licence(
+    stack: ExitStack,
+    client: AcumaticaClient,
+    config: BridgeConfig,
+    store: DatabaseStore | None,
+) -> None:
+    """Make every worker using this Acumatica tenant share its licence ceiling.
+
+    Interim: :class:`AcumaticaClient` has no public option for a limiter object yet, so
+    the shared one replaces the client's own (same interface: ``slot()``, ``reserve()``).
+    """
+    acu = config.acumatica
+    key = acumatica_limit_key(acu.base_url, acu.tenant)
+    limiter: DatabaseLicenceLimiter | RedisLicenceLimiter
+    if config.rate_limits_url is not None:
+        limiter = RedisLicenceLimiter(config.rate_limits_url, acu.licence, key)
+        stack.callback(limiter.close)
+    elif store is not None:
+        limiter = DatabaseLicenceLimiter(store, acu.licence, key)
+    else:  # pragma: no cover - _shared_backend said the limits are shared
+        return
+    client._limiter = limiter

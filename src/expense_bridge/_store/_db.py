@@ -52,7 +52,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -820,14 +820,19 @@ class DatabaseStore:
         key = (l_.connection == connection) & (l_.name == name)
         until = now.timestamp() + lease_seconds
         with self._tx(write=True) as conn:
-            inserted = conn.execute(
-                self._insert(LEASES)
-                .values(connection=connection, name=name, owner=owner, until=until)
-                .on_conflict_do_nothing()
-            )
-            if inserted.rowcount == 1:
-                return True
-            row = conn.execute(sa.select(l_.owner, l_.until).where(key).with_for_update()).one()
+            while True:
+                inserted = conn.execute(
+                    self._insert(LEASES)
+                    .values(connection=connection, name=name, owner=owner, until=until)
+                    .on_conflict_do_nothing()
+                )
+                if inserted.rowcount == 1:
+                    return True
+                row = conn.execute(
+                    sa.select(l_.owner, l_.until).where(key).with_for_update()
+                ).first()
+                if row is not None:  # else released meanwhile: insert again
+                    break
             if row.owner != owner and row.until > now.timestamp():
                 return False
             conn.execute(sa.update(LEASES).where(key).values(owner=owner, until=until))
@@ -982,11 +987,16 @@ class DatabaseStore:
 
     # ------------------------------------------------------------------ rate limits
 
-    def reserve_send(self, key: str, windows: Sequence[tuple[int, float]], now: float) -> float:
-        """Reserve the earliest send time (epoch seconds) every window allows for ``key``.
+    def reserve_send(
+        self, key: str, windows: Sequence[tuple[int, float]], clock: Callable[[], float]
+    ) -> float:
+        """Reserve the earliest send every window allows for ``key``; seconds to wait.
 
-        Serialised per key (SQLite's write lock; a PostgreSQL advisory lock on the key), so
-        every process sharing this database shares the windows.
+        ``windows``: ``(max_calls, period_seconds)`` pairs; ``clock``: epoch seconds, read
+        once the key's lock is held. Serialised per key (SQLite's write lock; a PostgreSQL
+        advisory lock on the key), so every process sharing this database shares the
+        windows. On PostgreSQL the server's clock is used instead, so machines need not
+        agree on the time.
         """
         horizon = max(p for _, p in windows)
         depth = max(n for n, _ in windows)
@@ -994,6 +1004,13 @@ class DatabaseStore:
         with self._tx(write=True) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
+                now = float(
+                    conn.execute(
+                        sa.select(sa.extract("epoch", sa.func.clock_timestamp()))
+                    ).scalar_one()
+                )
+            else:
+                now = clock()  # BEGIN IMMEDIATE holds the write lock already
             conn.execute(sa.delete(RATE_SENDS).where((s.key == key) & (s.at < now - horizon)))
             sent = list(
                 conn.execute(
@@ -1006,7 +1023,7 @@ class DatabaseStore:
                 if len(sent) >= max_calls:
                     at = max(at, sent[-max_calls] + period)
             conn.execute(sa.insert(RATE_SENDS).values(key=key, at=at))
-            return float(at)
+            return float(at - now)
 
 
 @contextmanager
