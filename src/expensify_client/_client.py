@@ -10,13 +10,15 @@ safe to repeat (getters, downloads, exports without ``onFinish``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -30,11 +32,15 @@ from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    FileNotFoundOnServerError,
     FileNotReadyError,
     InvalidRequestError,
+    NotFoundError,
+    PolicyNotFoundError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    ValidationError,
 )
 from ._jobs import (
     CategoriesAction,
@@ -151,6 +157,34 @@ def _load_default_template() -> str:
     return template
 
 
+_POLICY_MISSING_TEXT: Final = re.compile(
+    r"\bpolicy\b[^.]{0,40}\b(not found|unknown|does not exist|doesn't exist)"
+    r"|\b(unknown|invalid|no such) policy\b",
+    re.IGNORECASE,
+)
+
+
+@contextlib.contextmanager
+def _policy_errors(policy_ids: tuple[str, ...]) -> Iterator[None]:
+    """Turn "no such policy" answers (404, or a 410 saying so) into PolicyNotFoundError."""
+    try:
+        yield
+    except PolicyNotFoundError:
+        raise
+    except (NotFoundError, ValidationError) as exc:
+        if isinstance(exc, ValidationError) and not _POLICY_MISSING_TEXT.search(exc.message):
+            raise
+        named = tuple(pid for pid in policy_ids if f"'{pid}'" in exc.message) or policy_ids
+        raise PolicyNotFoundError(
+            named,
+            exc.message,
+            response_code=exc.response_code,
+            http_status=exc.http_status,
+            body=exc.body,
+            job=exc.job,
+        ) from exc
+
+
 class ExpensifyClient:
     """A typed client for the Expensify (Classic) Integration Server.
 
@@ -250,9 +284,9 @@ class ExpensifyClient:
         kind = _job_kind(job)
         wire: dict[str, Any] = {"type": job["type"], "credentials": self._credentials.to_wire()}
         wire.update((k, v) for k, v in job.items() if k != "type")
-        form = {
-            "requestJobDescription": json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
-        }
+        # ASCII-safe JSON (non-ASCII as \u escapes): correct whatever charset the server
+        # assumes for the urlencoded form.
+        form = {"requestJobDescription": json.dumps(wire, separators=(",", ":"), ensure_ascii=True)}
         form.update(extra or {})
         secrets = (self._credentials.partner_user_secret,)
         attempts = 0
@@ -265,7 +299,8 @@ class ExpensifyClient:
         def once() -> _T:
             nonlocal attempts
             attempts += 1
-            self._limiter.acquire(self._credentials.partner_user_id)
+            key = self._credentials.partner_user_id
+            reserved = self._limiter.wait(key)
             self.calls += 1
             started = time.perf_counter()
             status: int | str = "-"
@@ -296,6 +331,9 @@ class ExpensifyClient:
                 code = "ok"
                 return result
             finally:
+                # Space later calls from this call's completion (an upper bound of when the
+                # server counted it), not from its send time.
+                self._limiter.finished(key, reserved)
                 logger.debug(
                     "expensify POST job=%s http=%s responseCode=%s attempt=%d duration=%.3fs",
                     kind,
@@ -383,16 +421,29 @@ class ExpensifyClient:
         Each poll is one download job through the rate limiter; between polls the client
         sleeps ``poll_interval`` seconds (the injected sleep). After ``max_polls`` polls
         without the file, raises :class:`FileNotReadyError` (retryable: the file name stays
-        valid, download it later rather than exporting again).
+        valid, download it later rather than exporting again). A "File not found" answer
+        (a name that never existed or expired) raises :class:`FileNotFoundOnServerError`
+        within two requests: the first one is given one more poll, the second is final.
         """
         if max_polls < 1:
             raise InvalidRequestError("max_polls must be >= 1", field="max_polls")
         job = download_job(file_name, file_system=file_system)
         secrets = (self._credentials.partner_user_secret,)
+        not_found = 0
         for poll in range(1, max_polls + 1):
-            content = self._send(
-                job, reader=lambda r: download_body(r, secrets=secrets), repeatable=True
-            )
+            try:
+                content = self._send(
+                    job,
+                    reader=lambda r: download_body(r, secrets=secrets, file_name=file_name),
+                    repeatable=True,
+                )
+            except FileNotFoundOnServerError:
+                # One "File not found" may be a file whose rendering has not registered it
+                # yet (the not-ready signal is undocumented); a second one is final.
+                not_found += 1
+                if not_found >= 2 or poll == max_polls:
+                    raise
+                content = None
             if content is not None:
                 return content
             logger.debug("expensify download not ready: poll %d of %d", poll, max_polls)
@@ -427,7 +478,9 @@ class ExpensifyClient:
         """Policies by ID with the requested sections (both tag shapes are understood)."""
         job = policy_get_job(ids, fields)
         requested = tuple(job["inputSettings"]["policyIDList"])
-        return parse_policies(self._json(job, repeatable=True), requested)
+        with _policy_errors(requested):
+            body = self._json(job, repeatable=True)
+        return parse_policies(body, requested)
 
     def update_policy(
         self,
@@ -441,7 +494,8 @@ class ExpensifyClient:
         job = policy_update_job(
             policy_id, categories=categories, categories_action=categories_action, tags=tags
         )
-        self._json(job, repeatable=False)
+        with _policy_errors((policy_id,)):
+            self._json(job, repeatable=False)
 
     # ------------------------------------------------------------------ employees, reports
 
@@ -462,7 +516,7 @@ class ExpensifyClient:
             fix_approval_chains=fix_approval_chains,
             skip_notification_email=skip_notification_email,
         )
-        data = json.dumps(feed, separators=(",", ":"), ensure_ascii=False)
+        data = json.dumps(feed, separators=(",", ":"), ensure_ascii=True)
         body = self._json(job, repeatable=dry_run, extra={"data": data})
         return parse_employee_update(body)
 

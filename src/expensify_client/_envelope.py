@@ -22,6 +22,7 @@ import httpx
 from ._exceptions import (
     APIStatusError,
     AuthenticationError,
+    FileNotFoundOnServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -51,9 +52,8 @@ _AUTH_TEXT: Final = re.compile(
 _PERMISSION_TEXT: Final = re.compile(r"not authori[sz]ed to|invalid permissions?", re.IGNORECASE)
 _RATE_TEXT: Final = re.compile(r"rate[- ]limit", re.IGNORECASE)
 _FILE_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]+$")
-_NOT_READY_TEXT: Final = re.compile(
-    r"not (found|ready|yet)|does not exist|no such file", re.IGNORECASE
-)
+_NOT_READY_TEXT: Final = re.compile(r"not (ready|yet)", re.IGNORECASE)
+_NOT_FOUND_TEXT: Final = re.compile(r"not found|does not exist|no such file|expired", re.IGNORECASE)
 
 _CLASS_BY_CODE: Final[Mapping[int, type[APIStatusError]]] = {
     401: AuthenticationError,
@@ -219,11 +219,15 @@ def export_file_names(
     return names
 
 
-def download_body(response: httpx.Response, *, secrets: Collection[str] = ()) -> bytes | None:
+def download_body(
+    response: httpx.Response, *, secrets: Collection[str] = (), file_name: str = ""
+) -> bytes | None:
     """The file's bytes, or ``None`` when the file is not rendered yet.
 
-    Not ready: an empty body, or a JSON object with a ``responseMessage`` such as
-    "File not found" and no ``responseCode``. A rendered file is returned unparsed.
+    Not ready: an empty body, or a JSON object without ``responseCode`` whose
+    ``responseMessage`` says "not ready"/"not yet". "File not found" (also "does not exist",
+    "expired"; HTTP 200, no ``responseCode``) raises :class:`FileNotFoundOnServerError`.
+    A rendered file is returned unparsed.
     """
     job = "download"
     if not response.content.strip() and response.status_code < 400:
@@ -231,12 +235,11 @@ def download_body(response: httpx.Response, *, secrets: Collection[str] = ()) ->
     body = check_envelope(response, job=job, secrets=secrets)
     if body is not None and set(body) <= {"responseMessage", "responseCode"}:
         message = body.get("responseMessage")
-        if (
-            "responseCode" not in body
-            and isinstance(message, str)
-            and _NOT_READY_TEXT.search(message)
-        ):
-            return None
+        if "responseCode" not in body and isinstance(message, str):
+            if _NOT_FOUND_TEXT.search(message):
+                raise FileNotFoundOnServerError(file_name, redact(message, secrets))
+            if _NOT_READY_TEXT.search(message):
+                return None
         if "responseCode" in body:
             # {"responseCode": 200} alone is an envelope, not a file: not rendered yet.
             return None

@@ -9,12 +9,14 @@ Tree::
     │   └── ResponseValidationError    a response whose shape does not match the job's contract
     ├── InvalidRequestError            a job rejected locally, before sending (names the field)
     ├── FileNotReadyError              a download still not rendered after the polling budget
+    ├── FileNotFoundOnServerError      a download answered "File not found" (never existed/expired)
     ├── APIConnectionError             no response: connect/read/write failure
     │   └── APITimeoutError            no response within the timeout
     └── APIStatusError                 the Integration Server answered with an error code
         ├── AuthenticationError        credentials rejected (401/407 or a credentials message)
         ├── PermissionDeniedError      403, or 500 "Not authorized to authenticate as user …"
         ├── NotFoundError              404 (e.g. policy not found)
+        │   └── PolicyNotFoundError    a policy ID the server does not know (404, 410 or 200)
         ├── ValidationError            410 (invalid, missing or malformed argument)
         ├── RateLimitError             429 as HTTP status or as body ``responseCode``
         └── ServerError                500 and other server-side failures
@@ -38,10 +40,12 @@ __all__ = [
     "DataError",
     "ExpensifyError",
     "ExportParseError",
+    "FileNotFoundOnServerError",
     "FileNotReadyError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PolicyNotFoundError",
     "RateLimitError",
     "ResponseValidationError",
     "ServerError",
@@ -116,6 +120,20 @@ class FileNotReadyError(ExpensifyError):
         self.polls = polls
 
 
+class FileNotFoundOnServerError(ExpensifyError):
+    """A download answered "File not found": the name never existed or the file expired.
+
+    The live answer is HTTP 200 with ``{"responseMessage": "File not found"}`` and no
+    ``responseCode`` (expensify-api.md section 1.6, xrl ``src/wire.rs``). Not retryable:
+    polling again will not make the file appear; export again instead.
+    """
+
+    def __init__(self, file_name: str, message: str) -> None:
+        super().__init__(f"file {file_name!r}: {message}")
+        self.file_name = file_name
+        self.message = message
+
+
 class APIConnectionError(ExpensifyError):
     """The request did not produce a response (connection, read or write failure)."""
 
@@ -163,6 +181,36 @@ class PermissionDeniedError(APIStatusError):
 
 class NotFoundError(APIStatusError):
     """The addressed object (e.g. a policy) does not exist."""
+
+
+class PolicyNotFoundError(NotFoundError):
+    """The server does not know the policy IDs (or does not show them to these credentials).
+
+    Raised whatever the envelope: a 404 ("Policy not found"), a 410 saying the policy is
+    unknown, or a 200 whose ``policyInfo`` lacks a requested policy (then ``response_code``
+    is 200). ``policy_ids`` names them. A configuration problem: not retryable.
+    """
+
+    def __init__(
+        self,
+        policy_ids: tuple[str, ...],
+        detail: str = "",
+        *,
+        response_code: int = 404,
+        http_status: int = 200,
+        body: Any = None,
+        job: str = "",
+    ) -> None:
+        names = ", ".join(repr(pid) for pid in policy_ids)
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(
+            f"unknown Expensify policy {names}{suffix}",
+            response_code=response_code,
+            body=body,
+            http_status=http_status,
+            job=job,
+        )
+        self.policy_ids = policy_ids
 
 
 class ValidationError(APIStatusError):

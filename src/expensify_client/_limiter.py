@@ -1,10 +1,26 @@
-"""Client-side rate limiting: sliding windows per credential pair.
+"""Client-side rate limiting: sliding windows per credential pair, with a safety margin.
 
 The Integration Server allows at most 5 requests per 10 seconds and 20 per 60 seconds
-(since December 2024). :class:`RateLimiter` reserves a send time for each call that keeps
-every window satisfied, then sleeps until it. Reservation happens under a lock, so threads
-(and clients sharing one limiter) are serialised fairly without holding the lock while
-sleeping.
+(since December 2024), counted when requests *arrive*. :class:`RateLimiter` reserves a send
+time for each call that keeps every window satisfied, then sleeps until it. Reservation
+happens under a lock, so threads (and clients sharing one limiter) are serialised fairly
+without holding the lock while sleeping.
+
+Safety margin. A client only knows when it starts sending; the server counts arrivals,
+which come later by a variable delay (connection set-up, TLS, network, queueing). If the
+first call of a window arrived late and a later one arrives quickly, spacing the *sends* by
+exactly the period puts two arrivals less than a period apart, and the server answers 429.
+So:
+
+* after each call the client reports its completion (:meth:`RateLimiter.finished`), and the
+  call's recorded time moves from "send started" to "answer received", an upper bound of
+  its arrival: later sends are spaced from that;
+* every window is lengthened by ``margin`` seconds (default :data:`DEFAULT_MARGIN`) for what
+  no completion time covers (the server's clock granularity, the edges of its window, drift
+  between two clocks, limiters that cannot report completion).
+
+:attr:`RateLimiter.windows` are the windows actually enforced (periods plus the margin);
+:attr:`RateLimiter.server_windows` the server's.
 """
 
 from __future__ import annotations
@@ -16,30 +32,40 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["DEFAULT_WINDOWS", "RateLimiter", "SharedRateLimiter"]
+__all__ = ["DEFAULT_MARGIN", "DEFAULT_WINDOWS", "RateLimiter", "SharedRateLimiter"]
 
 #: ``(max_calls, period_seconds)`` pairs documented by Expensify.
 DEFAULT_WINDOWS: tuple[tuple[int, float], ...] = ((5, 10.0), (20, 60.0))
+#: Seconds added to every window's period (see the module documentation).
+DEFAULT_MARGIN: float = 1.0
 
 
 class RateLimiter:
     """Sliding-window limiter, one set of windows per key (the ``partnerUserID``).
 
-    ``windows`` are ``(max_calls, period_seconds)`` pairs, all enforced at once: in any
-    half-open interval of ``period`` seconds at most ``max_calls`` sends start. ``clock``
-    (monotonic seconds) and ``sleep`` are injectable so tests never wait.
+    ``windows`` are the server's ``(max_calls, period_seconds)`` pairs; each period is
+    lengthened by ``margin`` seconds and all are enforced at once: in any half-open interval
+    of ``period + margin`` seconds at most ``max_calls`` calls are recorded, a call counting
+    from its send time and, once :meth:`finished` is reported, from its completion time.
+    ``clock`` (monotonic seconds) and ``sleep`` are injectable so tests never wait.
     """
 
     def __init__(
         self,
         windows: Iterable[tuple[int, float]] = DEFAULT_WINDOWS,
         *,
+        margin: float = DEFAULT_MARGIN,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._windows = tuple((int(n), float(p)) for n, p in windows)
-        if not self._windows or any(n < 1 or p <= 0 for n, p in self._windows):
+        server = tuple((int(n), float(p)) for n, p in windows)
+        if not server or any(n < 1 or p <= 0 for n, p in server):
             raise ValueError("windows must be non-empty (max_calls >= 1, period > 0) pairs")
+        if margin < 0:
+            raise ValueError("margin must be >= 0 seconds")
+        self._server_windows = server
+        self._margin = float(margin)
+        self._windows = tuple((n, p + self._margin) for n, p in server)
         self._depth = max(n for n, _ in self._windows)
         self._clock = clock
         self._sleep = sleep
@@ -48,11 +74,21 @@ class RateLimiter:
 
     @property
     def windows(self) -> tuple[tuple[int, float], ...]:
-        """The enforced ``(max_calls, period_seconds)`` windows."""
+        """The enforced ``(max_calls, period_seconds)`` windows (server period + margin)."""
         return self._windows
 
+    @property
+    def server_windows(self) -> tuple[tuple[int, float], ...]:
+        """The server's ``(max_calls, period_seconds)`` windows, as given."""
+        return self._server_windows
+
+    @property
+    def margin(self) -> float:
+        """Seconds added to every period."""
+        return self._margin
+
     def __repr__(self) -> str:
-        return f"RateLimiter(windows={self._windows!r})"
+        return f"RateLimiter(windows={self._server_windows!r}, margin={self._margin!r})"
 
     def reserve(self, key: str) -> float:
         """Reserve the earliest send time allowed for ``key`` and return it (clock seconds)."""
@@ -66,6 +102,17 @@ class RateLimiter:
             sent.append(at)
             return at
 
+    def wait(self, key: str) -> float:
+        """Reserve a send time for ``key``, sleep until it and return it (clock seconds).
+
+        Pass the returned value to :meth:`finished` once the call's answer has arrived.
+        """
+        at = self.reserve(key)
+        delay = at - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+        return at
+
     def acquire(self, key: str) -> float:
         """Wait until a call for ``key`` may be sent; return the seconds waited."""
         at = self.reserve(key)
@@ -74,6 +121,28 @@ class RateLimiter:
             self._sleep(delay)
             return delay
         return 0.0
+
+    def finished(self, key: str, reserved: float) -> None:
+        """Record that the call reserved at ``reserved`` has completed (answer received).
+
+        Its recorded time moves to now (if later): the server saw it arrive no later than
+        that, so later calls are spaced from it. Limiters that keep their history elsewhere
+        (and do not override this) keep the send time; the margin then covers the delay.
+        """
+        with self._lock:
+            sent = self._sent.get(key)
+            if not sent:
+                return
+            now = self._clock()
+            for i in range(len(sent) - 1, -1, -1):
+                if sent[i] == reserved:
+                    if now > reserved:
+                        sent[i] = now
+                        # Keep the history sorted (later reservations may precede now).
+                        ordered = sorted(sent)
+                        sent.clear()
+                        sent.extend(ordered)
+                    return
 
 
 class SharedRateLimiter(RateLimiter):
@@ -90,15 +159,35 @@ class SharedRateLimiter(RateLimiter):
         path: str | Path,
         windows: Iterable[tuple[int, float]] = DEFAULT_WINDOWS,
         *,
+        margin: float = DEFAULT_MARGIN,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(windows, clock=clock, sleep=sleep)
+        super().__init__(windows, margin=margin, clock=clock, sleep=sleep)
         self.path = Path(path)
         self._horizon = max(p for _, p in self.windows)
 
     def __repr__(self) -> str:
-        return f"SharedRateLimiter({str(self.path)!r}, windows={self.windows!r})"
+        return (
+            f"SharedRateLimiter({str(self.path)!r}, windows={self.server_windows!r}, "
+            f"margin={self.margin!r})"
+        )
+
+    def finished(self, key: str, reserved: float) -> None:
+        """Move the call reserved at ``reserved`` to its completion time (see the base)."""
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS sends (key TEXT NOT NULL, at REAL NOT NULL)")
+            db.execute("BEGIN IMMEDIATE")
+            now = self._clock()
+            db.execute(
+                "UPDATE sends SET at = ? WHERE rowid = (SELECT rowid FROM sends "
+                "WHERE key = ? AND at = ? LIMIT 1) AND at < ?",
+                (now, key, reserved, now),
+            )
+            db.execute("COMMIT")
+        finally:
+            db.close()
 
     def reserve(self, key: str) -> float:
         """Reserve the earliest send time every process's history allows for ``key``."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import attrs
 
-from ._exceptions import ResponseValidationError
+from ._exceptions import PolicyNotFoundError, ResponseValidationError
 from ._models import Category, Employee, Policy, PolicySummary, ReportField, Tag, TagLevel
 
 __all__ = [
@@ -248,6 +248,24 @@ def _report_field(r: _Reader, raw: Any, path: str) -> ReportField:
     )
 
 
+def _first_text(
+    r: _Reader, node: Mapping[str, Any], keys: tuple[str, ...], path: str
+) -> str | None:
+    """The first non-empty of several synonymous keys (e.g. getter vs updater names)."""
+    for key in keys:
+        value = r.opt_text(node, key, path)
+        if value is not None:
+            return value
+    return None
+
+
+#: The approver keys: the policy getter's names (``forwardsTo``/``overLimitForwardsTo``,
+#: Expensify's answers) first, then the employee updater's (``approvesTo``,
+#: ``overLimitApprover`` and its alias ``limitApprover``).
+_APPROVES_TO_KEYS: Final = ("forwardsTo", "approvesTo")
+_OVER_LIMIT_KEYS: Final = ("overLimitForwardsTo", "overLimitApprover", "limitApprover")
+
+
 def _employee(r: _Reader, raw: Any, path: str) -> Employee:
     node = r.obj(raw, path)
     return Employee(
@@ -257,19 +275,20 @@ def _employee(r: _Reader, raw: Any, path: str) -> Employee:
         employee_id=r.opt_text(node, "employeeID", path),
         first_name=r.opt_text(node, "firstName", path),
         last_name=r.opt_text(node, "lastName", path),
-        approves_to=r.opt_text(node, "approvesTo", path),
+        approves_to=_first_text(r, node, _APPROVES_TO_KEYS, path),
         custom_field_1=r.opt_text(node, "customField1", path),
         custom_field_2=r.opt_text(node, "customField2", path),
         approval_limit_cents=r.integer(node, "approvalLimit", path),
-        over_limit_approver=r.opt_text(node, "overLimitApprover", path),
+        over_limit_approver=_first_text(r, node, _OVER_LIMIT_KEYS, path),
     )
 
 
 def parse_policies(body: Mapping[str, Any], requested: tuple[str, ...]) -> dict[str, Policy]:
     """Read ``policyInfo`` of the policy getter into :class:`Policy` values keyed by ID.
 
-    A requested policy missing from the answer is an error (the server omits policies the
-    caller cannot see; silently returning fewer would hide that).
+    A requested policy missing from the answer raises :class:`PolicyNotFoundError` naming it
+    (the server omits policies the caller cannot see; silently returning fewer would hide
+    that).
     """
     r = _Reader("get/policy")
     info = r.obj(body.get("policyInfo"), "policyInfo")
@@ -295,10 +314,10 @@ def parse_policies(body: Mapping[str, Any], requested: tuple[str, ...]) -> dict[
                 for i, e in enumerate(r.lst(node.get("employees", []), f"{path}.employees"))
             ),
         )
-    missing = [pid for pid in requested if pid not in out]
+    missing = tuple(pid for pid in requested if pid not in out)
     if missing:
-        raise r.fail(
-            "policyInfo", f"requested policies missing from the answer: {', '.join(missing)}"
+        raise PolicyNotFoundError(
+            missing, "missing from the policy getter's answer", response_code=200, job=r.job
         )
     return out
 

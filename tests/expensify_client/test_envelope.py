@@ -8,6 +8,9 @@ import pytest
 from expensify_client import (
     APIStatusError,
     AuthenticationError,
+    ExpensifyError,
+    FileNotFoundOnServerError,
+    FileNotReadyError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -179,11 +182,22 @@ class TestDownloadBody:
 
     @pytest.mark.parametrize(
         "body",
-        ["", "  \n", '{"responseMessage":"File not found"}', '{"responseCode":200}'],
+        ["", "  \n", '{"responseMessage":"File not ready"}', '{"responseCode":200}'],
     )
     def test_not_ready(self, body):
-        """An empty body or a bare not-found envelope means the file is not rendered yet."""
+        """An empty body or a bare not-ready envelope means the file is not rendered yet."""
         assert download_body(text(body)) is None
+
+    @pytest.mark.parametrize(
+        "body", ['{"responseMessage":"File not found"}', '{"responseMessage":"File expired"}']
+    )
+    def test_file_not_found_is_its_own_error(self, body):
+        """The live "File not found" (200, no responseCode) is not "not ready"."""
+        with pytest.raises(FileNotFoundOnServerError, match=r"exportX\.json") as info:
+            download_body(text(body), file_name="exportX.json")
+        assert not isinstance(info.value, FileNotReadyError)
+        assert isinstance(info.value, ExpensifyError)
+        assert not info.value.retryable
 
     def test_error_envelope_raises(self):
         """A download answered with an error code raises it."""

@@ -7,6 +7,8 @@ import pytest
 from expensify_client import (
     Category,
     Employee,
+    NotFoundError,
+    PolicyNotFoundError,
     ReportField,
     ResponseValidationError,
     Tag,
@@ -115,9 +117,11 @@ class TestParsePolicies:
         assert policy.tag_levels == ()
 
     def test_missing_requested_policy(self):
-        """A requested policy absent from policyInfo is an error, not a silent omission."""
-        with pytest.raises(ResponseValidationError, match="P2"):
+        """A requested policy absent from policyInfo is an error naming it, not an omission."""
+        with pytest.raises(PolicyNotFoundError, match="P2") as info:
             parse_policies({"policyInfo": {"P1": {}}}, ("P1", "P2"))
+        assert info.value.policy_ids == ("P2",)
+        assert isinstance(info.value, NotFoundError)
 
     @pytest.mark.parametrize(
         ("info", "field"),
