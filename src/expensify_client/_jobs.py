@@ -60,14 +60,14 @@ FileSystem = Literal["integrationServer", "reconciliation"]
 
 
 def _ids(values: Iterable[object], field: str) -> tuple[str, ...]:
-    out: list[str] = []
+    """Validated IDs, duplicates dropped, first-seen order kept (linear: a dict, not a list)."""
+    out: dict[str, None] = {}
     for value in values:
         if not isinstance(value, str) or not _ID_RE.match(value):
             raise InvalidRequestError(
                 f"invalid ID {value!r} (letters, digits, _ and - only)", field=field
             )
-        if value not in out:
-            out.append(value)
+        out[value] = None
     return tuple(out)
 
 
@@ -193,12 +193,7 @@ class ExportFilters:
 
 
 def _states(value: Iterable[ReportState]) -> tuple[ReportState, ...]:
-    out: list[ReportState] = []
-    for state in value:
-        state = ReportState(state)
-        if state not in out:
-            out.append(state)
-    return tuple(out)
+    return tuple(dict.fromkeys(ReportState(state) for state in value))
 
 
 @attrs.frozen(kw_only=True)
@@ -308,15 +303,15 @@ def policy_get_job(policy_ids: Iterable[str], fields: Iterable[str]) -> dict[str
         raise InvalidRequestError(
             "at least one policy ID is required", field="inputSettings.policyIDList"
         )
-    wanted: list[str] = []
+    sections: dict[str, None] = {}
     for name in _tuple_of_str(fields):
         if name not in POLICY_FIELDS:
             raise InvalidRequestError(
                 f"unknown section {name!r} (one of {', '.join(sorted(POLICY_FIELDS))})",
                 field="inputSettings.fields",
             )
-        if name not in wanted:
-            wanted.append(name)
+        sections[name] = None
+    wanted = list(sections)
     if not wanted:
         raise InvalidRequestError("at least one section is required", field="inputSettings.fields")
     return {
@@ -346,10 +341,10 @@ def _category_wire(category: Category, index: int) -> dict[str, Any]:
     return wire
 
 
-def _tag_level_wire(level: TagLevel, index: int) -> dict[str, Any]:
+def _tag_level_wire(level: TagLevel, index: int, *, single: bool) -> dict[str, Any]:
     field = f"tags.data[{index}]"
     wire: dict[str, Any] = {}
-    if level.name:
+    if level.name and not single:
         wire["name"] = level.name
     wire["setRequired"] = level.required
     tags: list[dict[str, Any]] = []
@@ -382,7 +377,10 @@ def policy_update_job(
     """Build the policy updater: ``categories`` and ``tags`` sit at the TOP level.
 
     Tags are sent inline (``source: "inline"``); the server replaces the policy's whole tag
-    list with them. ``categories_action`` ``"replace"`` deletes categories not listed.
+    list with them. A single-level tag list is sent without a level ``name``, as the
+    reference's single-level example shows none (the name is the list's own, kept by the
+    server); several levels are sent with their names. ``categories_action``
+    ``"replace"`` deletes categories not listed. Every builder is linear in its input.
     """
     (pid,) = _ids((policy_id,), "inputSettings.policyID")
     if categories is None and tags is None:
@@ -396,17 +394,20 @@ def policy_update_job(
     job: dict[str, Any] = {"type": "update", "inputSettings": {"type": "policy", "policyID": pid}}
     if categories is not None:
         data = [_category_wire(category, i) for i, category in enumerate(categories)]
-        names = [item["name"] for item in data]
-        for i, name in enumerate(names):
-            if name in names[:i]:
+        seen: set[str] = set()
+        for i, item in enumerate(data):
+            if item["name"] in seen:
                 raise InvalidRequestError(
-                    f"duplicate category {name!r}", field=f"categories.data[{i}].name"
+                    f"duplicate category {item['name']!r}", field=f"categories.data[{i}].name"
                 )
+            seen.add(item["name"])
         job["categories"] = {"action": categories_action, "data": data}
     if tags is not None:
+        levels = list(tags)
+        single = len(levels) == 1
         job["tags"] = {
             "source": "inline",
-            "data": [_tag_level_wire(level, i) for i, level in enumerate(tags)],
+            "data": [_tag_level_wire(level, i, single=single) for i, level in enumerate(levels)],
         }
     return job
 

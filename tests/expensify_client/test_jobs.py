@@ -292,7 +292,6 @@ class TestPolicyUpdateJob:
                 "source": "inline",
                 "data": [
                     {
-                        "name": "Project",
                         "setRequired": True,
                         "tags": [
                             {"name": "Alpha", "enabled": True, "glCode": "200"},
@@ -302,6 +301,17 @@ class TestPolicyUpdateJob:
                 ],
             },
         }
+
+    def test_several_levels_keep_their_names(self):
+        """Only a single-level list goes without a name; several levels are named."""
+        job = policy_update_job(
+            "P1",
+            tags=[
+                TagLevel(name="Department", tags=(Tag(name="Sales"),)),
+                TagLevel(name="Project", tags=(Tag(name="Alpha"),)),
+            ],
+        )
+        assert [level.get("name") for level in job["tags"]["data"]] == ["Department", "Project"]
 
     def test_unnamed_level_omits_name(self):
         """A level without a name is sent without the optional name key."""
@@ -456,3 +466,46 @@ class TestReportStatusJob:
         """An empty ID list is refused rather than sent."""
         with pytest.raises(InvalidRequestError):
             report_status_job([])
+
+
+def _first_seen(values: list[str]) -> tuple[str, ...]:
+    """Independent oracle: keep the first occurrence of each value, in order."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return tuple(out)
+
+
+_ID_VALUES = st.lists(st.sampled_from([f"R{i}" for i in range(12)]), max_size=60)
+
+
+class TestLinearBuilders:
+    """ID de-duplication keeps the first-seen order, and scales linearly."""
+
+    @given(_ID_VALUES)
+    def test_export_report_ids_keep_order(self, ids: list[str]):
+        filters = ExportFilters(report_ids=tuple(ids) or ("R0",))
+        wire = filters.to_wire()
+        assert wire["reportIDList"].split(",") == list(_first_seen(list(ids) or ["R0"]))
+
+    @given(_ID_VALUES.filter(bool))
+    def test_report_status_and_policy_getter_keep_order(self, ids: list[str]):
+        status = report_status_job(ids)
+        assert status["inputSettings"]["filters"]["reportIDList"].split(",") == list(
+            _first_seen(ids)
+        )
+        getter = policy_get_job(ids, ["categories", "tags", "categories"])
+        assert getter["inputSettings"]["policyIDList"] == list(_first_seen(ids))
+        assert getter["inputSettings"]["fields"] == ["categories", "tags"]
+
+    def test_a_hundred_thousand_ids(self):
+        """200,000 IDs (half repeated) in one job: a quadratic builder would not finish."""
+        ids = [f"R{i}" for i in range(100_000)] * 2
+        job = report_status_job(ids)
+        assert job["inputSettings"]["filters"]["reportIDList"].count(",") == 99_999
+        categories = [Category(name=f"C{i}") for i in range(50_000)]
+        update = policy_update_job("P1", categories=categories)
+        assert len(update["categories"]["data"]) == 50_000
