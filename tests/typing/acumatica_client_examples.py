@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -17,9 +18,15 @@ from acumatica_client import (
     CookieLogin,
     Endpoint,
     EndpointVersionError,
+    EntityHasErrorsError,
     Field,
     Licence,
+    LoginLimitError,
+    NotFoundError,
     OAuth2,
+    OptimizationError,
+    SetupNotEnteredError,
+    UnprocessableEntityError,
     ValidationError,
     from_wire,
     to_wire,
@@ -80,3 +87,39 @@ def with_emulator() -> AcumaticaClient:
     with client.session(CookieLogin(name="admin", password="admin-password", tenant="Company")):
         client.list(Bill, top=1)
     return client
+
+
+def post_once(client: AcumaticaClient, bill: Bill) -> tuple[str, tuple[str, ...]]:
+    """Look up (archived included), then create; digest of the exact bytes sent."""
+    ref = bill.vendor_ref if isinstance(bill.vendor_ref, str) else ""
+    found = client.list(Bill, filter=Field("VendorRef").eq(ref), include_archived=True)
+    if found:
+        return ("adopted", ())
+    digests: list[str] = []
+    try:
+        client.put(bill, on_body=lambda body: digests.append(hashlib.sha256(body).hexdigest()))
+    except EntityHasErrorsError as exc:  # 500 OutcomeEntityHasErrorsException
+        return ("rejected when saved", exc.messages)
+    except UnprocessableEntityError as exc:  # 422 entity echo (ValidationError too)
+        return ("rejected", exc.messages)
+    return (digests[0], ())
+
+
+def diagnose(client: AcumaticaClient) -> str:
+    try:
+        client.get(Bill, "Bill", "000123", include_archived=True)
+    except NotFoundError:
+        return "missing"
+    except OptimizationError as exc:
+        return "narrow $select/$expand: " + ", ".join(exc.fields)
+    except SetupNotEnteredError as exc:
+        return f"fill in the {exc.form or 'setup'} form"
+    except LoginLimitError:
+        return "no API seat free"
+    return "ok"
+
+
+def full_licence() -> ClientOptions:
+    return ClientOptions(
+        timeout=180.0, licence=Licence(requests_per_minute=300, max_concurrent=4, rate_share=1.0)
+    )
