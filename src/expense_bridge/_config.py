@@ -186,6 +186,8 @@ class BridgeConfig:
     page_size: int = 50
     state_path: Path | None = None
     vault_path: Path | None = None
+    state_url: str | None = None
+    rate_limits_url: str | None = None
     provisioning: ProvisioningSettings = attrs.field(factory=ProvisioningSettings)
     run_provisioning_first: bool = False
     notifications: NotificationSettings = attrs.field(factory=NotificationSettings)
@@ -194,8 +196,6 @@ class BridgeConfig:
     def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> BridgeConfig:
         """Validate a parsed TOML document; :class:`ConfigError` lists every problem.
 
-    state_url: str | None = None
-    rate_limits_url: str | None = None
         ``base_dir`` anchors relative paths (default: the working directory).
         """
         return _build(data, base_dir=base_dir)
@@ -355,14 +355,6 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Run provisioning (employees, categories, tags) before every sync.",
         default=False,
     ),
-    # ---------------------------------------------------------------- [acumatica]
-    _Opt(
-        ("acumatica", "base_url"),
-        "str",
-        "Instance URL including any virtual directory, e.g. https://erp.example.com/AcumaticaERP.",
-        required=True,
-        example="https://erp.example.com/AcumaticaERP",
-    ),
     # ---------------------------------------------------------------- [state]
     _Opt(
         ("state", "url"),
@@ -377,6 +369,14 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Optional Redis URL ('redis://host:6379/0') through which every worker shares the "
         "Expensify and Acumatica rate limits. Empty: the PostgreSQL state database if "
         "state.url is one, else a SQLite file beside the state (one machine).",
+    ),
+    # ---------------------------------------------------------------- [acumatica]
+    _Opt(
+        ("acumatica", "base_url"),
+        "str",
+        "Instance URL including any virtual directory, e.g. https://erp.example.com/AcumaticaERP.",
+        required=True,
+        example="https://erp.example.com/AcumaticaERP",
     ),
     _Opt(
         ("acumatica", "endpoint_name"),
@@ -1004,6 +1004,21 @@ def _build(
     for name in ("overlap", "initial_lookback", "cash_lookback"):
         if get(name) <= timedelta(0):
             reader.bad(opt(name), f"{name} must be longer than zero", "Write e.g. '2d'.")
+    if get("state", "url") is not None:
+        from ._store import StateStoreError, database_url
+
+        if get("state_path") is not None:
+            reader.bad(opt("state", "url"), "state.url and state_path are both set",
+                       "Keep one: state.url names any database, state_path a file.")  # fmt: skip
+        try:
+            database_url(get("state", "url"))
+        except StateStoreError as exc:
+            reader.bad(opt("state", "url"), str(exc),
+                       "Write sqlite:///<file> or postgresql://user@host:5432/db.")  # fmt: skip
+    limits_url = get("state", "rate_limits_url")
+    if limits_url is not None and not str(limits_url).startswith(("redis://", "rediss://")):
+        reader.bad(opt("state", "rate_limits_url"), "state.rate_limits_url must be redis://…",
+                   "Write redis://host:6379/0, or remove it to use state.url.")  # fmt: skip
     if reader.problems:
         raise ConfigError(problems=tuple(reader.problems))
     try:
@@ -1017,6 +1032,8 @@ def _build(
             page_size=get("page_size"),
             state_path=get("state_path"),
             vault_path=get("vault_path"),
+            state_url=get("state", "url"),
+            rate_limits_url=get("state", "rate_limits_url"),
             run_provisioning_first=get("run_provisioning_first"),
             acumatica=AcumaticaSettings(
                 base_url=get("acumatica", "base_url").rstrip("/"),
@@ -1036,21 +1053,6 @@ def _build(
             ),
             rules=PostingRules(
                 trigger=Trigger(rules["trigger"]),
-    if get("state", "url") is not None:
-        from ._store import StateStoreError, database_url
-
-        if get("state_path") is not None:
-            reader.bad(opt("state", "url"), "state.url and state_path are both set",
-                       "Keep one: state.url names any database, state_path a file.")  # fmt: skip
-        try:
-            database_url(get("state", "url"))
-        except StateStoreError as exc:
-            reader.bad(opt("state", "url"), str(exc),
-                       "Write sqlite:///<file> or postgresql://user@host:5432/db.")  # fmt: skip
-    limits_url = get("state", "rate_limits_url")
-    if limits_url is not None and not str(limits_url).startswith(("redis://", "rediss://")):
-        reader.bad(opt("state", "rate_limits_url"), "state.rate_limits_url must be redis://…",
-                   "Write redis://host:6379/0, or remove it to use state.url.")  # fmt: skip
                 reimbursable_target=ReimbursableTarget(rules["reimbursable_target"]),
                 card_target=CardTarget(rules["card_target"]),
                 date_rule=DateRule(rules["date_rule"]),
@@ -1069,8 +1071,6 @@ def _build(
                 mark_reimbursed_when_paid=rules["mark_reimbursed_when_paid"],
             ),
             provisioning=ProvisioningSettings(
-            state_url=get("state", "url"),
-            rate_limits_url=get("state", "rate_limits_url"),
                 default_policy=get("provisioning", "default_policy"),
                 policy_rule=PolicyRule(
                     by=get("provisioning", "policy_rule", "by"),
@@ -1120,6 +1120,8 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
         ("page_size",): config.page_size,
         ("state_path",): str(config.state_path) if config.state_path else None,
         ("vault_path",): str(config.vault_path) if config.vault_path else None,
+        ("state", "url"): config.state_url,
+        ("state", "rate_limits_url"): config.rate_limits_url,
         ("run_provisioning_first",): config.run_provisioning_first,
         ("acumatica", "base_url"): a.base_url,
         ("acumatica", "endpoint_name"): a.endpoint_name,
@@ -1161,8 +1163,6 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
     for name in _rule_names():
         if name != "tag_map":
             value = getattr(r, name)
-        ("state", "url"): config.state_url,
-        ("state", "rate_limits_url"): config.rate_limits_url,
             values["rules", name] = value.value if hasattr(value, "value") else value
     for name in (
         "default_policy",

@@ -78,17 +78,17 @@ def _expensify_options(
     options = options or ExpensifyOptions()
     if options.limits is not None:
         return options
-    state = config.state_path or default_state_path()
-    limiter = SharedRateLimiter(state.with_name("expensify-rate.sqlite3"), sleep=options.sleep)
-    return attrs.evolve(options, limits=limiter)
-
-
     backend = _shared_backend(config)
     if backend == "redis" and config.rate_limits_url is not None:
         redis_limits = RedisRateLimiter(config.rate_limits_url, sleep=options.sleep)
         return attrs.evolve(options, limits=redis_limits)
     if backend == "database" and store is not None:
         return attrs.evolve(options, limits=DatabaseRateLimiter(store, sleep=options.sleep))
+    state = config.state_path or default_state_path()
+    limiter = SharedRateLimiter(state.with_name("expensify-rate.sqlite3"), sleep=options.sleep)
+    return attrs.evolve(options, limits=limiter)
+
+
 @contextmanager
 def open_clients(
     config: BridgeConfig,
@@ -137,6 +137,11 @@ def open_clients(
         partner_user_secret=vault.get(EXPENSIFY_PARTNER_SECRET).reveal(),
     )
     with ExitStack() as stack:
+        shared = _shared_backend(config)
+        limits_store: DatabaseStore | None = None
+        if shared == "database":
+            limits_store = DatabaseStore(config.state_url)
+            stack.callback(limits_store.close)
         acumatica = stack.enter_context(
             AcumaticaClient(
                 base_url=acu.base_url,
@@ -146,11 +151,6 @@ def open_clients(
                 transport=acumatica_transport,
             )
         )
-        shared = _shared_backend(config)
-        limits_store: DatabaseStore | None = None
-        if shared == "database":
-            limits_store = DatabaseStore(config.state_url)
-            stack.callback(limits_store.close)
         expensify = stack.enter_context(
             ExpensifyClient(
                 credentials=credentials,
@@ -159,6 +159,8 @@ def open_clients(
                 options=_expensify_options(config, expensify_options, limits_store),
             )
         )
+        if shared is not None and acumatica_options is None:
+            _share_licence(stack, acumatica, config, limits_store)
         if login is not None:
             stack.enter_context(acumatica.session(login))
         logger.debug(
@@ -168,8 +170,6 @@ def open_clients(
             config.expensify.base_url,
         )
         yield acumatica, expensify
-        if shared is not None and acumatica_options is None:
-            _share_licence(stack, acumatica, config, limits_store)
 
 
 def _share_licence(
