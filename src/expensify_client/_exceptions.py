@@ -29,7 +29,10 @@ or response objects (whose bodies hold the secret).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._models import Report, UnparsedReport
 
 __all__ = [
     "APIConnectionError",
@@ -79,7 +82,11 @@ class ExportParseError(DataError):
     """
 
     def __init__(
-        self, message: str, *, unparsed: tuple[Any, ...] = (), reports: tuple[Any, ...] = ()
+        self,
+        message: str,
+        *,
+        unparsed: tuple[UnparsedReport, ...] = (),
+        reports: tuple[Report, ...] = (),
     ) -> None:
         super().__init__(message)
         self.unparsed = unparsed

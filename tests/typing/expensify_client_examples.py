@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import httpx
@@ -16,16 +17,24 @@ from expensify_client import (
     ExpensifyClient,
     ExpensifyError,
     ExportFilters,
+    ExportParseError,
     ExportRequest,
+    FileNotFoundOnServerError,
     Policy,
+    PolicyNotFoundError,
     PolicySummary,
     RateLimiter,
+    Report,
+    ReportProblem,
     ReportState,
     ReportStatusResult,
     RetryPolicy,
     Tag,
     TagLevel,
+    UnparsedReport,
     export_job,
+    iter_report_export,
+    parse_report_export,
 )
 
 
@@ -75,3 +84,35 @@ def examples(transport: httpx.BaseTransport) -> None:
         except ExpensifyError as exc:
             retry: bool = exc.retryable
     del job, names, content, both, summaries, policies, result, report_id, code, retry
+
+
+def export_examples(data: bytes, chunks: Iterator[bytes]) -> None:
+    """Streaming export parsing: a Report (maybe with soft problems) or an UnparsedReport."""
+    for item in iter_report_export(chunks):
+        if isinstance(item, UnparsedReport):
+            rid: str | None = item.report_id
+            for problem in item.problems:
+                where: str = problem.field
+                what: str = problem.message
+                shown: str = problem.value_repr
+        else:
+            report: Report = item
+            state: ReportState | None = report.status
+            raw_status: str | None = report.status_text
+            soft: tuple[ReportProblem, ...] = report.problems
+            codes: list[str | None] = [e.category_gl_code for e in report.expenses]
+    try:
+        reports: list[Report] = parse_report_export(data)
+    except ExportParseError as exc:
+        bad: tuple[UnparsedReport, ...] = exc.unparsed
+    limiter = RateLimiter(margin=2.0)
+    margin: float = limiter.margin
+    server: tuple[tuple[int, float], ...] = limiter.server_windows
+    try:
+        pass
+    except PolicyNotFoundError as exc:
+        ids: tuple[str, ...] = exc.policy_ids
+    except FileNotFoundOnServerError as exc:
+        name: str = exc.file_name
+    del rid, where, what, shown, report, state, raw_status, soft, codes, reports, bad
+    del margin, server, ids, name
