@@ -183,6 +183,8 @@ BAD_VALUES = [
     ("acumatica", "requests_per_minute", 0, "acumatica.requests_per_minute"),
     ("acumatica", "max_concurrent", "4", "acumatica.max_concurrent"),
     ("expensify", "partner_user_id", "", "expensify.partner_user_id"),
+    ("state", "url", "mysql://u@h/db", "state.url"),
+    ("state", "rate_limits_url", "memcached://h", "state.rate_limits_url"),
     ("expensify", "base_url", "integrations.expensify.com", "expensify.base_url"),
     ("rules", "trigger", "PAID", "rules.trigger"),
     ("rules", "reimbursable_target", "cheque", "rules.reimbursable_target"),
