@@ -61,6 +61,10 @@ class ErrorCode(enum.Enum):
     # Posting problems (used by the posting layer)
     CHANGED_AFTER_POSTING = "EB-CHANGED-AFTER-POSTING"
     LEDGER_REJECTED = "EB-LEDGER-REJECTED"
+    # Accounting-depth checks (issue 11; raised outside plan_report: _periods, _tax)
+    PERIOD_CLOSED = "EB-PERIOD-CLOSED"  # the document date's period is closed (rule: hold)
+    PERIOD_UNKNOWN = "EB-PERIOD-UNKNOWN"  # the document date is in no financial period
+    TAX_UNMAPPED = "EB-TAX-UNMAPPED"  # an expense's tax code/name has no tax category
 
     @classmethod
     def from_value(cls, value: str) -> ErrorCode:

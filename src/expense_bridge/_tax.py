@@ -1,0 +1,194 @@
+"""Tax on expenses: a tax category per line, or tax posted as its own line.
+
+An Expensify expense with tax carries ``taxAmount`` (in the expense's currency, part of
+its amount), ``taxRate`` and a ``taxCode``/``taxName``. Two ways to post it (pure
+functions over a planned document; issue 11):
+
+* **categories** (``rules.tax_categories``, Expensify tax code or name -> Acumatica
+  ``TaxCategory``): every bill line whose expense has tax gets the mapped
+  ``TaxCategory``; the amount is left as it is (the tax is inside it, so the tenant's tax
+  must be set up tax-inclusive for that category). Journal lines have no tax category.
+* **account** (``tax_account``): the tax is split off each taxed line into its own line
+  on that GL account (same dimensions, description ``"Tax <code>: <line text>"``), so
+  the document's total is unchanged. Works for bills and journals.
+
+An expense with tax whose code/name is not in the table (categories mode) is
+``EB-TAX-UNMAPPED`` at ``expenses[i].tax_code``; a tax larger than its expense is
+``EB-TAX-UNMAPPED`` too (the data cannot be posted as it stands). Foreign-currency
+expenses have their tax converted at the expense's own conversion (the converted amount
+over the original), rounded half-even to the report currency's minor unit.
+
+Nothing here is wired into :func:`expense_bridge.sync` yet (see ``docs/features.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import attrs
+
+from acumatica_client import Bill, BillDetail, JournalTransaction, JournalTransactionDetail
+from expensify_client import Expense, Report, cents_to_decimal, minor_units
+
+from ._errors import ErrorCode, MappingError, Problem
+from ._keys import DocumentPart, clean_text
+from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument
+
+__all__ = ["TaxRules", "apply_tax", "tax_code_of", "tax_in_report_currency", "tax_problems"]
+
+
+@attrs.frozen(kw_only=True)
+class TaxRules:
+    """How tax is posted: ``categories`` table, or ``tax_account`` for separate lines."""
+
+    categories: Mapping[str, str] = attrs.field(factory=dict)
+    tax_account: str | None = None
+
+
+def tax_code_of(expense: Expense) -> str | None:
+    """The expense's tax code (else its tax name) when it carries tax, else ``None``."""
+    taxed = expense.has_tax or bool(expense.tax_amount_cents)
+    if not taxed:
+        return None
+    return expense.tax_code or expense.tax_name or ""
+
+
+def _part_expenses(report: Report, part: DocumentPart) -> list[tuple[int, Expense]]:
+    return [
+        (i, e)
+        for i, e in enumerate(report.expenses)
+        if e.reimbursable is (part is DocumentPart.REIMBURSABLE)
+    ]
+
+
+def tax_in_report_currency(expense: Expense, amount: Decimal, report_currency: str) -> Decimal:
+    """The expense's tax in the report currency, signed like ``amount`` (its line amount)."""
+    cents = abs(expense.tax_amount_cents or 0)
+    if expense.currency == report_currency:
+        tax = cents_to_decimal(cents, report_currency)
+    else:
+        original = abs(expense.effective_amount_cents)
+        if original == 0:
+            return Decimal(0)
+        unit = Decimal(1).scaleb(-minor_units(report_currency))
+        tax = (abs(amount) * cents / original).quantize(unit, rounding=ROUND_HALF_EVEN)
+    return -tax if amount < 0 else tax
+
+
+def tax_problems(
+    report: Report, rules: TaxRules, parts: Sequence[DocumentPart] = tuple(DocumentPart)
+) -> list[Problem]:
+    """Every taxed expense (of ``parts``) that cannot be posted under ``rules``."""
+    problems: list[Problem] = []
+    for part in parts:
+        for i, expense in _part_expenses(report, part):
+            code = tax_code_of(expense)
+            if code is None:
+                continue
+            tax = abs(expense.tax_amount_cents or 0)
+            if tax > abs(expense.effective_amount_cents):
+                problems.append(
+                    Problem(
+                        code=ErrorCode.TAX_UNMAPPED,
+                        field=f"expenses[{i}].tax_amount_cents",
+                        message=f"the tax ({tax} minor units) exceeds the expense's amount",
+                        fix="Correct the expense's tax amount in Expensify.",
+                        transaction_id=expense.transaction_id,
+                    )
+                )
+            if rules.tax_account is None and code not in rules.categories:
+                problems.append(
+                    Problem(
+                        code=ErrorCode.TAX_UNMAPPED,
+                        field=f"expenses[{i}].tax_code",
+                        message=f"tax {code!r} has no Acumatica tax category",
+                        fix=(
+                            f"Add {code!r} to rules.tax_categories with its Acumatica tax "
+                            "category, or set a tax account to post tax as its own line."
+                        ),
+                        transaction_id=expense.transaction_id,
+                    )
+                )
+    return problems
+
+
+def apply_tax(planned: PlannedDocument, report: Report, rules: TaxRules) -> PlannedDocument:
+    """``planned`` with its expenses' tax posted as ``rules`` say (see the module doc).
+
+    Raises :class:`~expense_bridge.MappingError` with :func:`tax_problems` of the part.
+    """
+    problems = tax_problems(report, rules, (planned.part,))
+    if problems:
+        raise MappingError(report.report_id, tuple(problems))
+    members = _part_expenses(report, planned.part)
+    document = planned.document
+    if isinstance(document, Bill):
+        return attrs.evolve(planned, document=_bill(document, members, report, rules))
+    return attrs.evolve(planned, document=_journal(document, members, report, rules))
+
+
+def _bill(bill: Bill, members: list[tuple[int, Expense]], report: Report, rules: TaxRules) -> Bill:
+    details = bill.details if isinstance(bill.details, tuple) else ()
+    flip = -1 if bill.type == DEBIT_ADJUSTMENT_TYPE else 1
+    lines: list[BillDetail] = []
+    for (_, expense), line in zip(members, details, strict=True):
+        code = tax_code_of(expense)
+        if code is None:
+            lines.append(line)
+            continue
+        if rules.tax_account is None:
+            lines.append(attrs.evolve(line, tax_category=rules.categories[code]))
+            continue
+        shown = line.unit_cost if isinstance(line.unit_cost, Decimal) else Decimal(0)
+        tax = flip * tax_in_report_currency(expense, flip * shown, report.currency)
+        net = shown - tax
+        lines.append(attrs.evolve(line, unit_cost=net, extended_cost=net))
+        lines.append(
+            attrs.evolve(
+                line,
+                account=rules.tax_account,
+                unit_cost=tax,
+                extended_cost=tax,
+                transaction_description=_tax_text(code, line.transaction_description),
+            )
+        )
+    return attrs.evolve(bill, details=tuple(lines))
+
+
+def _journal(
+    batch: JournalTransaction, members: list[tuple[int, Expense]], report: Report, rules: TaxRules
+) -> JournalTransaction:
+    details = batch.details if isinstance(batch.details, tuple) else ()
+    expense_lines, rest = details[: len(members)], details[len(members) :]
+    lines: list[JournalTransactionDetail] = []
+    for (_, expense), line in zip(members, expense_lines, strict=True):
+        code = tax_code_of(expense)
+        if code is None or rules.tax_account is None:
+            lines.append(line)  # journal lines have no tax category
+            continue
+        debit = line.debit_amount if isinstance(line.debit_amount, Decimal) else Decimal(0)
+        credit = line.credit_amount if isinstance(line.credit_amount, Decimal) else Decimal(0)
+        amount = debit - credit  # the expense's signed amount
+        tax = tax_in_report_currency(expense, amount, report.currency)
+        lines.append(_journal_amount(line, amount - tax))
+        lines.append(
+            attrs.evolve(
+                _journal_amount(line, tax),
+                account=rules.tax_account,
+                transaction_description=_tax_text(code, line.transaction_description),
+            )
+        )
+    return attrs.evolve(batch, details=(*lines, *rest))
+
+
+def _journal_amount(line: JournalTransactionDetail, amount: Decimal) -> JournalTransactionDetail:
+    zero = amount.copy_abs() - amount.copy_abs()
+    if amount < 0:
+        return attrs.evolve(line, debit_amount=zero, credit_amount=-amount)
+    return attrs.evolve(line, debit_amount=amount, credit_amount=zero)
+
+
+def _tax_text(code: str, text: object) -> str:
+    base = text if isinstance(text, str) else ""
+    return clean_text(f"Tax {code}: {base}" if code else f"Tax: {base}")
