@@ -606,9 +606,10 @@ def _optimization_fields(messages: Sequence[str]) -> list[str]:
         match = _CAUSE_LIST.search(text)
         tail = text[match.end() :] if match else ""
         for line in re.split(r"[\r\n;]+", tail):
-            name = line.split(":", 1)[0].strip().strip(".,")
-            if name and len(name) <= 200:
-                fields.append(name)
+            for name in line.split(":", 1)[0].split(","):
+                name = name.strip().strip(".")
+                if name and len(name) <= 200:
+                    fields.append(name)
     return list(dict.fromkeys(fields))
 
 

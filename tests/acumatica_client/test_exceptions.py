@@ -478,3 +478,23 @@ class TestClassifiedByBody:
         assert issubclass(EntityHasErrorsError, UnprocessableEntityError)
         assert not issubclass(EntityHasErrorsError, InternalServerError)
         assert not issubclass(LoginLimitError, RateLimitError)
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("Optimization cannot be performed.The following fields cause the error:\r\n"
+         "Details.DiscountCode: View Transactions has BQL delegate\r\n"
+         "Attributes.Value: View Answers has BQL delegate",
+         ("Details.DiscountCode", "Attributes.Value")),
+        ("Optimization cannot be performed. The following fields cause the error: "
+         "Attributes.AttributeID, Attributes.Value",
+         ("Attributes.AttributeID", "Attributes.Value")),
+        ("Optimization cannot be performed.", ()),
+    ],
+)  # fmt: skip
+def test_optimization_fields(text: str, fields: tuple[str, ...]) -> None:
+    """The fields to leave out of $select/$expand are read off the server's list."""
+    error = _error(500, {"message": "An error has occurred.", "exceptionMessage": text})
+    assert isinstance(error, OptimizationError)
+    assert error.fields == fields
