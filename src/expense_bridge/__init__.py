@@ -8,6 +8,9 @@ Implementation lives in ``_private`` modules; the public names are re-exported h
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from ._catalog import AccountInfo, LedgerCatalog
 from ._config import AcumaticaSettings, BridgeConfig, ExpensifySettings
 from ._errors import (
@@ -42,6 +45,12 @@ from .provisioning import (
     align_tags,
     provision_employees,
 )
+
+try:
+    __version__: str = _distribution_version("expense-bridge")
+    """The installed distribution's version (one source: ``pyproject.toml``)."""
+except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AccountInfo",

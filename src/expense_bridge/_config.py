@@ -148,6 +148,10 @@ class AcumaticaSettings:
     branch: str | None = None
     requests_per_minute: int | None = None
     max_concurrent: int | None = None
+    #: Per-request timeout (``None``: the client's default, 60 s).
+    timeout: timedelta | None = None
+    #: Retries after the first try of a retryable request (``None``: the client's default).
+    retries: int | None = None
 
     @property
     def endpoint(self) -> Endpoint:
@@ -168,6 +172,10 @@ class ExpensifySettings:
 
     partner_user_id: str
     base_url: str = EXPENSIFY_DEFAULT_BASE_URL
+    #: Per-request timeout (``None``: the client's default, 60 s).
+    timeout: timedelta | None = None
+    #: Retries after the first try of a retryable request (``None``: the client's default).
+    retries: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -428,6 +436,18 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Licence ceiling: concurrent API requests. Empty: none.",
         minimum=1,
     ),
+    _Opt(
+        ("acumatica", "timeout"),
+        "duration",
+        "Per-request timeout, e.g. '90s'. The licence queues requests past its limits, so "
+        "allow for queueing. Empty: the client's default (60s).",
+    ),
+    _Opt(
+        ("acumatica", "retries"),
+        "int",
+        "Retries of a failed retryable request (0: none). Empty: the client's default (4).",
+        minimum=0,
+    ),
     # ---------------------------------------------------------------- [expensify]
     _Opt(
         ("expensify", "partner_user_id"),
@@ -441,6 +461,18 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "str",
         "Integration Server URL.",
         default=EXPENSIFY_DEFAULT_BASE_URL,
+    ),
+    _Opt(
+        ("expensify", "timeout"),
+        "duration",
+        "Per-request timeout, e.g. '60s'. Empty: the client's default (60s).",
+    ),
+    _Opt(
+        ("expensify", "retries"),
+        "int",
+        "Retries of a failed retryable request (0: none; waits ride out the 10-second rate "
+        "window). Empty: the client's default (4).",
+        minimum=0,
     ),
     # ---------------------------------------------------------------- [rules]
     _Opt(
@@ -1004,6 +1036,11 @@ def _build(
     for name in ("overlap", "initial_lookback", "cash_lookback"):
         if get(name) <= timedelta(0):
             reader.bad(opt(name), f"{name} must be longer than zero", "Write e.g. '2d'.")
+    for side in ("acumatica", "expensify"):
+        timeout = get(side, "timeout")
+        if timeout is not None and timeout <= timedelta(0):
+            reader.bad(opt(side, "timeout"), f"{side}.timeout must be longer than zero",
+                       "Write e.g. '60s', or remove it for the default.")  # fmt: skip
     if get("state", "url") is not None:
         from ._store import StateStoreError, database_url
 
@@ -1046,10 +1083,14 @@ def _build(
                 branch=get("acumatica", "branch"),
                 requests_per_minute=get("acumatica", "requests_per_minute"),
                 max_concurrent=get("acumatica", "max_concurrent"),
+                timeout=get("acumatica", "timeout"),
+                retries=get("acumatica", "retries"),
             ),
             expensify=ExpensifySettings(
                 partner_user_id=get("expensify", "partner_user_id"),
                 base_url=get("expensify", "base_url"),
+                timeout=get("expensify", "timeout"),
+                retries=get("expensify", "retries"),
             ),
             rules=PostingRules(
                 trigger=Trigger(rules["trigger"]),
@@ -1133,8 +1174,12 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
         ("acumatica", "branch"): a.branch,
         ("acumatica", "requests_per_minute"): a.requests_per_minute,
         ("acumatica", "max_concurrent"): a.max_concurrent,
+        ("acumatica", "timeout"): format_duration(a.timeout) if a.timeout else None,
+        ("acumatica", "retries"): a.retries,
         ("expensify", "partner_user_id"): e.partner_user_id,
         ("expensify", "base_url"): e.base_url,
+        ("expensify", "timeout"): format_duration(e.timeout) if e.timeout else None,
+        ("expensify", "retries"): e.retries,
         ("rules", "tag_map"): [
             {
                 "level": t.level,

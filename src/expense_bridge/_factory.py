@@ -76,6 +76,11 @@ def _expensify_options(
     A caller-supplied limiter (tests, the demo's simulated clock) is kept as it is.
     """
     options = options or ExpensifyOptions()
+    exp = config.expensify
+    if exp.timeout is not None:
+        options = attrs.evolve(options, timeout=exp.timeout.total_seconds())
+    if exp.retries is not None:
+        options = attrs.evolve(options, retry=attrs.evolve(options.retry, attempts=exp.retries + 1))
     if options.limits is not None:
         return options
     backend = _shared_backend(config)
@@ -114,6 +119,10 @@ def open_clients(
     vault = vault if vault is not None else vault_for(config)
     acu = config.acumatica
     options = attrs.evolve(acumatica_options or AcumaticaOptions(), licence=acu.licence)
+    if acu.timeout is not None:  # acumatica.timeout / acumatica.retries from the config
+        options = attrs.evolve(options, timeout=acu.timeout.total_seconds())
+    if acu.retries is not None:
+        options = attrs.evolve(options, retry=attrs.evolve(options.retry, attempts=acu.retries + 1))
     password = vault.get(ACUMATICA_PASSWORD)
     auth: httpx.Auth | None = None
     login: CookieLogin | None = None
