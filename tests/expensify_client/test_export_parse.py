@@ -10,6 +10,8 @@ import contextlib
 import io
 import itertools
 import json
+import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -680,3 +682,34 @@ class TestSources:
         first = next(iterator)
         assert first.report_id == "R0"
         assert len(consumed) < len(raw) // 1024  # the whole stream was not read for one report
+
+
+class TestBoundedMemory:
+    """Streaming keeps one report at a time: Python's peak does not grow with the export."""
+
+    @staticmethod
+    def _peak(reports: int) -> int:
+        one = export(report_model(*(expense_model(transactionID=f"T{j}") for j in range(3))))
+        body = one[len('{"reports":[') : -len("]}\n")]
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"reports":['
+            for i in range(reports):
+                text = body.replace("R00AbCdEfGhI", f"R{i}", 1)
+                yield (("," if i else "") + text).encode("utf-8")
+            yield b"]}\n"
+
+        tracemalloc.start()
+        try:
+            count = sum(1 for item in iter_report_export(chunks()) if isinstance(item, Report))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert count == reports
+        return peak
+
+    def test_peak_is_flat_as_the_export_grows(self):
+        small, large = self._peak(20), self._peak(400)
+        # 20x the expenses; only the seen-ID set grows (a few dozen bytes per report).
+        assert large < small + 400 * 200
+        assert large < 4 * 2**20
