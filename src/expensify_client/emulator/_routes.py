@@ -234,8 +234,18 @@ class ExpensifyEmulator:
         self._limiter = SlidingWindowLimiter(self._backend.now)
         self._faults = FaultPlan()
         self._log: list[LoggedRequest] = []
+        self._receipts: dict[str, tuple[bytes, str]] = {}  # name -> (content, content type)
         if default_account:
             self.add_account()
+
+    def add_receipt(self, name: str, content: bytes, content_type: str = "image/jpeg") -> str:
+        """Serve ``content`` at ``GET /receipts/<name>`` (the path returned; no auth, like
+        the receipt links of the export's ``receiptObject.url``). Use the path under the
+        loopback server's ``base_url`` as an expense's ``receipt_url``."""
+        if not name or "/" in name:
+            raise ValueError("a receipt name is one path segment")
+        self._receipts[name] = (bytes(content), content_type)
+        return f"/receipts/{name}"
 
     # ------------------------------------------------------------------ transport
 
@@ -258,6 +268,11 @@ class ExpensifyEmulator:
         path = request.url.path
         if path.startswith(CONTROL_PREFIX):
             return self._control(request)
+        if path.startswith("/receipts/") and request.method.upper() == "GET":
+            found = self._receipts.get(path.removeprefix("/receipts/"))
+            if found is None:
+                return ServletError(404, "Not Found").to_response()
+            return httpx.Response(200, content=found[0], headers={"Content-Type": found[1]})
         if path != API_PATH:
             return ServletError(404, "Not Found").to_response()
         if request.method.upper() != "POST":

@@ -1,0 +1,255 @@
+"""Receipts: download each expense's receipt and attach it to the posted document, once.
+
+An expense's receipt is the export's ``receiptObject.url`` (``Expense.receipt_url``). For
+every expense of a posted document that has one, :func:`attach_receipts`:
+
+1. skips it when its file name is already recorded as attached (``done``);
+2. downloads it (:class:`ReceiptFetcher`): at most ``max_bytes`` (streamed, the download
+   stops past the limit), a content type from ``allowed_types`` (the ``Content-Type``
+   header, confirmed by the file's first bytes: PDF, JPEG, PNG, GIF, HEIC/WebP);
+3. attaches it with Acumatica's file attachment (``PUT …/{Entity}/{keys}/files/{name}``,
+   ``acumatica-api.md`` §3.8) through a ``put_file(name, content)`` callable.
+
+Exactly once: the file name is deterministic, ``receipt-<transactionID>.<ext>``, and
+Acumatica replaces a file attached again under the same name, so a lost answer followed
+by a second attempt still leaves one file; the caller records the names returned in
+:attr:`ReceiptResult.attached` (the audit) and passes them back as ``done``.
+
+A missing, unreachable, oversized or unexpected receipt is a warning on the report
+(:attr:`ReceiptResult.warnings`), never an error and never a reason to post again.
+
+:class:`AcumaticaFiles` does the ``PUT`` with ``httpx`` and the same ``httpx.Auth`` as the
+Acumatica client (its OAuth2 object), because :class:`acumatica_client.AcumaticaClient`
+has no file method yet. Nothing here is wired into :func:`expense_bridge.sync` yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from typing import Final
+from urllib.parse import quote
+
+import attrs
+import httpx
+
+from expensify_client import Expense
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TYPES",
+    "AcumaticaFiles",
+    "Receipt",
+    "ReceiptFetcher",
+    "ReceiptResult",
+    "attach_receipts",
+    "receipt_name",
+]
+
+#: Default size limit of one receipt (10 MiB).
+DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
+#: Content types accepted by default, with the file extension used for each.
+DEFAULT_TYPES: Final = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/heic": ".heic",
+    "image/webp": ".webp",
+}
+_MAGIC: Final = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+
+
+def _matches(content_type: str, head: bytes) -> bool:
+    if content_type in ("image/heic", "image/webp"):
+        return head[4:8] == b"ftyp" or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    return any(head.startswith(m) for m in _MAGIC.get(content_type, (b"",)))
+
+
+@attrs.frozen(kw_only=True)
+class Receipt:
+    """A downloaded receipt."""
+
+    url: str = attrs.field(repr=False)  # may carry a signed token: never shown
+    content: bytes = attrs.field(repr=False)
+    content_type: str
+
+
+class ReceiptError(Exception):
+    """A receipt cannot be attached; the message names the transaction, never the URL."""
+
+
+@attrs.frozen(kw_only=True)
+class ReceiptResult:
+    """What :func:`attach_receipts` did for one document."""
+
+    attached: tuple[str, ...] = ()  # file names attached now (record them)
+    skipped: tuple[str, ...] = ()  # file names already attached before
+    warnings: tuple[str, ...] = ()  # one per receipt not attached, naming the transaction
+
+
+def receipt_name(expense: Expense, content_type: str) -> str:
+    """``receipt-<transactionID><ext>``: the same name every time for one receipt."""
+    ext = DEFAULT_TYPES.get(content_type, ".bin")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in expense.transaction_id)
+    return f"receipt-{safe}{ext}"
+
+
+def _expected_name(expense: Expense) -> list[str]:
+    return [receipt_name(expense, t) for t in DEFAULT_TYPES]
+
+
+class ReceiptFetcher:
+    """Downloads receipts with a size limit and a content-type check (no I/O until used).
+
+    ``transport``: e.g. an emulator's transport in tests; by default the network.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allowed_types: Collection[str] = tuple(DEFAULT_TYPES),
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be positive")
+        self.max_bytes = max_bytes
+        self.allowed_types = frozenset(allowed_types)
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                transport=self._transport, timeout=self._timeout, follow_redirects=True
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> ReceiptFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(self, url: str, *, what: str = "receipt") -> Receipt:
+        """The receipt at ``url``; :class:`ReceiptError` says why not (``what`` names it)."""
+        if not url.startswith(("http://", "https://")):
+            raise ReceiptError(f"{what}: not an http(s) link")
+        try:
+            with self._http().stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise ReceiptError(f"{what}: HTTP {response.status_code}")
+                content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+                if content_type.lower() not in self.allowed_types:
+                    raise ReceiptError(f"{what}: content type {content_type or 'none'!r} refused")
+                declared = response.headers.get("Content-Length")
+                if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise ReceiptError(f"{what}: larger than the {self.max_bytes}-byte limit")
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > self.max_bytes:
+                        raise ReceiptError(f"{what}: larger than the {self.max_bytes}-byte limit")
+        except httpx.HTTPError as exc:
+            raise ReceiptError(f"{what}: unreachable ({type(exc).__name__})") from None
+        if not data:
+            raise ReceiptError(f"{what}: empty file")
+        if not _matches(content_type.lower(), bytes(data[:16])):
+            raise ReceiptError(f"{what}: content is not {content_type}")
+        return Receipt(url=url, content=bytes(data), content_type=content_type.lower())
+
+
+def attach_receipts(
+    expenses: Iterable[Expense],
+    *,
+    fetcher: ReceiptFetcher,
+    put_file: Callable[[str, bytes], None],
+    done: Collection[str] = (),
+) -> ReceiptResult:
+    """Attach each expense's receipt once (see the module docstring).
+
+    ``put_file`` failures (any exception) become warnings; the receipt is tried again on
+    the next call since its name is not returned in ``attached``.
+    """
+    attached: list[str] = []
+    skipped: list[str] = []
+    warnings: list[str] = []
+    for expense in expenses:
+        if not expense.receipt_url:
+            continue
+        what = f"receipt of transaction {expense.transaction_id}"
+        already = [n for n in _expected_name(expense) if n in done]
+        if already:
+            skipped.append(already[0])
+            continue
+        try:
+            receipt = fetcher.fetch(expense.receipt_url, what=what)
+        except ReceiptError as exc:
+            warnings.append(str(exc))
+            continue
+        name = receipt_name(expense, receipt.content_type)
+        try:
+            put_file(name, receipt.content)
+        except Exception as exc:
+            warnings.append(f"{what}: not attached ({type(exc).__name__})")
+            continue
+        attached.append(name)
+    return ReceiptResult(attached=tuple(attached), skipped=tuple(skipped), warnings=tuple(warnings))
+
+
+class AcumaticaFiles:
+    """``PUT {base}/entity/{endpoint}/{Entity}/{keys…}/files/{name}`` (§3.8), one per file.
+
+    ``auth`` is the Acumatica client's ``httpx.Auth`` (e.g. its :class:`OAuth2`);
+    ``transport`` e.g. the emulator's. A status other than 204/200 raises
+    :class:`ReceiptError` naming the status only.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        endpoint: str,
+        auth: httpx.Auth,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self._root = f"{base_url.rstrip('/')}/entity/{endpoint.strip('/')}"
+        self._http = httpx.Client(auth=auth, transport=transport, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> AcumaticaFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def putter(self, entity: str, *keys: str) -> Callable[[str, bytes], None]:
+        """A ``put_file`` for :func:`attach_receipts` attaching to one record."""
+        path = "/".join(quote(k, safe="") for k in (entity, *keys))
+
+        def put(name: str, content: bytes) -> None:
+            url = f"{self._root}/{path}/files/{quote(name, safe='')}"
+            response = self._http.put(
+                url, content=content, headers={"Content-Type": "application/octet-stream"}
+            )
+            if response.status_code not in (200, 204):
+                raise ReceiptError(f"attaching {name}: HTTP {response.status_code}")
+
+        return put
