@@ -7,6 +7,7 @@ version it serves (both 23.200.001 and 24.200.001).
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -155,13 +156,19 @@ class TestReferenceValidation:
         assert answer.status_code == 422
         echo = answer.json()
         validate_entity(version, "Bill", echo)
-        assert echo["error"].startswith("Inserting 'Bill' record raised at least one error.")
+        # the real summary: a double space, and no field message (those sit on the fields)
+        assert echo["error"] == (
+            "Inserting  'AP Invoice' record raised at least one error. Please review the errors."
+        )
+        assert echo["ReferenceNbr"] == {"value": "<NEW>"}  # not numbered yet
+        assert echo["Description"] == {}  # every field, as any answer
+        assert all(uuid.UUID(row["id"]) for row in echo["Details"])
         assert echo["Vendor"] == {"value": "NOPE", "error": echo["Vendor"]["error"]}
         assert "NOPE" in echo["Vendor"]["error"]
         assert "XX" in echo["BranchID"]["error"]
         first, second, third = echo["Details"]
         assert all("error" not in v for v in first.values() if isinstance(v, dict))
-        assert {k for k, v in second.items() if "error" in v} == {
+        assert {k for k, v in second.items() if isinstance(v, dict) and "error" in v} == {
             "Account", "Subaccount", "Project"
         }  # fmt: skip
         assert "inactive" in third["Account"]["error"]

@@ -497,3 +497,53 @@ class TestDefaultsAndLoopback:
                 assert answer.json()["exceptionType"] == NO_ENTITY
                 long = client.get("/entity/Default/24.200.001/Bill", params={"x": "y" * 3000})
                 assert long.status_code == 404
+
+
+class TestEntityEcho:
+    """422 bodies are the entity as the server holds it, in the §4.1 shape."""
+
+    def test_a_line_error_echoes_the_whole_entity_with_the_real_summary(self, version: str) -> None:
+        emu = tenant(version)
+        client = signed_in(emu)
+        line = {"Account": w("61000"), "ExtendedCost": w(5), "Project": w("X1")}
+        answer = client.put("/Bill", json=bill(Details=[line]))
+        assert answer.status_code == 422
+        echo = answer.json()
+        validate_entity(version, "Bill", echo)
+        assert echo["error"] == (
+            "Inserting  'AP Transactions' record raised at least one error. "
+            "Please review the errors."
+        )
+        assert echo["rowNumber"] == 1
+        assert echo["ReferenceNbr"] == {"value": "<NEW>"}
+        [row] = echo["Details"]
+        uuid.UUID(row["id"])
+        assert row["rowNumber"] == 1
+        assert row["note"] == {"value": ""}
+        assert row["InventoryID"] == {}
+        assert row["Project"] == {"value": "X1", "error": row["Project"]["error"]}
+        assert "X1" in row["Project"]["error"]
+
+    def test_an_error_of_no_field_follows_the_summary(self) -> None:
+        emu = AcumaticaEmulator(version="24.200.001")
+        emu.seed_accounts("61000", "62000")
+        client = signed_in(emu)
+        lines = [{"Account": w("61000"), "DebitAmount": w(10)},
+                 {"Account": w("62000"), "CreditAmount": w(9)}]  # fmt: skip
+        answer = client.put("/JournalTransaction", json={"Details": lines})
+        assert answer.status_code == 422
+        echo = answer.json()
+        validate_entity("24.200.001", "JournalTransaction", echo)
+        assert echo["error"].startswith("Inserting  'Batch' record raised at least one error.")
+        assert "out of balance" in echo["error"]
+        assert echo["BatchNbr"] == {"value": "<NEW>"}
+
+    def test_an_update_says_updating(self) -> None:
+        emu = tenant()
+        client = signed_in(emu)
+        saved = client.put("/Bill", json=bill()).json()
+        keys = {"Type": saved["Type"], "ReferenceNbr": saved["ReferenceNbr"]}
+        answer = client.put("/Bill", json={**keys, "Vendor": w("NOPE")})
+        assert answer.status_code == 422
+        assert answer.json()["error"].startswith("Updating  'AP Invoice' record")
+        assert answer.json()["ReferenceNbr"] == saved["ReferenceNbr"]

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -561,7 +562,7 @@ class EntityHandlers:
             return
         if self.save_time_rejection:
             raise outcome_error(entity, errors)
-        raise _validation(body, entity, errors, {}, record)
+        raise _validation(self.backend, body, entity, errors, {}, record)
 
     def _apply(
         self,
@@ -595,7 +596,7 @@ class EntityHandlers:
             elif existing is None:
                 missing = {k: f"'{k}' cannot be empty." for k in KEYS[entity] if not record.get(k)}
                 if missing:
-                    raise _validation(body, entity, missing, {}, record)
+                    raise _validation(self.backend, body, entity, missing, {}, record)
         finally:
             for value in record.values():
                 if isinstance(value, list):
@@ -639,7 +640,7 @@ class EntityHandlers:
         if total < 0:
             errors["Amount"] = "The document balance cannot be negative."
         if errors or detail_errors:
-            raise _validation(body, "Bill", errors, detail_errors, record)
+            raise _validation(self.backend, body, "Bill", errors, detail_errors, record)
         record["Amount"] = total
         record["Balance"] = total
         record.setdefault("CurrencyID", b.base_currency)
@@ -680,7 +681,9 @@ class EntityHandlers:
                 f"Batch is out of balance: debits {debit} and credits {credit} must be equal."
             )
         if errors or detail_errors:
-            raise _validation(body, "JournalTransaction", errors, detail_errors, record)
+            raise _validation(
+                self.backend, body, "JournalTransaction", errors, detail_errors, record
+            )
         record.setdefault("CurrencyID", b.base_currency)
         record.setdefault("LedgerID", "ACTUAL")
         if new:
@@ -722,7 +725,7 @@ class EntityHandlers:
         if total < 0:
             errors["ClaimTotal"] = "The claim total cannot be negative."
         if errors or detail_errors:
-            raise _validation(body, "ExpenseClaim", errors, detail_errors, record)
+            raise _validation(self.backend, body, "ExpenseClaim", errors, detail_errors, record)
         record["ClaimTotal"] = total
         record.setdefault("CurrencyID", b.base_currency)
         record.setdefault("Date", b.clock().replace(hour=0, minute=0, second=0, microsecond=0))
@@ -954,47 +957,68 @@ _ROW = "__request_row"
 _RELEASED = frozenset({"Open", "Posted", "Closed", "Released"})
 
 
+#: The DAC display names the summary of a 422 echo names (the official client's test
+#: shows "AP Transactions" for a Bill line); header names are the entities' [INF].
+_ECHO_NAMES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "Bill": ("AP Invoice", "AP Transactions"),
+        "JournalTransaction": ("Batch", "GL Transactions"),
+        "ExpenseClaim": ("Expense Claim", "Expense Claim Details"),
+    }
+)
+_NUMBERED_KEYS = frozenset({("Bill", "ReferenceNbr"), ("JournalTransaction", "BatchNbr"),
+                            ("ExpenseClaim", "RefNbr")})  # fmt: skip
+
+
 def _validation(
+    backend: Backend,
     body: Any,
     entity: str,
     errors: Mapping[str, str],
     detail_errors: Mapping[int, Mapping[str, str]],
     record: Mapping[str, Any],
 ) -> EmulatorError:
-    """The entity echoed back with ``error`` on every offending field (422).
+    """The entity echoed back with ``error`` on every offending field (422, §4.1).
 
-    ``detail_errors`` is keyed by the row's position in the saved record; the error goes
-    on the matching row of the request (rows kept from the stored document and not sent
-    are named in the summary only).
+    The echo is the record as the server holds it after the failed attempt, rendered like
+    any answer (every field, ``{}`` when empty, detail lines with their ids); a key not yet
+    assigned reads ``<NEW>``. Each failing field carries ``error`` beside its value
+    (detail lines included, keyed by their position in the record); the top-level
+    ``error`` is the summary the real service writes ("… raised at least one error.
+    Please review the errors.", with its double space), followed only by the messages
+    that belong to no field (a batch out of balance).
     """
-    echo: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
+    shown = dict(record)
+    for key in KEYS.get(entity, ()):
+        if shown.get(key) is None and (entity, key) in _NUMBERED_KEYS:
+            shown[key] = "<NEW>"
+    fields = backend.fields.get(entity, {})
+    expand = [k for k, kind in fields.items() if kind not in _SCALAR_TYPES and shown.get(k)]
+    echo = backend.render(entity, shown, expand=expand, row_number=1)
+    general: list[str] = []
     for field, message in errors.items():
         current = echo.get(field)
-        if isinstance(current, Mapping) and "value" in current:
+        if field in fields and fields[field] in _SCALAR_TYPES and isinstance(current, dict):
             echo[field] = {**current, "error": message}
-        elif field in ("Details", "Record"):
-            echo["error_Details"] = message  # no field object to carry it: entity level
         else:
-            echo[field] = {"value": None, "error": message}
-    details = echo.get("Details")
-    if isinstance(details, list):
-        rows = [dict(r) if isinstance(r, Mapping) else r for r in details]
-        stored = record.get("Details") or []
-        for index, line in detail_errors.items():
-            position = stored[index].get(_ROW) if index < len(stored) else None
-            if position is None or not isinstance(rows[position], dict):
-                continue  # a stored row the request did not send: the summary names it
-            row = rows[position]
-            for field, message in line.items():
-                current = row.get(field)
-                value = current.get("value") if isinstance(current, Mapping) else None
-                row[field] = {"value": value, "error": message}
-        echo["Details"] = rows
-    summary = "; ".join(
-        [*errors.values(), *(m for line in detail_errors.values() for m in line.values())]
-    )
-    echo.pop("error_Details", None)
-    echo["error"] = f"Inserting '{entity}' record raised at least one error. {summary}"
+            general.append(message)  # no field object to carry it: entity level
+    rows = echo.get("Details")
+    where = "header"
+    for index, line in detail_errors.items():
+        if not isinstance(rows, list) or index >= len(rows):
+            general.extend(line.values())
+            continue
+        where = "line"
+        for field, message in line.items():
+            current = rows[index].get(field)
+            rows[index][field] = {**(current if isinstance(current, dict) else {}),
+                                  "error": message}  # fmt: skip
+    header, lines = _ECHO_NAMES.get(entity, (entity, entity))
+    name = lines if where == "line" and not errors else header
+    stored = any(r.get("id") == record.get("id") for r in backend.records.get(entity, ()))
+    verb = "Updating" if stored else "Inserting"
+    summary = f"{verb}  '{name}' record raised at least one error. Please review the errors."
+    echo["error"] = " ".join([summary, *general])
     return EmulatorError(422, echo)
 
 
