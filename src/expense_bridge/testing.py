@@ -24,11 +24,19 @@ What the configuration does:
 
 :func:`find_secrets` scans recorded cassette text for the values you pass; use it in a
 test over your cassette folder so a leak fails the build.
+
+vcrpy logs each recorded exchange (logger ``vcr.cassette``, at INFO) *before* its
+``before_record_*`` hooks run, so a raw OAuth token answer or session cookie would reach
+any handler you have at that level. :func:`make_vcr` adds :class:`VcrLogScrubber` to that
+logger: the logged request and response are scrubbed as the cassette is, and response
+bodies are reduced to their size.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +45,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 __all__ = [
     "MATCHER",
     "REDACTED",
+    "VcrLogScrubber",
     "expensify_job_signature",
     "find_secrets",
     "make_vcr",
@@ -229,13 +238,56 @@ def register(recorder: Any) -> Any:
     return recorder
 
 
+class VcrLogScrubber(logging.Filter):
+    """Scrubs the request/response vcrpy logs when it appends an exchange to a cassette.
+
+    Headers are scrubbed as in the cassette (``Authorization``, ``Cookie``,
+    ``Set-Cookie``); response bodies (which hold OAuth tokens) are replaced by their size.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or not args:
+            return True
+        record.args = tuple(_log_safe(arg) for arg in args)
+        return True
+
+
+def _log_safe(value: Any) -> Any:
+    if isinstance(value, dict) and "body" in value:
+        response = copy.deepcopy(value)
+        _scrub_headers(response.get("headers", {}))
+        body = response.get("body")
+        raw = body.get("string") if isinstance(body, dict) else None
+        size = len(raw) if isinstance(raw, bytes | str) else 0
+        response["body"] = {"string": f"<{size} bytes, not logged>"}
+        return response
+    return value
+
+
+def _install_log_scrubber() -> None:
+    target = logging.getLogger("vcr.cassette")
+    if not any(isinstance(f, VcrLogScrubber) for f in target.filters):
+        target.addFilter(VcrLogScrubber())
+
+
 def make_vcr(*, cassette_dir: str | Path | None = None, record_mode: str = "none") -> Any:
     """A ready ``vcr.VCR``: :func:`vcr_config` applied and the matcher registered.
 
-    Needs the ``testing`` extra (vcrpy).
+    Also puts :class:`VcrLogScrubber` on vcrpy's ``vcr.cassette`` logger (a filter only:
+    no level or handler is changed). Needs the ``testing`` extra (vcrpy); without it this
+    raises :class:`ModuleNotFoundError` saying ``pip install expense-bridge[testing]``.
     """
-    import vcr
-
+    try:
+        import vcr
+    except ModuleNotFoundError as exc:
+        if exc.name not in (None, "vcr") and not str(exc.name).startswith("vcr."):
+            raise
+        raise ModuleNotFoundError(
+            "expense_bridge.testing.make_vcr needs vcrpy: pip install expense-bridge[testing]",
+            name="vcr",
+        ) from exc
+    _install_log_scrubber()
     return register(vcr.VCR(**vcr_config(cassette_dir=cassette_dir, record_mode=record_mode)))
 
 

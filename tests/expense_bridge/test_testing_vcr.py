@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -125,3 +127,67 @@ def test_find_secrets_names_what_leaked() -> None:
     text = f"body: {SECRET} and more"
     assert find_secrets(text, {"expensify": SECRET, "empty": ""}) == ["expensify"]
     assert find_secrets("clean", [SECRET]) == []
+
+
+def test_make_vcr_without_vcrpy_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vcr", None)  # import vcr -> ModuleNotFoundError
+    with pytest.raises(ModuleNotFoundError) as info:
+        make_vcr()
+    assert "pip install expense-bridge[testing]" in str(info.value)
+
+
+@pytest.mark.loopback
+def test_recording_oauth_logs_no_token_or_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """vcrpy logs each exchange before scrubbing it; make_vcr keeps tokens out of that log."""
+    from acumatica_client import (
+        Account,
+        AcumaticaClient,
+        CookieLogin,
+        Endpoint,
+        MemoryTokenStore,
+        OAuth2,
+    )
+    from acumatica_client.emulator import AcumaticaEmulator
+
+    password, client_secret = "vcr-log-pw-91ab", "vcr-log-client-secret-7c2d"
+    acu = AcumaticaEmulator(users={"bridge": password},
+                            oauth_clients={"bridge@Company": client_secret})  # fmt: skip
+    acu.seed("Account", [{"AccountCD": "61000", "Type": "Expense", "Active": True}])
+    tokens = MemoryTokenStore()
+    caplog.set_level(logging.DEBUG)
+    with acu.serve() as server:
+        recorder = make_vcr(cassette_dir=tmp_path, record_mode="all")
+        with recorder.use_cassette("oauth.yaml"):
+            auth = OAuth2(base_url=server.base_url, client_id="bridge@Company",
+                          client_secret=client_secret, username="bridge", password=password,
+                          token_store=tokens)  # fmt: skip
+            with AcumaticaClient(
+                base_url=server.base_url, endpoint=Endpoint("Default", "24.200.001"), auth=auth
+            ) as client:
+                client.list(Account, top=1)
+        with (
+            recorder.use_cassette("cookie.yaml"),
+            AcumaticaClient(
+                base_url=server.base_url, endpoint=Endpoint("Default", "24.200.001")
+            ) as client,
+            client.session(CookieLogin(name="bridge", password=password)),
+        ):
+            client.list(Account, top=1)
+    token = tokens.load()
+    assert token is not None
+    assert token.refresh_token
+    logged = caplog.text
+    assert "Appending request" in logged  # vcrpy did log the exchanges
+    assert "/identity/connect/token" in logged
+    secrets = {"access": token.access_token, "refresh": token.refresh_token,
+               "password": password, "client_secret": client_secret}  # fmt: skip
+    assert find_secrets(logged, secrets) == []
+    cassettes = "".join(p.read_text() for p in tmp_path.glob("*.yaml"))
+    assert "Set-Cookie" in cassettes or "set-cookie" in cassettes.lower()
+    assert find_secrets(cassettes, secrets) == []
+    for line in logged.splitlines():  # no live session cookie value either
+        assert "ASP.NET_SessionId=" not in line or "REDACTED" in line

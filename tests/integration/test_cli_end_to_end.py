@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from rich.console import Console
 
+import expense_bridge
 from acumatica_client.emulator import AcumaticaEmulator
 from expense_bridge import _cli
 from expense_bridge._config import AcumaticaSettings, BridgeConfig, ExpensifySettings
@@ -133,3 +138,56 @@ def test_sync_status_audit_over_http_without_leaking_secrets(
     everything = caplog.text + out + path.read_text() + (path.parent / "vault.fernet").read_text()
     for secret in (PASSWORD, CLIENT_SECRET, PARTNER_SECRET):
         assert secret not in everything
+
+
+class _Recording(dict[str, object]):
+    """A dict that remembers every key ever stored (live cookies and tokens)."""
+
+    def __init__(self, initial: dict[str, object], seen: set[str]) -> None:
+        super().__init__(initial)
+        self.seen = seen
+        seen.update(initial)
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.seen.add(key)
+        super().__setitem__(key, value)
+
+
+_HEADER_VALUE = re.compile(
+    r"(?i)\b(authorization|cookie|set-cookie)['\"]?\s*[:=]\s*b?['\"]?([^\s'\",]+)"
+)
+
+
+@pytest.mark.loopback
+@pytest.mark.parametrize("auth", ["oauth", "cookie"])
+def test_vv_logs_no_session_secret(
+    setup: tuple[Path, dict[str, str], AcumaticaEmulator, list[str]], auth: str
+) -> None:
+    """-vv over loopback, both sign-in modes: stderr has debug lines but no secret at all."""
+    path, env, acu, _ = setup
+    if auth == "cookie":
+        path.write_text(path.read_text().replace('auth = "oauth"', 'auth = "cookie"'))
+        assert 'auth = "cookie"' in path.read_text()
+    live: set[str] = set()
+    acu.backend.sessions = _Recording(acu.backend.sessions, live)  # type: ignore[assignment]
+    acu.backend.grants = _Recording(acu.backend.grants, live)  # type: ignore[assignment]
+    src = str(Path(expense_bridge.__file__).resolve().parents[1])
+    run_env = {**os.environ, **env, "PYTHONPATH": src, "COLUMNS": "80"}
+    stderr = ""
+    for args in (["sync", "-vv"], ["-vv", "status", "--check"], ["provision", "--dry-run", "-vv"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "expense_bridge", *args, "--config", str(path)],
+            env=run_env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode in (0, 3), done.stderr[-3000:]
+        stderr += done.stderr
+    # the run did sign in and did log at debug level, so the scan below means something
+    assert live, "the emulator issued no session cookie or token"
+    assert " DEBUG acumatica_client" in stderr
+    assert " DEBUG expense_bridge" in stderr
+    assert " INFO httpx: HTTP Request: " in stderr
+    assert "httpcore" not in stderr
+    for secret in (PASSWORD, CLIENT_SECRET, PARTNER_SECRET, *live):
+        assert secret not in stderr
+    for match in _HEADER_VALUE.finditer(stderr):
+        assert match.group(2) in ("[redacted]", "REDACTED", "***"), match.group(0)
