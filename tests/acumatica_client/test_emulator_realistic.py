@@ -547,3 +547,30 @@ class TestEntityEcho:
         assert answer.status_code == 422
         assert answer.json()["error"].startswith("Updating  'AP Invoice' record")
         assert answer.json()["ReferenceNbr"] == saved["ReferenceNbr"]
+
+
+class TestLengthRequired:
+    def test_a_logout_without_content_length_is_refused_as_iis_411(self) -> None:
+        emu = tenant()
+        client = signed_in(emu)
+        request = client.build_request("POST", f"{HOST}/entity/auth/logout")
+        del request.headers["Content-Length"]
+        refused = client.send(request)
+        assert refused.status_code == 411
+        assert refused.headers["Content-Type"].startswith("text/html")
+        assert emu.backend.sessions  # still signed in
+        assert client.post(f"{HOST}/entity/auth/logout", content=b"").status_code == 204
+        assert not emu.backend.sessions
+
+    def test_over_loopback_the_wire_headers_decide(self) -> None:
+        import socket
+
+        emu = tenant()
+        with emu.serve() as server:
+            port = int(server.base_url.rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"POST /entity/auth/logout HTTP/1.1\r\nHost: x\r\n\r\n")
+                status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+            assert b" 411 " in status_line
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                assert client.post("/entity/auth/logout").status_code == 204

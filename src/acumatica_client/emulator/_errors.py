@@ -44,12 +44,14 @@ def html_404(text: str) -> httpx.Response:
     return httpx.Response(404, content=page.encode(), headers={"Content-Type": "text/html"})
 
 
-def iis_error(status: int, substatus: str, reason: str) -> httpx.Response:
+def iis_error(
+    status: int, substatus: str, reason: str, *, title: str = "Not Found"
+) -> httpx.Response:
     """An IIS detailed error page (``HTTP Error 404.15 - Not Found``…), HTML."""
     page = (
         "<!DOCTYPE html><html><head><title>IIS Detailed Error - "
-        f'{substatus} - Not Found</title></head><body><div id="content">'
-        f"<h3>HTTP Error {substatus} - Not Found</h3><h4>{reason}</h4></div></body></html>"
+        f'{substatus} - {title}</title></head><body><div id="content">'
+        f"<h3>HTTP Error {substatus} - {title}</h3><h4>{reason}</h4></div></body></html>"
     )
     return httpx.Response(
         status, content=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"}

@@ -239,7 +239,15 @@ class AcumaticaEmulator(ControlPlane):
         return response
 
     def _request_filtering(self, request: httpx.Request) -> httpx.Response | None:
-        """IIS request filtering, applied before the application sees the request."""
+        """IIS, before the application sees the request: a POST/PUT/PATCH without
+        ``Content-Length`` (nor chunked encoding) answers 411 (the logout case of
+        acumatica-api.md §2.3); over-long query strings and URLs answer 404.15/404.14."""
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and "Content-Length" not in request.headers
+            and "Transfer-Encoding" not in request.headers
+        ):
+            return iis_error(411, "411", "Length Required", title="Length Required")
         query = request.url.query  # raw bytes, as sent (percent-encoded)
         if len(query) > self.max_query_string:
             return iis_error(

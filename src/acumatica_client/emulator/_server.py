@@ -25,6 +25,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers=[(k, v) for k, v in self.headers.items()],
             content=body,
         )
+        if "Content-Length" not in self.headers and "Transfer-Encoding" not in self.headers:
+            request.headers.pop("Content-Length", None)  # as on the wire (IIS answers 411)
         try:
             response = self.server.app(request)
         except httpx.TimeoutException:
