@@ -552,6 +552,19 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         default=_DEFAULT_RULES.mark_reimbursed_when_paid,
     ),
     _Opt(
+        ("rules", "tax_categories"),
+        "table",
+        "Expensify tax code (or tax name) -> Acumatica tax category set on the bill line of "
+        "each taxed expense; a taxed expense whose code is missing is held (EB-TAX-UNMAPPED).",
+        default={},
+    ),
+    _Opt(
+        ("rules", "tax_account"),
+        "str",
+        "GL account that receives each expense's tax as its own line (instead of "
+        "tax_categories); the document total is unchanged.",
+    ),
+    _Opt(
         ("rules", "tag_map"),
         "tag_map",
         "Expensify tag levels -> Acumatica line fields, one [[rules.tag_map]] table each: "
@@ -981,6 +994,12 @@ def _build(
             "rules.release and rules.hold cannot both be true",
             "Set rules.hold = false to release documents, or rules.release = false.",
         )
+    if rules["tax_account"] and rules["tax_categories"]:
+        reader.bad(
+            opt("rules", "tax_account"),
+            "rules.tax_account and rules.tax_categories cannot both be set",
+            "Keep tax_categories (tax categories on the lines) or tax_account (tax lines).",
+        )
     if not _CURRENCY_RE.fullmatch(rules["base_currency"] or ""):
         reader.bad(
             opt("rules", "base_currency"),
@@ -1110,6 +1129,8 @@ def _build(
                 base_currency=rules["base_currency"],
                 timezone=rules["timezone"],
                 mark_reimbursed_when_paid=rules["mark_reimbursed_when_paid"],
+                tax_categories=rules["tax_categories"],
+                tax_account=rules["tax_account"],
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

@@ -47,6 +47,7 @@ from ._ports import Ledger, LedgerDocument
 from ._results import Action, ReportOutcome
 from ._rules import PostingRules
 from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore
+from ._tax import plan_with_tax
 from .mapping import PlannedDocument, content_fingerprint, plan_report
 
 __all__ = [
@@ -173,8 +174,12 @@ def plan_or_hold(
 ) -> tuple[PlannedDocument, ...] | ReportOutcome:
     """Plan a report; a mapping error holds it (recorded unless ``ctx`` is None: dry run)."""
     try:
-        return plan_report(
-            report, policy=policy, catalog=catalog, rules=rules, posting_date=posting_date
+        return plan_with_tax(
+            lambda: plan_report(
+                report, policy=policy, catalog=catalog, rules=rules, posting_date=posting_date
+            ),
+            report,
+            rules,
         )
     except MappingError as exc:
         if ctx is None:

@@ -113,3 +113,7 @@ class PostingRules:
     # Payment status back to Expensify (accrual): a report whose bill is paid in Acumatica
     # is marked reimbursed in Expensify, once (see :mod:`._payments`).
     mark_reimbursed_when_paid: bool = False
+    # Tax (see :mod:`._tax`): Expensify tax code/name -> Acumatica TaxCategory on bill
+    # lines, or (tax_account) each expense's tax split onto its own line on that account.
+    tax_categories: Mapping[str, str] = attrs.field(factory=dict)
+    tax_account: str | None = None

@@ -23,7 +23,7 @@ Nothing here is wired into :func:`expense_bridge.sync` yet (see ``docs/features.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import attrs
@@ -33,9 +33,17 @@ from expensify_client import Expense, Report, cents_to_decimal, minor_units
 
 from ._errors import ErrorCode, MappingError, Problem
 from ._keys import DocumentPart, clean_text
+from ._rules import CardTarget, PostingRules
 from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument
 
-__all__ = ["TaxRules", "apply_tax", "tax_code_of", "tax_in_report_currency", "tax_problems"]
+__all__ = [
+    "TaxRules",
+    "apply_tax",
+    "plan_with_tax",
+    "tax_code_of",
+    "tax_in_report_currency",
+    "tax_problems",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -44,6 +52,13 @@ class TaxRules:
 
     categories: Mapping[str, str] = attrs.field(factory=dict)
     tax_account: str | None = None
+
+    @classmethod
+    def from_rules(cls, rules: PostingRules) -> TaxRules | None:
+        """``rules.tax_account`` / ``rules.tax_categories``; None when neither is set."""
+        if rules.tax_account is None and not rules.tax_categories:
+            return None
+        return cls(categories=dict(rules.tax_categories), tax_account=rules.tax_account)
 
 
 def tax_code_of(expense: Expense) -> str | None:
@@ -126,6 +141,31 @@ def apply_tax(planned: PlannedDocument, report: Report, rules: TaxRules) -> Plan
     if isinstance(document, Bill):
         return attrs.evolve(planned, document=_bill(document, members, report, rules))
     return attrs.evolve(planned, document=_journal(document, members, report, rules))
+
+
+def plan_with_tax(
+    plan: Callable[[], tuple[PlannedDocument, ...]], report: Report, rules: PostingRules
+) -> tuple[PlannedDocument, ...]:
+    """``plan()`` (the report's planned documents) with the rules' tax treatment applied.
+
+    Without ``rules.tax_account``/``rules.tax_categories`` this is ``plan()``. Otherwise
+    the tax problems of every part that is posted are reported together with the
+    mapping's own problems in one :class:`~expense_bridge.MappingError`.
+    """
+    tax = TaxRules.from_rules(rules)
+    if tax is None:
+        return plan()
+    parts = [DocumentPart.REIMBURSABLE]
+    if rules.card_target is not CardTarget.SKIP:
+        parts.append(DocumentPart.CARD)
+    extra = tax_problems(report, tax, parts)
+    try:
+        docs = plan()
+    except MappingError as exc:
+        raise MappingError(report.report_id, (*exc.problems, *extra)) from None
+    if extra:
+        raise MappingError(report.report_id, tuple(extra))
+    return tuple(apply_tax(doc, report, tax) for doc in docs)
 
 
 def _bill(bill: Bill, members: list[tuple[int, Expense]], report: Report, rules: TaxRules) -> Bill:

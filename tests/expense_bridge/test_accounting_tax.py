@@ -153,3 +153,75 @@ def test_splitting_tax_never_changes_what_the_document_totals(
         assert after[-1] == before[-1]  # the liability line is untouched
     assert all(d.account == "TAX" for d in after[1 : 2 * len(taxed) : 2])
     assert doc.part is DocumentPart.REIMBURSABLE
+
+
+# --------------------------------------------------------------------------- through sync()
+
+
+def _world(tmp_path: Any, **rules: Any) -> Any:
+    from .test_accounting_support import make_world
+
+    world = make_world(tmp_path, rules=PostingRules(employee_liability_account="21000", **rules))
+    world.acumatica.seed("Account", [{"AccountCD": "23000", "Type": "Liability", "Active": True}])
+    return world
+
+
+TAXED = {"has_tax": True, "tax_amount_cents": 1667, "tax_code": "VAT20",
+         "tax_rate": Decimal(20)}  # fmt: skip
+
+
+def test_sync_posts_tax_on_its_own_account(tmp_path: Any) -> None:
+    from .test_accounting_support import close_world
+
+    world = _world(tmp_path, tax_account="23000")
+    try:
+        rid = world.add_approved(1, amount_cents=10_000, **TAXED)
+        result = world.sync()
+        assert result.posted == 1
+        (bill,) = world.acumatica.records("Bill")
+        assert bill["VendorRef"] == f"EXB-{rid}"
+        lines = [(d["Account"], Decimal(str(d["ExtendedCost"]))) for d in bill["Details"]]
+        assert lines == [("61000", Decimal("83.33")), ("23000", Decimal("16.67"))]
+        assert Decimal(str(bill["Amount"])) == Decimal("100.00")
+    finally:
+        close_world(world)
+
+
+def test_sync_holds_an_unmapped_tax_code_and_posts_the_rest(tmp_path: Any) -> None:
+    from expense_bridge import Action
+
+    from .test_accounting_support import close_world
+
+    world = _world(tmp_path, tax_categories={"GST": "GSTCAT"})
+    try:
+        held = world.add_approved(1, **TAXED)
+        fine = world.add_approved(2, has_tax=True, tax_amount_cents=500, tax_code="GST")
+        result = world.sync()
+        outcomes = {o.report_id: o for o in result.outcomes}
+        assert outcomes[held].action is Action.HELD
+        assert [p.code for p in outcomes[held].problems] == [ErrorCode.TAX_UNMAPPED]
+        assert outcomes[fine].action is not Action.HELD
+        (bill,) = world.acumatica.records("Bill")
+        assert bill["VendorRef"] == f"EXB-{fine}"
+        assert [d.get("TaxCategory") for d in bill["Details"]] == ["GSTCAT"]
+    finally:
+        close_world(world)
+
+
+def test_tax_configuration_names() -> None:
+    from expense_bridge import BridgeConfig, ConfigError
+
+    base: dict[str, Any] = {
+        "policies": ["P"],
+        "acumatica": {"base_url": "https://x.test", "endpoint_version": "24.200.001",
+                      "username": "u", "client_id": "a@b"},
+        "expensify": {"partner_user_id": "p"},
+    }  # fmt: skip
+    cfg = BridgeConfig.from_mapping({**base, "rules": {"tax_categories": {"VAT20": "STD"}}})
+    assert cfg.rules.tax_categories == {"VAT20": "STD"}
+    assert BridgeConfig.from_mapping(cfg.to_mapping()) == cfg
+    with pytest.raises(ConfigError) as caught:
+        BridgeConfig.from_mapping(
+            {**base, "rules": {"tax_categories": {"VAT20": "STD"}, "tax_account": "23000"}}
+        )
+    assert [p.field for p in caught.value.problems] == ["rules.tax_account"]

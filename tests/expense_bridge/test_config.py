@@ -216,6 +216,8 @@ BAD_VALUES = [
     ("notifications", "smtp_starttls", "yes", "notifications.smtp_starttls"),
     ("notifications", "smtp_username", 5, "notifications.smtp_username"),
     ("rules", "mark_reimbursed_when_paid", "yes", "rules.mark_reimbursed_when_paid"),
+    ("rules", "tax_categories", {"VAT20": 20}, "rules.tax_categories"),
+    ("rules", "tax_account", 23000, "rules.tax_account"),
 ]
 
 
