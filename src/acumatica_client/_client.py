@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -255,8 +255,11 @@ class AcumaticaClient:
             auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
         attempt = 0
 
+        limiter = self._limiter
+        free = limiter.unlimited
+
         def send() -> httpx.Response:
-            with self._limiter.slot():
+            with nullcontext() if free else limiter.slot():
                 self._counter.add()
                 started = time.perf_counter()
                 try:

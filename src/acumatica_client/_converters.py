@@ -425,6 +425,8 @@ def configure_converter(
         return checked
 
     def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
+        if not detailed:
+            return _fast_structure_fn(cls, converter)
         overrides = {
             name: override(rename=wire, struct_hook=_struct_hook(kind, converter, detailed))
             for name, (wire, kind) in _kinds(cls).items()
@@ -447,6 +449,46 @@ def configure_converter(
 
     converter.register_unstructure_hook_factory(_is_entity, unstructure_factory)
     converter.register_structure_hook_factory(_is_entity, structure_factory)
+
+
+def _fast_structure_fn(cls: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Straight-line structuring code for ``cls`` with the scalar reads inlined.
+
+    Same result as the cattrs-generated function for a well-formed answer, without one
+    hook call per field; any error is left to :func:`from_wire`, which repeats the read
+    with the detailed converter. The generated source only names the model's own
+    attributes and wire names (class definitions, never data).
+    """
+    aliases = {field.name: field.alias for field in attrs.fields(cls)}
+    namespace: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "unwrap": _unwrap}
+    lines = [
+        "def structure(o, _=None):",
+        "    if type(o) is not dict and not isinstance(o, Mapping):",
+        "        raise TypeError('expected a JSON object')",
+        "    kw = {}",
+    ]
+    for index, (name, (wire, kind)) in enumerate(_kinds(cls).items()):
+        key, alias = repr(wire), repr(aliases[name])
+        lines.append(f"    if {key} in o:")
+        if kind.tag == "scalar":
+            namespace[f"t{index}"] = kind.target
+            namespace[f"read{index}"] = _SCALAR_IN[kind.target]
+            exact = f"type(v) is t{index}"
+            if kind.target is Decimal:
+                exact += " and v.is_finite()"
+            lines += [
+                f"        r = o[{key}]",
+                "        v = r.get('value') if type(r) is dict else unwrap(r)",
+                f"        kw[{alias}] = v if v is None or ({exact}) else read{index}(v)",
+            ]
+        else:
+            namespace[f"h{index}"] = _struct_hook(kind, converter, False)
+            lines.append(f"        kw[{alias}] = h{index}(o[{key}], None)")
+    lines.append("    return cls(**kw)")
+    exec(compile("\n".join(lines), f"<acumatica_client structure {cls.__name__}>", "exec"),  # noqa: S102
+         namespace)  # fmt: skip
+    result: Callable[[Any, Any], Any] = namespace["structure"]
+    return result
 
 
 def make_converter(*, version: str | None = None, detailed: bool = True) -> cattrs.Converter:

@@ -87,6 +87,11 @@ class LicenceLimiter:
     def __repr__(self) -> str:
         return f"LicenceLimiter({self.licence!r})"
 
+    @property
+    def unlimited(self) -> bool:
+        """Whether the licence sets no limit at all (then :meth:`slot` never waits)."""
+        return self._slots is None and self.licence.requests_per_minute is None
+
     def reserve(self) -> float:
         """Reserve the earliest start time the paced per-minute ceiling allows (clock s)."""
         rpm = self.licence.paced_per_minute
