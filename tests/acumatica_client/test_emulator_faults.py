@@ -248,3 +248,51 @@ class TestLicence:
         for thread in threads:
             thread.join(timeout=10)
         assert emu.licence_stats["declined"] == 1
+
+
+class TestNastyAnswers:
+    """``inject`` plays the real service's specific failures in their real bodies."""
+
+    def test_an_injected_429_is_the_plain_text_licence_refusal(self) -> None:
+        emu, client = tenant()
+        emu.inject(status=429)
+        declined(client.get(f"{BASE}/Account"))
+
+    def test_optimization_failure_body_has_no_exception_type(self) -> None:
+        emu, client = tenant()
+        text = "Optimization cannot be performed. The following fields cause the error: Details"
+        emu.inject(method="GET", path="/Bill", status=500, exception_message=text)
+        answer = client.get(f"{BASE}/Bill", params={"$expand": "Details"})
+        assert answer.status_code == 500
+        assert answer.json() == {"message": "An error has occurred.",
+                                 "exceptionMessage": text, "stackTrace": None}  # fmt: skip
+
+    def test_setup_not_entered_and_login_limit_bodies(self) -> None:
+        emu, client = tenant()
+        emu.inject(status=500, exception_type="PX.Data.PXSetupNotEnteredException",
+                   exception_message="The required configuration data is not entered on "
+                                     "the AP Preferences form.")  # fmt: skip
+        setup = client.get(f"{BASE}/Bill").json()
+        assert setup["exceptionType"] == "PX.Data.PXSetupNotEnteredException"
+        assert "AP Preferences" in setup["exceptionMessage"]
+        emu.inject(path="/identity/connect/token", status=500,
+                   exception_message="API Login Limit")  # fmt: skip
+        token = client.post(f"{HOST}/identity/connect/token", data={"grant_type": "password"})
+        assert token.status_code == 500
+        assert "API Login Limit" in token.text
+
+    def test_raw_html_and_text_bodies(self) -> None:
+        emu, client = tenant()
+        emu.inject(status=502, text="<html><body>Bad Gateway</body></html>")
+        emu.inject(status=503, text="Service Unavailable")
+        html, text = client.get(f"{BASE}/Account"), client.get(f"{BASE}/Account")
+        assert html.headers["Content-Type"].startswith("text/html")
+        assert text.headers["Content-Type"].startswith("text/plain")
+        assert text.text == "Service Unavailable"
+
+    @pytest.mark.parametrize("kwargs", [{"text": "x"}, {"status": 500, "text": "x",
+                                                          "exception_message": "y"}])  # fmt: skip
+    def test_inconsistent_bodies_are_refused(self, kwargs: dict[str, object]) -> None:
+        emu, _ = tenant()
+        with pytest.raises(ValueError):
+            emu.inject(**kwargs)  # type: ignore[arg-type]

@@ -207,6 +207,9 @@ class ControlPlane:
         delay: float | None = None,
         drop_response: bool = False,
         times: int = 1,
+        exception_type: str | None = None,
+        exception_message: str | None = None,
+        text: str | None = None,
     ) -> Fault:
         """Make the next ``times`` matching calls fail (see :class:`Fault`)."""
         fault = Fault(
@@ -217,6 +220,9 @@ class ControlPlane:
             delay=delay,
             drop_response=drop_response,
             times=times,
+            exception_type=exception_type,
+            exception_message=exception_message,
+            text=text,
         )
         self.faults.add(fault)
         return fault

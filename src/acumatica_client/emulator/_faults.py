@@ -19,6 +19,15 @@ class Fault:
     waits that many seconds first (through the emulator's sleep); ``drop_response`` lets
     the server apply the request and then loses the answer (a timeout in-process, a
     closed connection over HTTP) -- the case that makes blind retries create duplicates.
+
+    The body follows the status's real shape; to play a specific answer give
+    ``exception_message`` (and ``exception_type``; without it the key is absent, as in the
+    captured "Optimization cannot be performed" body) for an HttpError, or ``text`` for a
+    raw IIS/ASP.NET body (HTML when it starts with ``<``, else plain text). E.g.
+    ``inject(status=500, exception_type="PX.Data.PXSetupNotEnteredException",
+    exception_message="The required configuration data is not entered on the AP
+    Preferences form.")`` or ``inject(path="/identity/connect/token", status=429,
+    exception_message="API Login Limit")``.
     """
 
     method: str | None = None
@@ -28,6 +37,9 @@ class Fault:
     delay: float | None = None
     drop_response: bool = False
     times: int = 1
+    exception_type: str | None = None
+    exception_message: str | None = None
+    text: str | None = None
 
     def matches(self, request: httpx.Request) -> bool:
         """Whether ``request`` is one this fault is waiting for."""
@@ -47,6 +59,11 @@ class Fault:
             raise ValueError(f"an injected status is an error status, not {self.status}")
         if self.status is None and self.delay is None and not self.drop_response:
             raise ValueError("a fault needs a status, a delay or drop_response")
+        shaped = (self.exception_type, self.exception_message, self.text)
+        if self.status is None and any(v is not None for v in shaped):
+            raise ValueError("a fault body needs a status")
+        if self.text is not None and (self.exception_type or self.exception_message):
+            raise ValueError("a fault body is either an HttpError or raw text, not both")
 
 
 class FaultPlan:

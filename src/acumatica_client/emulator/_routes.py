@@ -420,10 +420,24 @@ def _fault_response(fault: Fault) -> httpx.Response:
     headers = {}
     if fault.retry_after is not None:
         headers["Retry-After"] = f"{fault.retry_after:g}"
+    if fault.text is not None:
+        kind = "text/html" if fault.text.lstrip().startswith("<") else "text/plain"
+        headers["Content-Type"] = f"{kind}; charset=utf-8"
+        return httpx.Response(status, content=fault.text.encode(), headers=headers)
+    if fault.exception_message is not None or fault.exception_type is not None:
+        body: dict[str, object] = {
+            "message": "An error has occurred.",
+            "exceptionMessage": fault.exception_message or "An error has occurred.",
+        }
+        if fault.exception_type is not None:
+            body["exceptionType"] = fault.exception_type
+        body["stackTrace"] = None
+        return json_response(status, body, headers)
     if status == 401:
-        body: dict[str, object] = {"message": "Authorization has been denied for this request."}
-    elif status == 429:
-        body = error_object("The number of requests per minute exceeds the license limit.")
+        body = {"message": "Authorization has been denied for this request."}
+    elif status == 429:  # the licence queue's refusal: plain text (§2.4)
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return httpx.Response(status, content=LICENCE_DECLINED_TEXT.encode(), headers=headers)
     elif status == 404:
         return html_404("The resource cannot be found.")
     else:
