@@ -65,6 +65,9 @@ class ErrorCode(enum.Enum):
     PERIOD_CLOSED = "EB-PERIOD-CLOSED"  # the document date's period is closed (rule: hold)
     PERIOD_UNKNOWN = "EB-PERIOD-UNKNOWN"  # the document date is in no financial period
     TAX_UNMAPPED = "EB-TAX-UNMAPPED"  # an expense's tax code/name has no tax category
+    DOCUMENT_MISMATCH = "EB-DOCUMENT-MISMATCH"  # found by key, other content: not adopted
+    TOTAL_MISMATCH = "EB-TOTAL-MISMATCH"  # planned lines do not add up to the report total
+    REPORT_UNPARSED = "EB-REPORT-UNPARSED"  # the export's report could not be read
 
     @classmethod
     def from_value(cls, value: str) -> ErrorCode:

@@ -6,9 +6,18 @@ ID and the part of the report the document carries:
 * ``EXB-<reportID>`` for the reimbursable (out-of-pocket) part,
 * ``EXB-<reportID>-C`` for the company-card part.
 
-Bills carry the key in ``VendorRef``. Journal transactions carry it as the ``[<key>]``
-prefix of the header ``Description`` (so ``startswith(Description,'[EXB-…]')`` finds the
-batch) and in every detail line's ``ReferenceNbr``.
+Bills carry the key in ``VendorRef`` (looked up with ``eq``, never ``LIKE``). Journal
+transactions carry it as the ``<key>:`` prefix of the header ``Description`` (so
+``startswith(Description,'EXB-…:')`` finds the batch) and in every detail line's
+``ReferenceNbr``.
+
+SQL Server safety: Acumatica turns ``startswith``/``substringof`` into ``LIKE``, where
+``[``, ``]``, ``%`` and ``_`` are metacharacters. The description prefix therefore holds
+none of them: a ``_`` of the report ID is written ``~`` there (``~`` is never part of a
+report ID, so the spelling is unambiguous), and :func:`description_prefix` is the exact
+literal the look-up sends. The look-up still confirms every match client-side
+(:func:`key_from_description` must give back the exact key) before anything is adopted.
+(Changed in 0.4: the prefix used to be ``[<key>]``, unsafe on SQL Server.)
 
 Decisions:
 
@@ -35,6 +44,7 @@ __all__ = [
     "DocumentKind",
     "DocumentPart",
     "clean_text",
+    "description_prefix",
     "document_key",
     "journal_description",
     "key_from_description",
@@ -48,7 +58,8 @@ CARD_SUFFIX = "-C"
 
 _REPORT_ID = re.compile(r"[A-Za-z0-9_.]+")
 _KEY = re.compile(r"EXB-([A-Za-z0-9_.]+)(-C)?")
-_DESCRIPTION_KEY = re.compile(r"\[(EXB-[A-Za-z0-9_.]+(?:-C)?)\]")
+_DESCRIPTION_KEY = re.compile(r"(EXB-[A-Za-z0-9~.]+(?:-C)?):")
+_LIKE_METACHARACTERS = frozenset("[]%_")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -99,22 +110,35 @@ def clean_text(text: str, max_length: int = DESCRIPTION_MAX_LENGTH) -> str:
     return _WHITESPACE.sub(" ", text).strip()[:max_length].rstrip()
 
 
-def journal_description(key: str, report_name: str) -> str:
-    """``"[<key>] <report name>"``, cut to :data:`DESCRIPTION_MAX_LENGTH` characters.
+def description_prefix(key: str) -> str:
+    """``"<key>:"`` with ``_`` written ``~``: the literal a journal description starts with.
 
-    The key prefix is never cut (a key is at most 40 characters); only the name is.
+    It contains no ``LIKE`` metacharacter (``[``, ``]``, ``%``, ``_``), so
+    ``startswith(Description, prefix)`` means the same on every database Acumatica runs on.
     """
     if parse_key(key) is None:
         raise ValueError(f"{key!r} is not a document key")
-    prefix = f"[{key}]"
+    prefix = key.replace("_", "~") + ":"
+    if _LIKE_METACHARACTERS & set(prefix):  # pragma: no cover - excluded by parse_key
+        raise ValueError(f"{key!r} cannot be looked up safely")
+    return prefix
+
+
+def journal_description(key: str, report_name: str) -> str:
+    """``"<key>: <report name>"``, cut to :data:`DESCRIPTION_MAX_LENGTH` characters.
+
+    The key prefix (:func:`description_prefix`) is never cut (a key is at most 40
+    characters); only the name is.
+    """
+    prefix = description_prefix(key)
     name = clean_text(report_name, DESCRIPTION_MAX_LENGTH - len(prefix) - 1)
     return f"{prefix} {name}" if name else prefix
 
 
 def key_from_description(text: str) -> str | None:
-    """The document key at the start of a journal description (``"[EXB-R1] …"``), if any."""
+    """The document key at the start of a journal description (``"EXB-R1: …"``), if any."""
     match = _DESCRIPTION_KEY.match(text)
     if match is None:
         return None
-    key = match.group(1)
+    key = match.group(1).replace("~", "_")
     return key if parse_key(key) is not None else None

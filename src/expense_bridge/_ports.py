@@ -7,8 +7,10 @@ these protocols only; :mod:`._adapters` implements them over the real clients
 fakes. Each method states its call budget, which the sync's budget rests on:
 
 * :class:`Ledger` -- ``load_catalog`` once per sync; ``find_documents`` one query per page
-  of keys and document kind; ``create`` exactly one write, never retried after a lost
-  answer (the next look-up resolves it); ``release`` one action.
+  of keys and document kind (archived documents included, exact keys confirmed);
+  ``fetch`` one read, only for a document found by key before it is adopted; ``create``
+  exactly one write, never retried after a lost answer (the next look-up resolves it);
+  ``release`` one action.
 * :class:`ExpenseSource` -- ``fetch_reports`` one export job plus download polls, never
   marking; ``get_policies`` one getter; ``acknowledge`` one export job whose ``onFinish``
   marks the listed reports exported with the label.
@@ -22,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from acumatica_client import Bill, JournalTransaction
 from expensify_client import Policy, Report, ReportState
 
 from ._catalog import LedgerCatalog
@@ -62,6 +65,10 @@ class Ledger(Protocol):
         self, keys: Sequence[tuple[DocumentKind, str]]
     ) -> Mapping[str, LedgerDocument]:
         """Existing documents for ``keys`` (by key); one query per page of keys and kind."""
+        ...
+
+    def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction:
+        """The document as saved, with its lines (one read); archived documents too."""
         ...
 
     def create(self, planned: PlannedDocument) -> LedgerDocument:

@@ -24,6 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
@@ -32,8 +33,10 @@ from acumatica_client import (
     AcumaticaError,
     APIConnectionError,
     BadRequestError,
+    Bill,
     ConflictError,
     InternalServerError,
+    JournalTransaction,
     RateLimitError,
     UnprocessableEntityError,
     ValidationError,
@@ -43,17 +46,20 @@ from expensify_client import Category, Policy, Report
 from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
 from ._keys import DocumentKind
+from ._ledger import NoDocumentNumberError
 from ._ports import Ledger, LedgerDocument
 from ._results import Action, ReportOutcome
 from ._rules import PostingRules
 from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore
 from ._tax import plan_with_tax
-from .mapping import PlannedDocument, content_fingerprint, plan_report
+from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument, content_fingerprint, plan_report
 
 __all__ = [
     "PostingContext",
+    "document_lines",
     "plan_or_hold",
     "policy_from_export",
+    "post_batch",
     "post_planned",
     "problem_dicts",
     "settled",
@@ -255,29 +261,100 @@ def settled(
     )
 
 
+def post_batch(
+    ctx: PostingContext,
+    items: Sequence[tuple[Report, Sequence[PlannedDocument]]],
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, ReportOutcome]:
+    """Post planned reports, a page at a time: claim the page, look it up, post each.
+
+    The existence look-up of a page is sent *after* its reports are claimed, so every
+    create is sent by the holder of the report's lease with a look-up newer than its
+    claim, whatever an earlier look-up said: a document another run created before we
+    took the lease is found and adopted, never created twice. A page holds at most
+    ``page_size`` reports (one look-up per page of keys and kind).
+    """
+    outcomes: dict[str, ReportOutcome] = {}
+    size = max(1, getattr(ctx.ledger, "page_size", 50))
+    done = 0
+    for start in range(0, len(items), size):
+        page = items[start : start + size]
+        claimed: list[tuple[Report, Sequence[PlannedDocument], datetime]] = []
+        try:
+            for report, planned in page:
+                at = ctx.clock()
+                if ctx.store.claim(ctx.connection, report.report_id, ctx.owner, at,
+                                   ctx.lease_seconds):  # fmt: skip
+                    claimed.append((report, planned, at))
+                    ctx.on_step("claimed", report.report_id)
+                else:
+                    outcomes[report.report_id] = _skipped(ctx, report.report_id)
+            keys = [(d.kind, d.key) for _, planned, _ in claimed for d in planned]
+            existing: Mapping[str, LedgerDocument] = {}
+            if keys:
+                try:
+                    existing = ctx.ledger.find_documents(keys)
+                except _TRANSIENT as exc:
+                    for report, _, _ in claimed:
+                        outcomes[report.report_id] = _pending(ctx, report.report_id, exc)
+                    claimed_now, claimed = claimed, []
+                    for report, _, _ in claimed_now:
+                        ctx.store.release(ctx.connection, report.report_id, ctx.owner)
+                    continue
+            for report, _, _ in claimed:
+                ctx.on_step("looked_up", report.report_id)
+            for report, planned, at in claimed:
+                outcomes[report.report_id] = _post_claimed(ctx, report, planned, existing, at)
+                done += 1
+                if progress is not None:
+                    progress("post", done, len(items))
+        finally:
+            for report, _, _ in claimed:
+                ctx.store.release(ctx.connection, report.report_id, ctx.owner)
+    return outcomes
+
+
 def post_planned(
+    ctx: PostingContext, report: Report, planned: Sequence[PlannedDocument]
+) -> ReportOutcome:
+    """Post one planned report idempotently (claim, look up, then create what is missing)."""
+    return post_batch(ctx, [(report, planned)])[report.report_id]
+
+
+_TRANSIENT = (APIConnectionError, RateLimitError, InternalServerError, ConflictError,
+              NoDocumentNumberError)  # fmt: skip
+
+
+def _skipped(ctx: PostingContext, rid: str) -> ReportOutcome:
+    ctx.audit(rid, "claim", "skipped", detail="another worker holds this report")
+    return ReportOutcome(report_id=rid, action=Action.SKIPPED, status=None,
+                         detail="another worker is posting this report")  # fmt: skip
+
+
+def _pending(ctx: PostingContext, rid: str, exc: Exception) -> ReportOutcome:
+    logger.warning("report %s: %s; it will be retried next run", rid, type(exc).__name__)
+    ctx.audit(rid, "create", "unknown outcome", detail=type(exc).__name__)
+    return ReportOutcome(
+        report_id=rid,
+        action=Action.PENDING,
+        status=ReportStatus.POSTING,
+        detail=f"{type(exc).__name__}: retried (look-up first) next run",
+    )
+
+
+def _post_claimed(
     ctx: PostingContext,
     report: Report,
     planned: Sequence[PlannedDocument],
     existing: Mapping[str, LedgerDocument],
-    *,
-    looked_up_at: datetime | None = None,
+    claimed_at: datetime,
 ) -> ReportOutcome:
-    """Post one planned report idempotently (see the module docstring).
-
-    ``existing`` is the result of the batched look-up done at ``looked_up_at``. When the
-    report's intent was recorded at or after that moment (another worker started posting
-    it after our look-up, then let go of it), or when the moment is unknown, the report's
-    keys are looked up again before anything is created.
-    """
+    """Post one report whose lease we took at ``claimed_at``; ``existing`` was looked up
+    after that claim."""
     rid = report.report_id
     fingerprint = content_fingerprint(report)
-    if not ctx.store.claim(ctx.connection, rid, ctx.owner, ctx.clock(), ctx.lease_seconds):
-        ctx.audit(rid, "claim", "skipped", detail="another worker holds this report")
-        return ReportOutcome(report_id=rid, action=Action.SKIPPED, status=None,
-                             detail="another worker is posting this report")  # fmt: skip
     try:
-        ctx.on_step("claimed", rid)
         record = ctx.store.get(ctx.connection, rid)
         state = _state(record, fingerprint)
         if state == "changed" and record is not None:
@@ -297,36 +374,42 @@ def post_planned(
                                  detail="nothing to post")  # fmt: skip
 
         known = {d.key: d for d in (record.documents if record else ())}
-        interrupted = record is not None and record.status is ReportStatus.POSTING
-        if interrupted and record is not None and _stale(record.updated_at, looked_up_at):
-            missing = [(d.kind, d.key) for d in planned if d.key not in known]
-            existing = dict(ctx.ledger.find_documents(missing)) if missing else {}
-            ctx.audit(rid, "lookup", "repeated", detail="intent recorded after the look-up")
-        if interrupted and record is not None and record.fingerprint not in (None, fingerprint):
-            # An earlier attempt with other content may have created documents whose
-            # answer was lost: they belong to the report, but do not match it any more.
-            earlier = [(d, existing[d.key]) for d in planned if d.key in existing]
-            if earlier:
-                for document, doc in earlier:
-                    ctx.store.add_document(
-                        ctx.connection, rid, _doc_record(document, doc), ctx.clock()
-                    )
-                problem = _changed(report, record.fingerprint or "")
-                return _hold(ctx, report, [problem], step="check")
-
+        earlier = None if record is None else record.fingerprint
+        # Adopt only what matches: every document found by key is compared with what the
+        # mapping writes now, before the new content is recorded as the report's intent.
+        for document in planned:
+            found = existing.get(document.key)
+            if document.key not in known and found is not None:
+                mismatch = _mismatch(ctx, report, document, found, earlier, fingerprint)
+                if mismatch is not None:
+                    return _hold(ctx, report, [mismatch], step="lookup")
         ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.audit(rid, "intent", "recorded", detail=", ".join(p.key for p in planned))
         ctx.on_step("intent", rid)
         numbers: list[str] = []
-        created = adopted = 0
+        created = 0
         for document in planned:
             if document.key in known:
                 numbers.append(known[document.key].number)
                 continue
             found = existing.get(document.key)
+            if found is None and _lapsed(ctx, claimed_at):
+                # Our lease may have lapsed (and been taken and given back) since the
+                # look-up: take it again and look again before creating anything.
+                claimed_at = ctx.clock()
+                if not ctx.store.claim(ctx.connection, rid, ctx.owner, claimed_at,
+                                       ctx.lease_seconds):  # fmt: skip
+                    return _skipped(ctx, rid)
+                existing = dict(ctx.ledger.find_documents([(document.kind, document.key)]))
+                ctx.audit(rid, "lookup", "repeated", detail="lease renewed before a create")
+                ctx.on_step("looked_up", rid)
+                found = existing.get(document.key)
+                if found is not None:
+                    mismatch = _mismatch(ctx, report, document, found, None, fingerprint)
+                    if mismatch is not None:
+                        return _hold(ctx, report, [mismatch], step="lookup")
             if found is not None:
-                adopted += 1
                 doc = found
                 ctx.audit(rid, "lookup", "adopted", document=doc.number, detail=document.key)
             else:
@@ -355,21 +438,88 @@ def post_planned(
             documents=tuple(numbers),
             total=f"{total} {planned[0].currency}",
         )
-    except (APIConnectionError, RateLimitError, InternalServerError, ConflictError) as exc:
-        logger.warning("report %s: %s; it will be retried next run", rid, type(exc).__name__)
-        ctx.audit(rid, "create", "unknown outcome", detail=type(exc).__name__)
-        return ReportOutcome(
-            report_id=rid,
-            action=Action.PENDING,
-            status=ReportStatus.POSTING,
-            detail=f"{type(exc).__name__}: retried (look-up first) next run",
-        )
-    finally:
-        ctx.store.release(ctx.connection, rid, ctx.owner)
+    except _TRANSIENT as exc:
+        return _pending(ctx, rid, exc)
 
 
-def _stale(recorded: datetime | None, looked_up_at: datetime | None) -> bool:
-    return looked_up_at is None or recorded is None or recorded >= looked_up_at
+def _lapsed(ctx: PostingContext, claimed_at: datetime) -> bool:
+    """Whether our lease may have run out (a tenth of it is kept as a safety margin)."""
+    elapsed = (ctx.clock() - claimed_at).total_seconds()
+    return elapsed >= ctx.lease_seconds * 0.9
+
+
+def document_lines(document: Bill | JournalTransaction) -> tuple[tuple[str, Decimal], ...]:
+    """What a document posts, as the bridge compares it: sorted ``(account, amount)``.
+
+    Bill lines count their ``ExtendedCost`` (else ``Amount``), negated for a Debit Adj.;
+    journal lines count debit minus credit. Amounts are normalised (``12.30 == 12.3``).
+    """
+    lines: list[tuple[str, Decimal]] = []
+    if isinstance(document, Bill):
+        sign = -1 if document.type == DEBIT_ADJUSTMENT_TYPE else 1
+        for bill_line in document.details or ():
+            amount = _dec(bill_line.extended_cost)
+            if amount is None:
+                amount = _dec(bill_line.amount) or Decimal(0)
+            lines.append((str(bill_line.account or ""), sign * amount))
+    else:
+        for gl_line in document.details or ():
+            debit = _dec(gl_line.debit_amount) or Decimal(0)
+            credit = _dec(gl_line.credit_amount) or Decimal(0)
+            lines.append((str(gl_line.account or ""), debit - credit))
+    return tuple(sorted((account, amount.normalize() + 0) for account, amount in lines))
+
+
+def _dec(value: object) -> Decimal | None:
+    return value if isinstance(value, Decimal) else None
+
+
+def _signature(document: Bill | JournalTransaction) -> tuple[object, ...]:
+    party = document.vendor if isinstance(document, Bill) else document.module
+    return (type(document).__name__, str(party or ""), str(document.currency_id or ""),
+            document_lines(document))  # fmt: skip
+
+
+def _gross(document: Bill | JournalTransaction) -> Decimal:
+    return sum((abs(a) for _, a in document_lines(document)), start=Decimal(0))
+
+
+def _mismatch(
+    ctx: PostingContext,
+    report: Report,
+    planned: PlannedDocument,
+    found: LedgerDocument,
+    earlier: str | None,
+    fingerprint: str,
+) -> Problem | None:
+    """None when the document found by key posts what the mapping writes now."""
+    saved = ctx.ledger.fetch(found)
+    if _signature(saved) == _signature(planned.document):
+        return None
+    ours, theirs = _gross(planned.document), _gross(saved)
+    changed = earlier is not None and earlier != fingerprint
+    if changed:
+        # An earlier attempt with other content created it: it belongs to the report.
+        ctx.store.add_document(ctx.connection, report.report_id, _doc_record(planned, found),
+                               ctx.clock())  # fmt: skip
+    return Problem(
+        code=ErrorCode.CHANGED_AFTER_POSTING if changed else ErrorCode.DOCUMENT_MISMATCH,
+        field=f"document[{planned.key}]",
+        message=(
+            f"{found.number} found by key {planned.key} does not match report "
+            f"{report.report_id} as it is now: the document posts {theirs} {planned.currency} "
+            f"on {_accounts(saved)}, the report maps to {ours} {planned.currency} on "
+            f"{_accounts(planned.document)}; it is neither adopted nor posted again"
+        ),
+        fix=(
+            f"Compare {found.number} with the report in Expensify; correct or reverse the "
+            "document in Acumatica, then run 'expense-bridge replay' for this report."
+        ),
+    )
+
+
+def _accounts(document: Bill | JournalTransaction) -> str:
+    return ", ".join(sorted({a for a, _ in document_lines(document)})) or "no lines"
 
 
 def _release(ctx: PostingContext, rid: str, doc: LedgerDocument) -> None:
@@ -388,8 +538,10 @@ def _doc_record(planned: PlannedDocument, doc: LedgerDocument) -> DocumentRecord
 
 
 def _rejected(document: PlannedDocument, exc: AcumaticaError) -> Problem:
-    fields = getattr(exc, "errors", ())
-    detail = "; ".join(str(f) for f in fields) or str(exc)
+    """``LEDGER_REJECTED`` with the tenant's own messages (field errors, then ``messages``)."""
+    texts = [str(f) for f in getattr(exc, "errors", ())]
+    texts += [str(m) for m in getattr(exc, "messages", ()) if str(m) not in texts]
+    detail = "; ".join(dict.fromkeys(texts)) or str(exc)
     return Problem(
         code=ErrorCode.LEDGER_REJECTED,
         field=f"document[{document.key}]",

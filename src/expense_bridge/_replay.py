@@ -14,7 +14,6 @@ from ._adapters import AcumaticaLedger, ExpensifySource
 from ._catalog import LedgerCatalog
 from ._config import BridgeConfig
 from ._errors import BridgeError
-from ._keys import DocumentKind
 from ._posting import PostingContext, plan_or_hold, policy_from_export, post_planned, settled
 from ._results import Action, CallCounts, PostResult, ReportOutcome
 from ._store import ReportStatus, SQLiteStore, StateStore
@@ -71,10 +70,7 @@ def post_report(
     )
     if isinstance(plan, ReportOutcome):
         return PostResult(outcome=plan, calls=CallCounts(acumatica=ledger.calls - start))
-    keys: list[tuple[DocumentKind, str]] = [(d.kind, d.key) for d in plan]
-    looked_up_at = clock()
-    existing = ledger.find_documents(keys) if keys else {}
-    outcome = post_planned(ctx, report, plan, existing, looked_up_at=looked_up_at)
+    outcome = post_planned(ctx, report, plan)
     return PostResult(outcome=outcome, calls=CallCounts(acumatica=ledger.calls - start))
 
 

@@ -50,7 +50,7 @@ from ._posting import (
     PostingContext,
     StepHook,
     plan_or_hold,
-    post_planned,
+    post_batch,
     problem_dicts,
     settled,
 )
@@ -265,21 +265,20 @@ def _run(
         else:
             planned[report.report_id] = plan
 
-    # 4. post: one look-up per page of keys, then one create per new document
-    keys: list[tuple[DocumentKind, str]] = [
-        (doc.kind, doc.key) for docs in planned.values() for doc in docs
-    ]
-    looked_up_at = clock()
-    existing = ledger.find_documents(keys) if keys else {}
-    total = len(planned)
-    for index, (rid, docs) in enumerate(planned.items(), start=1):
-        report = reports[rid]
-        if dry_run:
+    # 4. post: claim a page of reports, look its keys up, then one create per new document
+    if dry_run:
+        keys: list[tuple[DocumentKind, str]] = [
+            (doc.kind, doc.key) for docs in planned.values() for doc in docs
+        ]
+        existing = ledger.find_documents(keys) if keys else {}
+        for rid, docs in planned.items():
             outcomes[rid] = _would(rid, docs, existing, store, connection)
-        else:
-            outcomes[rid] = post_planned(ctx, report, docs, existing, looked_up_at=looked_up_at)
-        if progress is not None:
-            progress("post", index, total)
+    else:
+        outcomes.update(
+            post_batch(
+                ctx, [(reports[rid], docs) for rid, docs in planned.items()], progress=progress
+            )
+        )
 
     # 5. acknowledge: every report posted and not yet marked (this run's and earlier ones)
     if not dry_run:

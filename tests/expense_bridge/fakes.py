@@ -36,7 +36,7 @@ from acumatica_client import (
 from acumatica_client import FieldError as AcumaticaFieldError
 from expense_bridge._catalog import AccountInfo, LedgerCatalog
 from expense_bridge._config import AcumaticaSettings, BridgeConfig, ExpensifySettings
-from expense_bridge._keys import DocumentKind, parse_key
+from expense_bridge._keys import DocumentKind, description_prefix, parse_key
 from expense_bridge._ports import LedgerDocument
 from expense_bridge._rules import CardTarget, PostingRules
 from expense_bridge.mapping import PlannedDocument
@@ -165,6 +165,9 @@ class FakeLedger:
         self.page_size = page_size
         self.served_version = served_version
         self.documents: list[LedgerDocument] = []  # every document ever created
+        #: What each document (by number) posts, as saved; tests may edit it.
+        self.contents: dict[str, Bill | JournalTransaction] = {}
+        self.fetches = 0
         self.released: list[str] = []
         self.calls = 0
         self.lookups = 0
@@ -230,7 +233,7 @@ class FakeLedger:
                 assert isinstance(document, JournalTransaction)
                 assert planned.kind is DocumentKind.JOURNAL
                 assert isinstance(document.description, str)
-                assert document.description.startswith(f"[{planned.key}]")
+                assert document.description.startswith(description_prefix(planned.key))
                 assert all(line.reference_nbr == planned.key for line in document.details)
                 path, prefix = "JournalTransaction", "GL"
             if fault == "refuse":
@@ -250,9 +253,17 @@ class FakeLedger:
                 status="Balanced",
             )
             self.documents.append(doc)
+            self.contents[doc.number] = document
             if fault == "drop":
                 raise APITimeoutError("read timed out", request=_request(path))
             return doc
+
+    def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction:
+        with self._lock:
+            self.calls += 1
+            self.fetches += 1
+            assert document in self.documents, f"fetching an unknown document {document}"
+            return self.contents[document.number]
 
     def release(self, document: LedgerDocument) -> None:
         with self._lock:

@@ -46,7 +46,7 @@ def test_acumatica_ledger_finds_what_it_created_by_key() -> None:
     assert {d.kind for d in created.values()} == {DocumentKind.BILL, DocumentKind.JOURNAL}
     found = ledger.find_documents([(DocumentKind.BILL, "EXB-R1"),
                                    (DocumentKind.JOURNAL, "EXB-R1-C")])  # fmt: skip
-    # "[EXB-R1" is a prefix of "[EXB-R10": the look-up must not confuse them.
+    # "EXB-R1" is a prefix of "EXB-R10": the look-up must not confuse them.
     assert dict(found) == {"EXB-R1": created["EXB-R1"], "EXB-R1-C": created["EXB-R1-C"]}
     assert ledger.find_documents([(DocumentKind.BILL, "EXB-R2")]) == {}
 

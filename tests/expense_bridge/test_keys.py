@@ -11,6 +11,7 @@ from expense_bridge._keys import (
     KEY_MAX_LENGTH,
     DocumentPart,
     clean_text,
+    description_prefix,
     document_key,
     journal_description,
     key_from_description,
@@ -56,17 +57,25 @@ class TestDocumentKey:
 
 
 class TestJournalDescription:
-    """Journal descriptions start with ``[<key>]`` and fit Acumatica's length."""
+    """Journal descriptions start with ``<key>:`` and fit Acumatica's length."""
 
     def test_format(self):
-        assert journal_description("EXB-R1", "Trip to Oslo") == "[EXB-R1] Trip to Oslo"
-        assert journal_description("EXB-R1-C", "  a\n b\tc ") == "[EXB-R1-C] a b c"
-        assert journal_description("EXB-R1", "   ") == "[EXB-R1]"
+        assert journal_description("EXB-R1", "Trip to Oslo") == "EXB-R1: Trip to Oslo"
+        assert journal_description("EXB-R1-C", "  a\n b\tc ") == "EXB-R1-C: a b c"
+        assert journal_description("EXB-R1", "   ") == "EXB-R1:"
+        assert journal_description("EXB-R_1.2", "x") == "EXB-R~1.2: x"
+
+    @given(report_ids, st.sampled_from(DocumentPart))
+    def test_prefix_has_no_like_metacharacter(self, report_id, part):
+        # SQL Server LIKE: [, ], %, _ are wildcards; the startswith literal has none.
+        prefix = description_prefix(document_key(report_id, part))
+        assert not set(prefix) & set("[]%_")
+        assert key_from_description(prefix + " x") == document_key(report_id, part)
 
     def test_long_name_is_cut_never_the_key(self):
         text = journal_description("EXB-R1", "N" * 1000)
         assert len(text) == DESCRIPTION_MAX_LENGTH
-        assert text.startswith("[EXB-R1] NNN")
+        assert text.startswith("EXB-R1: NNN")
 
     def test_refuses_a_non_key(self):
         with pytest.raises(ValueError, match="not a document key"):
@@ -80,7 +89,17 @@ class TestJournalDescription:
         assert key_from_description(text) == key
 
     @pytest.mark.parametrize(
-        "text", ["", "Trip [EXB-R1]", "[EXB-R1 Trip", "[INV-1] x", "[EXB-R-1] x", " [EXB-R1] x"]
+        "text",
+        [
+            "",
+            "Trip EXB-R1:",
+            "EXB-R1 Trip",
+            "INV-1: x",
+            "EXB-R-1: x",
+            " EXB-R1: x",
+            "[EXB-R1] x",
+            "EXB-R_1: x",
+        ],
     )
     def test_other_descriptions_have_no_key(self, text):
         assert key_from_description(text) is None

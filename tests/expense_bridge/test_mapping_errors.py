@@ -68,6 +68,9 @@ class TestEachCode:
             ErrorCode.PERIOD_CLOSED,  # expense_bridge._periods, not plan_report
             ErrorCode.PERIOD_UNKNOWN,
             ErrorCode.TAX_UNMAPPED,  # expense_bridge._tax
+            ErrorCode.DOCUMENT_MISMATCH,
+            ErrorCode.TOTAL_MISMATCH,
+            ErrorCode.REPORT_UNPARSED,
         }
         assert set(ErrorCode) - posting_only == INJECTABLE
 

@@ -193,7 +193,7 @@ class TestGoldenDocuments:
         assert doc.document == JournalTransaction(
             module="GL",
             transaction_date=date(2024, 5, 10),
-            description="[EXB-R200] Berlin",
+            description="EXB-R200: Berlin",
             currency_id="EUR",
             ledger_id="ACTUAL",
             hold=False,
@@ -280,7 +280,7 @@ class TestGoldenDocuments:
             DocumentPart.CARD,
             D("50.00"),
         )
-        assert journal.document.description == "[EXB-R100-C] Trip to Oslo"
+        assert journal.document.description == "EXB-R100-C: Trip to Oslo"
         pairs = [(d.account, d.debit_amount, d.credit_amount) for d in journal.document.details]
         assert pairs == [("62000", D("50.00"), D("0")), ("22000", D("0"), D("50.00"))]
         assert {d.reference_nbr for d in journal.document.details} == {"EXB-R100-C"}
