@@ -408,3 +408,67 @@ def test_branches_come_from_the_companies_structure_inquiry(version: str) -> Non
         branches = client.branches()
     assert [(b.branch_id, b.branch_name) for b in branches] == [("HQ", "Head office")]
     assert emu.records("Bill") == []  # the inquiry's PUT writes nothing
+
+
+# --------------------------------------------------------------------------- realistic tenant
+# The client over the emulator in its realistic (default) mode: the answers of the revised
+# reference (issue 8), every body checked against the published schema.
+
+
+def test_a_missing_record_is_not_found_after_one_request(version: str) -> None:
+    from acumatica_client import NotFoundError
+
+    emu = seeded(version)
+    rec = Recorder(emu)
+    with client_for(rec, version) as client:
+        before = len(emu.request_log)
+        with pytest.raises(NotFoundError):
+            client.get(Bill, "Bill", "000404")
+        gets = [e for e in emu.request_log[before:] if e[0] == "GET"]
+        assert gets == [("GET", f"/entity/Default/{version}/Bill/Bill/000404", 500)]  # no retry
+    rec.check_schema(version)
+
+
+def test_a_save_time_rejection_is_a_write_failure_after_one_put(version: str) -> None:
+    emu = seeded(version, reject_duplicate_vendor_ref=True)
+    with client_for(emu, version) as client:
+        client.put(bill("EXB-DUP"))
+        before = len(emu.request_log)
+        with pytest.raises(UnprocessableEntityError) as caught:
+            client.put(bill("EXB-DUP"))
+        puts = [e for e in emu.request_log[before:] if e[0] == "PUT"]
+        assert [status for _, _, status in puts] == [500]  # never retried
+        assert "Vendor Ref." in str(caught.value)
+    assert len(emu.records("Bill")) == 1
+
+
+def test_an_archived_bill_is_found_only_with_include_archived(version: str) -> None:
+    emu = seeded(version)
+    rec = Recorder(emu)
+    with client_for(rec, version) as client:
+        saved = client.put(bill("EXB-ARCH"))
+        emu.archive("Bill", "Bill", str(saved.reference_nbr))
+        probe = Field("VendorRef").eq("EXB-ARCH")
+        assert client.list(Bill, filter=probe) == []
+        found = client.list(Bill, filter=probe, include_archived=True)
+        assert [b.reference_nbr for b in found] == [saved.reference_nbr]
+    rec.check_schema(version)
+
+
+def test_a_release_completes_on_its_own_and_the_client_reads_it(version: str) -> None:
+    emu = seeded(version, action_polls=3)
+    with client_for(emu, version) as client:
+        saved = client.put(bill("EXB-REL"))
+        client.invoke_action(Bill, "ReleaseBill", saved)
+        assert client.get(Bill, "Bill", str(saved.reference_nbr)).status == "Open"
+
+
+def test_full_renderings_parse_into_models(version: str) -> None:
+    """Every field present, never-set ones as ``{}``: the client reads them as unset."""
+    emu = seeded(version)
+    with client_for(emu, version) as client:
+        saved = client.put(bill("EXB-FULL"), expand=("Details",))
+        again = client.get(Bill, "Bill", str(saved.reference_nbr), expand=("Details",))
+    assert again.due_date is None  # rendered as {} by the emulator
+    assert again.vendor_ref == "EXB-FULL"
+    assert again.amount == Decimal("120.05")
