@@ -21,6 +21,9 @@ missing template key, a value of the wrong type, a retired or unknown currency (
 malformed date, a duplicate report or transaction ID. A hard problem in one expense makes its
 whole report unparsed (a report is never returned with an expense missing).
 
+A key repeated inside one JSON object is not detected (the last value wins): the template
+never repeats a key, and checking would double the parse time.
+
 Only a broken *document* raises :class:`ExportParseError`: malformed JSON, invalid UTF-8, or a
 document that is not ``{"reports":[...]}``. Reports yielded before the break have already been
 yielded; a caller that needs all-or-nothing collects first (as :func:`parse_report_export`
@@ -198,21 +201,6 @@ def describe(value: object) -> str:
     return "an object"
 
 
-class _Object(dict[str, Any]):
-    """A JSON object that remembers keys it saw twice (ijson's ``map_type``)."""
-
-    __slots__ = ("duplicates",)
-    duplicates: list[str]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key in self:
-            try:
-                self.duplicates.append(key)
-            except AttributeError:
-                self.duplicates = [key]
-        super().__setitem__(key, value)
-
-
 class _Bad(Exception):
     """Internal: a hard problem was recorded; the value cannot be produced."""
 
@@ -241,9 +229,6 @@ class _Fields:
         self.data = data
         missing = sorted(keys - optional - data.keys())
         extra = sorted(data.keys() - keys - legacy)
-        duplicates = getattr(data, "duplicates", None)
-        if duplicates:
-            self.record(path, f"duplicate key(s) {', '.join(sorted(set(duplicates)))}", None)
         if missing:
             self.record(path, f"missing key(s) {', '.join(missing)}", None)
         if extra:
@@ -259,22 +244,16 @@ class _Fields:
     def soft(self, path: str, message: str, value: object) -> None:
         self.problems.append(ReportProblem(path, message, describe(value)))
 
-    def wrong(self, key: str, expected: str) -> _Bad:
+    def wrong(self, key: str, expected: str) -> None:
+        """Record a hard problem for ``key`` (accessors then return ``None``)."""
         value = self.data.get(key)
         self.record(self.at(key), f"expected {expected}, got {describe(value)}", value)
-        return _Bad()
 
-    def get(self, key: str, read: Any, *args: Any) -> Any:
-        """``read(key, *args)``, or ``None`` after recording a problem."""
-        try:
-            return read(key, *args)
-        except _Bad:
-            return None
-
-    def required_str(self, key: str, allow_empty: bool = False) -> str:
+    def required_str(self, key: str, allow_empty: bool = False) -> str | None:
         value = self.data.get(key)
         if not isinstance(value, str) or (not value and not allow_empty):
-            raise self.wrong(key, "a string" if allow_empty else "a non-empty string")
+            self.wrong(key, "a string" if allow_empty else "a non-empty string")
+            return None
         return value
 
     def optional_str(self, key: str) -> str | None:
@@ -282,22 +261,25 @@ class _Fields:
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise self.wrong(key, "a string or null")
+            self.wrong(key, "a string or null")
+            return None
         return value
 
-    def text(self, key: str) -> str:
+    def text(self, key: str) -> str | None:
         """A free-text field where null means empty."""
         value = self.data.get(key)
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise self.wrong(key, "a string or null")
+            self.wrong(key, "a string or null")
+            return None
         return value
 
-    def required_int(self, key: str) -> int:
+    def required_int(self, key: str) -> int | None:
         value = self.data.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.wrong(key, "an integer (cents)")
+            self.wrong(key, "an integer (cents)")
+            return None
         return value
 
     def optional_int(self, key: str) -> int | None:
@@ -305,7 +287,8 @@ class _Fields:
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.wrong(key, "an integer (cents) or null")
+            self.wrong(key, "an integer (cents) or null")
+            return None
         return value
 
     def optional_decimal(self, key: str) -> Decimal | None:
@@ -313,10 +296,11 @@ class _Fields:
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            raise self.wrong(key, "a number or null")
+            self.wrong(key, "a number or null")
+            return None
         return Decimal(value)
 
-    def flag(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool | None) -> bool | None:
         value = self.data.get(key)
         if value is None:
             return default
@@ -324,25 +308,29 @@ class _Fields:
             self.soft(self.at(key), "a boolean written as a string (read as the boolean)", value)
             return value.lower() == "true"
         if not isinstance(value, bool):
-            raise self.wrong(key, "a boolean or null")
+            self.wrong(key, "a boolean or null")
+            return None
         return value
 
-    def currency(self, key: str) -> str:
+    def currency(self, key: str) -> str | None:
         value = self.data.get(key)
         if not isinstance(value, str) or value not in MINOR_UNITS:
-            raise self.wrong(key, "a current ISO 4217 currency code")
+            self.wrong(key, "a current ISO 4217 currency code")
+            return None
         return value
 
-    def _date(self, key: str, value: str) -> date:
+    def _date(self, key: str, value: str) -> date | None:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise self.wrong(key, "a valid date") from None
+            self.wrong(key, "a valid date")
+            return None
 
-    def required_date(self, key: str) -> date:
+    def required_date(self, key: str) -> date | None:
         value = self.data.get(key)
         if not isinstance(value, str) or not _DATE.fullmatch(value):
-            raise self.wrong(key, "a date yyyy-MM-dd")
+            self.wrong(key, "a date yyyy-MM-dd")
+            return None
         return self._date(key, value)
 
     def optional_date(self, key: str) -> date | None:
@@ -351,18 +339,22 @@ class _Fields:
             return None
         return self.required_date(key)
 
-    def required_datetime(self, key: str) -> datetime:
+    def required_datetime(self, key: str) -> datetime | None:
         value = self.data.get(key)
         match = _DATETIME.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            raise self.wrong(key, "a time yyyy-MM-dd HH:mm:ss")
+            self.wrong(key, "a time yyyy-MM-dd HH:mm:ss")
+            return None
         day = self._date(key, match["date"])
+        if day is None:
+            return None
         if match["time"] is None:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         try:
             moment = datetime.fromisoformat(f"{match['date']}T{match['time']}")
         except ValueError:
-            raise self.wrong(key, "a valid time yyyy-MM-dd HH:mm:ss") from None
+            self.wrong(key, "a valid time yyyy-MM-dd HH:mm:ss")
+            return None
         micro = int((match["fraction"] or ".0")[1:].ljust(6, "0"))
         return moment.replace(microsecond=micro, tzinfo=UTC)
 
@@ -378,7 +370,8 @@ def _state(report: _Fields) -> tuple[ReportState | None, str | None]:
     status = report.data.get("status")
     if status is not None and status != "":
         if not isinstance(status, str):
-            raise report.wrong("status", "a string")
+            report.wrong("status", "a string")
+            return None, None
         known = _STATUSES.get(status.lower()) or _STATES.get(status.upper())
         if known is None:
             report.soft(report.at("status"), "unknown report status (kept as text)", status)
@@ -388,7 +381,8 @@ def _state(report: _Fields) -> tuple[ReportState | None, str | None]:
         report.soft(report.at("state"), "neither status nor state is given", state)
         return None, None
     if not isinstance(state, str):
-        raise report.wrong("state", "a string")
+        report.wrong("state", "a string")
+        return None, None
     known = _STATES.get(state.upper())
     if known is None:
         report.soft(report.at("state"), "unknown report state (kept as text)", state)
@@ -398,8 +392,8 @@ def _state(report: _Fields) -> tuple[ReportState | None, str | None]:
 def _tags(expense: _Fields) -> tuple[TagValue, ...]:
     tags: list[TagValue] = []
     for level in _TAG_LEVELS:
-        name = expense.get(f"ntag{level}", expense.optional_str)
-        gl_code = expense.get(f"ntag{level}GlCode", expense.optional_str)
+        name = expense.optional_str(f"ntag{level}")
+        gl_code = expense.optional_str(f"ntag{level}GlCode")
         if name is None:
             if gl_code is not None:
                 expense.record(
@@ -445,42 +439,41 @@ def _expense(data: object, path: str, report_id: str, problems: list[ReportProbl
             receipt = _Fields(
                 x.data["receiptObject"], x.at("receiptObject"), problems, _RECEIPT_KEYS, hard=hard
             )
-            receipt_url = receipt.get("url", receipt.optional_str)
+            receipt_url = receipt.optional_str("url")
         except _Bad:
             pass
-    modified = x.get("modified", x.flag, None) if "modified" in x.data else None
-    g = x.get
+    modified = x.flag("modified", None) if "modified" in x.data else None
     values: dict[str, Any] = {
-        "transaction_id": g("transactionID", x.required_str),
+        "transaction_id": x.required_str("transactionID"),
         "report_id": report_id,
-        "amount_cents": g("amount", x.required_int),
-        "currency": g("currency", x.currency),
-        "created": g("created", x.required_date),
-        "merchant": g("merchant", x.text),
-        "modified_amount_cents": g("modifiedAmount", lambda _k: _modified_amount(x, modified)),
-        "converted_amount_cents": g("convertedAmount", x.optional_int),
-        "currency_conversion_rate": g("currencyConversionRate", x.optional_decimal),
-        "modified_merchant": g("modifiedMerchant", lambda k: _modified_text(x, k, modified)),
-        "modified_created": g("modifiedCreated", lambda _k: _modified_date(x)),
-        "inserted": g("inserted", x.optional_datetime),
-        "category": g("category", x.optional_str),
-        "category_gl_code": g("categoryGlCode", x.optional_str),
-        "category_payroll_code": g("categoryPayrollCode", x.optional_str),
-        "tag": g("tag", x.optional_str),
-        "tag_gl_code": g("tagGlCode", x.optional_str),
+        "amount_cents": x.required_int("amount"),
+        "currency": x.currency("currency"),
+        "created": x.required_date("created"),
+        "merchant": x.text("merchant"),
+        "modified_amount_cents": _modified_amount(x, modified),
+        "converted_amount_cents": x.optional_int("convertedAmount"),
+        "currency_conversion_rate": x.optional_decimal("currencyConversionRate"),
+        "modified_merchant": _modified_text(x, "modifiedMerchant", modified),
+        "modified_created": _modified_date(x),
+        "inserted": x.optional_datetime("inserted"),
+        "category": x.optional_str("category"),
+        "category_gl_code": x.optional_str("categoryGlCode"),
+        "category_payroll_code": x.optional_str("categoryPayrollCode"),
+        "tag": x.optional_str("tag"),
+        "tag_gl_code": x.optional_str("tagGlCode"),
         "tags": _tags(x),
-        "comment": g("comment", x.text),
-        "reimbursable": g("reimbursable", x.flag, True),
-        "billable": g("billable", x.flag, False),
-        "has_tax": g("hasTax", x.flag, False),
-        "tax_amount_cents": g("taxAmount", x.optional_int),
-        "tax_name": g("taxName", x.optional_str),
-        "tax_rate": g("taxRate", x.optional_decimal),
-        "tax_code": g("taxCode", x.optional_str),
-        "mcc": g("mcc", x.optional_str),
-        "bank": g("bank", x.optional_str),
-        "card_id": g("cardID", x.optional_str),
-        "external_id": g("externalID", x.optional_str),
+        "comment": x.text("comment"),
+        "reimbursable": x.flag("reimbursable", True),
+        "billable": x.flag("billable", False),
+        "has_tax": x.flag("hasTax", False),
+        "tax_amount_cents": x.optional_int("taxAmount"),
+        "tax_name": x.optional_str("taxName"),
+        "tax_rate": x.optional_decimal("taxRate"),
+        "tax_code": x.optional_str("taxCode"),
+        "mcc": x.optional_str("mcc"),
+        "bank": x.optional_str("bank"),
+        "card_id": x.optional_str("cardID"),
+        "external_id": x.optional_str("externalID"),
         "receipt_url": receipt_url,
     }
     if hard[0]:
@@ -497,7 +490,7 @@ def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
         r = _Fields(data, path, problems, _REPORT_KEYS, hard=hard, legacy=_LEGACY_REPORT_KEYS)
     except _Bad:
         return UnparsedReport(None, tuple(problems), raw)
-    report_id = r.get("reportID", r.required_str)
+    report_id = r.required_str("reportID")
     if report_id is not None:
         if report_id in seen:
             r.record(r.at("reportID"), "duplicate report (already in this export)", report_id)
@@ -536,37 +529,33 @@ def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
             continue
         transactions.add(expense.transaction_id)
         expenses.append(expense)
-    g = r.get
-    try:
-        status, status_text = _state(r)
-    except _Bad:
-        status, status_text = None, None
+    status, status_text = _state(r)
     values: dict[str, Any] = {
         "report_id": report_id,
-        "report_name": g("reportName", r.required_str, True),
+        "report_name": r.required_str("reportName", True),
         "status": status,
         "status_text": status_text,
-        "policy_id": g("policyID", r.required_str),
-        "currency": g("currency", r.currency),
-        "total_cents": g("total", r.required_int),
-        "account_email": g("accountEmail", r.required_str),
-        "created": g("created", r.required_datetime),
-        "policy_name": g("policyName", r.text),
-        "old_report_id": g("oldReportID", r.optional_str),
-        "account_id": g("accountID", r.optional_str),
-        "submitter_first_name": names.get("firstName", names.optional_str) if names else None,
-        "submitter_last_name": names.get("lastName", names.optional_str) if names else None,
-        "submitter_full_name": names.get("fullName", names.optional_str) if names else None,
-        "submitter_user_id": g("submitterUserID", r.optional_str),
-        "submitter_payroll_id": g("submitterPayrollID", r.optional_str),
-        "employee_custom_field_1": g("employeeCustomField1", r.optional_str),
-        "employee_custom_field_2": g("employeeCustomField2", r.optional_str),
-        "manager_email": g("managerEmail", r.optional_str),
-        "submitted": g("submitted", r.optional_datetime),
-        "approved": g("approved", r.optional_datetime),
-        "reimbursed": g("reimbursed", r.optional_datetime),
-        "entry_id": g("entryID", r.optional_str),
-        "is_ach_reimbursed": g("isACHReimbursed", r.flag, False),
+        "policy_id": r.required_str("policyID"),
+        "currency": r.currency("currency"),
+        "total_cents": r.required_int("total"),
+        "account_email": r.required_str("accountEmail"),
+        "created": r.required_datetime("created"),
+        "policy_name": r.text("policyName"),
+        "old_report_id": r.optional_str("oldReportID"),
+        "account_id": r.optional_str("accountID"),
+        "submitter_first_name": names.optional_str("firstName") if names else None,
+        "submitter_last_name": names.optional_str("lastName") if names else None,
+        "submitter_full_name": names.optional_str("fullName") if names else None,
+        "submitter_user_id": r.optional_str("submitterUserID"),
+        "submitter_payroll_id": r.optional_str("submitterPayrollID"),
+        "employee_custom_field_1": r.optional_str("employeeCustomField1"),
+        "employee_custom_field_2": r.optional_str("employeeCustomField2"),
+        "manager_email": r.optional_str("managerEmail"),
+        "submitted": r.optional_datetime("submitted"),
+        "approved": r.optional_datetime("approved"),
+        "reimbursed": r.optional_datetime("reimbursed"),
+        "entry_id": r.optional_str("entryID"),
+        "is_ach_reimbursed": r.flag("isACHReimbursed", False),
         "expenses": tuple(expenses),
     }
     if hard[0]:
@@ -666,7 +655,7 @@ def iter_report_export(source: ExportSource) -> Iterator[Report | UnparsedReport
     seen: set[str] = set()
     index = 0
     try:
-        for item in ijson.items(reader, "reports.item", map_type=_Object):
+        for item in ijson.items(reader, "reports.item"):
             yield _report(item, f"reports[{index}]", seen)
             index += 1
     except ijson.JSONError as exc:

@@ -568,12 +568,6 @@ class TestHardProblems:
         assert isinstance(bad, UnparsedReport)
         assert (path, problem) in {(p.field, p.message) for p in bad.problems}
 
-    def test_duplicate_key_in_a_report(self):
-        text = export().replace('"total":1350', '"total":1350,"total":1', 1)
-        bad = only(text)
-        assert isinstance(bad, UnparsedReport)
-        assert [p.message for p in bad.problems] == ["duplicate key(s) total"]
-
     def test_duplicate_report_ids(self):
         first, second = list(iter_report_export(export(report_model(), report_model())))
         assert isinstance(first, Report)
