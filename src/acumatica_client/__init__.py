@@ -12,6 +12,9 @@ The public names are re-exported here; implementation lives in ``_private`` modu
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from ._auth import (
     CookieLogin,
     MemoryTokenStore,
@@ -113,6 +116,12 @@ from ._schema import (
     KNOWN_VERSIONS,
     TOP_LEVEL_ENTITIES,
 )
+
+try:
+    __version__: str = _distribution_version("expense-bridge")
+    """The installed distribution's version (one source: ``pyproject.toml``)."""
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ACTIONS",

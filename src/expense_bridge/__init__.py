@@ -8,7 +8,7 @@ Implementation lives in ``_private`` modules; the public names are re-exported h
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
 from ._catalog import AccountInfo, LedgerCatalog
@@ -49,7 +49,7 @@ from .provisioning import (
 try:
     __version__: str = _distribution_version("expense-bridge")
     """The installed distribution's version (one source: ``pyproject.toml``)."""
-except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
     __version__ = "0+unknown"
 
 __all__ = [

@@ -5,6 +5,9 @@ The public names are re-exported here; implementation lives in ``_private`` modu
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from ._cents import MINOR_UNITS, cents_to_decimal, decimal_to_cents, minor_units
 from ._client import DEFAULT_BASE_URL, ClientOptions, ExpensifyClient
 from ._credentials import Credentials
@@ -62,6 +65,12 @@ from ._models import (
 from ._results import EmployeeUpdateResult, ReportIssue, ReportStatusResult, SkippedEmployee
 from ._retry import RetryPolicy
 from ._template import EXPORT_TEMPLATE
+
+try:
+    __version__: str = _distribution_version("expense-bridge")
+    """The installed distribution's version (one source: ``pyproject.toml``)."""
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_BASE_URL",
