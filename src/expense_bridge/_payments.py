@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -44,7 +44,7 @@ from ._results import CallCounts, SyncResult
 from ._rules import Trigger
 from ._store import AuditEntry, ReportStatus, StateStore
 
-__all__ = ["PaymentSync", "paid_bills", "sync_payments", "with_payment_sync"]
+__all__ = ["PAYMENT_LOOKBACK", "PaymentSync", "paid_bills", "sync_payments", "with_payment_sync"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ FINAL: Final = frozenset({"marked reimbursed", "already reimbursed", "skipped"})
 #: ``Report is in status 'Open'``; Classic's status name is "Reimbursed").
 _ALREADY: Final = "'reimbursed'"
 _PAID_STATUS: Final = "Closed"
+#: Reports acknowledged longer ago than this are no longer watched for payment (bounds
+#: the per-run work; a bill unpaid for over a year is settled by hand).
+PAYMENT_LOOKBACK: Final = timedelta(days=400)
 
 
 @attrs.frozen(kw_only=True)
@@ -93,10 +96,15 @@ def paid_bills(
     return paid
 
 
-def _due(store: StateStore, connection: str) -> dict[str, tuple[str, str]]:
-    """Report -> (bill key, document number) of acknowledged reimbursable bills not marked."""
+def _due(store: StateStore, connection: str, now: datetime) -> dict[str, tuple[str, str]]:
+    """Report -> (bill key, document number) of acknowledged reimbursable bills not marked.
+
+    Only reports acknowledged within :data:`PAYMENT_LOOKBACK` of ``now``.
+    """
     due: dict[str, tuple[str, str]] = {}
     for record in store.with_status(connection, ReportStatus.ACKNOWLEDGED):
+        if record.updated_at is not None and record.updated_at < now - PAYMENT_LOOKBACK:
+            continue
         bills = [
             d
             for d in record.documents
@@ -153,7 +161,7 @@ def sync_payments(
             acumatica=acumatica.calls - acu_start, expensify=expensify.calls - exp_start
         )
 
-    due = _due(store, connection)
+    due = _due(store, connection, clock())
     if not due:
         return PaymentSync()
     try:

@@ -201,3 +201,20 @@ def test_configuration_name() -> None:
     assert on.rules.mark_reimbursed_when_paid
     assert BridgeConfig.from_mapping(on.to_mapping()) == on
     assert attrs.evolve(on.rules, mark_reimbursed_when_paid=False) == PostingRules()
+
+
+def test_reports_acknowledged_long_ago_are_no_longer_watched(world: World) -> None:
+    from datetime import timedelta
+
+    from expense_bridge._payments import PAYMENT_LOOKBACK
+
+    rid = world.add_approved(1)
+    world.sync()
+    pay(world, rid)
+    later(world)
+    world.clock.now += PAYMENT_LOOKBACK + timedelta(days=1)
+    world.acumatica.inject(method="GET", path="/Bill", status=500, times=50)
+    result = world.sync()
+    assert result.ok  # a Bill query would have failed the payment step
+    assert state(world, rid) == "APPROVED"
+    assert trail(world, rid) == []
