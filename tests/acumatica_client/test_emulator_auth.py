@@ -200,10 +200,9 @@ class TestCookieSessions:
 
     def test_requests_without_auth_are_401_with_the_http_error_body(self) -> None:
         client = httpx.Client(transport=AcumaticaEmulator().transport())
-        for url in (f"{BASE}/Account", f"{HOST}/entity"):
-            answer = client.get(url)
-            assert answer.status_code == 401
-            assert answer.json()["message"]
+        answer = client.get(f"{BASE}/Account")
+        assert answer.status_code == 401
+        assert answer.json()["message"]
         forged = client.get(f"{BASE}/Account", headers={"Authorization": "Bearer forged"})
         assert forged.status_code == 401
 
@@ -219,3 +218,27 @@ def test_discovery_lists_the_served_endpoint_among_others() -> None:
     assert ("Default", "24.200.001") not in pairs  # only what it serves
     assert any(name != "Default" for name, _ in pairs)
     assert all(e["href"] == f"/entity/{e['name']}/{e['version']}/" for e in body["endpoints"])
+
+
+def test_discovery_answers_without_a_session_as_the_guide_says() -> None:
+    client = httpx.Client(transport=AcumaticaEmulator().transport())
+    body = client.get(f"{HOST}/entity").json()  # system endpoints, no sign-in (§1.3 [DOC])
+    assert ("Default", "24.200.001") in {(e["name"], e["version"]) for e in body["endpoints"]}
+
+
+def test_discovery_hrefs_keep_the_virtual_directory_or_are_absolute() -> None:
+    client = httpx.Client(transport=AcumaticaEmulator().transport())
+    rows = client.get(f"{HOST}/AcumaticaDB/entity").json()["endpoints"]
+    assert all(e["href"].startswith("/AcumaticaDB/entity/") for e in rows)
+    absolute = httpx.Client(transport=AcumaticaEmulator(discovery_href="absolute").transport())
+    rows = absolute.get(f"{HOST}/AcumaticaDB/entity").json()["endpoints"]
+    assert all(e["href"].startswith(f"{HOST}/AcumaticaDB/entity/") for e in rows)
+
+
+def test_older_builds_answer_discovery_with_a_bare_array() -> None:
+    client = httpx.Client(transport=AcumaticaEmulator(discovery_shape="array").transport())
+    body = client.get(f"{HOST}/entity").json()
+    assert isinstance(body, list)
+    assert {"name", "version", "href"} == set(body[0])
+    with pytest.raises(ValueError, match="discovery_shape"):
+        AcumaticaEmulator(discovery_shape="xml")

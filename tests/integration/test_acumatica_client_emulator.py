@@ -472,3 +472,10 @@ def test_full_renderings_parse_into_models(version: str) -> None:
     assert again.due_date is None  # rendered as {} by the emulator
     assert again.vendor_ref == "EXB-FULL"
     assert again.amount == Decimal("120.05")
+
+
+@pytest.mark.parametrize(("shape", "href"), [("array", "relative"), ("object", "absolute")])
+def test_check_endpoint_reads_every_discovery_form(shape: str, href: str) -> None:
+    emu = seeded("24.200.001", discovery_shape=shape, discovery_href=href)
+    with client_for(emu, "24.200.001") as client:
+        client.check_endpoint()  # older builds' bare array, live 26.1's absolute hrefs

@@ -249,18 +249,32 @@ class EntityHandlers:
                 return self.backend.sessions.get(cookie)
         return None
 
-    def discovery(self, other_versions: tuple[str, ...]) -> httpx.Response:
+    def discovery(
+        self,
+        other_versions: tuple[str, ...],
+        *,
+        root: str = "",
+        origin: str = "",
+        shape: str = "object",
+        href: str = "relative",
+    ) -> httpx.Response:
+        """``GET {instance}/entity``: the ERP version and the system endpoints.
+
+        Answered with or without a session (without one the real service lists the
+        system endpoints only, and the emulator has no custom ones). ``root`` is the
+        virtual directory; ``href`` is site-relative including it (``relative``, the
+        guide's example) or absolute (``absolute``, seen live on 26.1); ``shape`` is the
+        wrapper object (``object``) or the bare array of endpoint rows older builds send
+        (``array``).
+        """
         versions = sorted({self.backend.version, *other_versions})
+        rows = [("Default", v) for v in versions] + [("MANUFACTURING", "25.100.001")]
+        prefix = (origin if href == "absolute" else "") + root
         endpoints = [
-            {"name": "Default", "version": v, "href": f"/entity/Default/{v}/"} for v in versions
+            {"name": name, "version": v, "href": f"{prefix}/entity/{name}/{v}/"} for name, v in rows
         ]
-        endpoints.append(
-            {
-                "name": "MANUFACTURING",
-                "version": "25.100.001",
-                "href": "/entity/MANUFACTURING/25.100.001/",
-            }
-        )
+        if shape == "array":
+            return json_response(200, endpoints)
         return json_response(
             200,
             {

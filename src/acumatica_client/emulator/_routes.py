@@ -81,6 +81,8 @@ class AcumaticaEmulator(ControlPlane):
       that many further requests or that many seconds of ``clock``.
     * ``max_query_string`` / ``max_url``: IIS request filtering (2,048 / 4,096 bytes)
       answers 404.15 / 404.14 HTML pages.
+    * ``discovery_shape`` / ``discovery_href``: ``GET /entity`` as the wrapper object or
+      the bare array of older builds; endpoint ``href`` site-relative or absolute.
     """
 
     def __init__(
@@ -108,11 +110,17 @@ class AcumaticaEmulator(ControlPlane):
         max_query_string: int = 2048,
         max_url: int = 4096,
         other_versions: Iterable[str] = (),
+        discovery_shape: str = "object",
+        discovery_href: str = "relative",
         oauth_uses_seats: bool = False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not_found_status not in (404, 500):
             raise ValueError("not_found_status is 500 (the real service) or 404")
+        if discovery_shape not in ("object", "array"):
+            raise ValueError("discovery_shape is 'object' or 'array'")
+        if discovery_href not in ("relative", "absolute"):
+            raise ValueError("discovery_href is 'relative' or 'absolute'")
         if requests_per_minute is not None and requests_per_minute < 1:
             raise ValueError("requests_per_minute must be at least 1")
         if max_concurrent is not None and max_concurrent < 1:
@@ -141,6 +149,8 @@ class AcumaticaEmulator(ControlPlane):
             custom_fields=custom_fields,
         )
         self.other_versions = tuple(other_versions)
+        self.discovery_shape = discovery_shape
+        self.discovery_href = discovery_href
         self.requests_per_minute = requests_per_minute
         self.max_concurrent = max_concurrent
         self.queue_limit = queue_limit
@@ -361,10 +371,17 @@ class AcumaticaEmulator(ControlPlane):
             return h.login(request)
         if path.endswith("/entity/auth/logout") and method == "POST":
             return h.logout(request)
+        if path.rstrip("/").endswith("/entity") and method == "GET":
+            origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+            return h.discovery(
+                self.other_versions,
+                root=path.rstrip("/")[: -len("/entity")],
+                origin=origin,
+                shape=self.discovery_shape,
+                href=self.discovery_href,
+            )
         if h.authorized(request) is None:
             raise EmulatorError(401, {"message": "Authorization has been denied for this request."})
-        if path.rstrip("/").endswith("/entity") and method == "GET":
-            return h.discovery(self.other_versions)
         if match is None:
             return html_404(f"The resource {path} cannot be found.")
         if match["name"] != "Default" or match["version"] != self.backend.version:
