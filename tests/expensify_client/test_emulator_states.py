@@ -426,3 +426,69 @@ class TestDefaultCredentials:
             with httpx.Client() as http:
                 body = http.post(server.url, data={"requestJobDescription": json.dumps(job)})
         assert body.json()["responseCode"] == 200
+
+
+class TestUnmodifiedValues:
+    """Never-edited expenses carry 0/"" in modified* by default; null by switch."""
+
+    def model(self, emu: ExpensifyEmulator, **spec: Any) -> dict[str, Any]:
+        rid = emu.add_report(
+            "P1",
+            submitter="ann@acme.test",
+            name="Trip",
+            currency="USD",
+            created=DAY,
+            expenses=[ExpenseSpec(amount_cents=1234, currency="USD", created=DAY.date(), **spec)],
+        )
+        [exported] = export(emu, {"reportIDList": rid})
+        expense: dict[str, Any] = exported["transactionList"][0]
+        return expense
+
+    def test_zero_by_default(self) -> None:
+        expense = self.model(make())
+        assert (expense["amount"], expense["modifiedAmount"]) == (1234, 0)
+        assert (expense["modifiedMerchant"], expense["modifiedCreated"]) == ("", "")
+        assert expense.get("modified") is None
+
+    def test_missing_by_switch_with_the_modified_flag(self) -> None:
+        expense = self.model(make(unmodified_values="missing", modified_flag=True))
+        assert expense["modifiedAmount"] is None
+        assert expense["modifiedMerchant"] is None
+        assert expense["modified"] is False
+
+    def test_an_edited_expense_keeps_its_values(self) -> None:
+        expense = self.model(make(modified_flag=True), modified_amount_cents=999)
+        assert (expense["modifiedAmount"], expense["convertedAmount"]) == (999, 999)
+        assert expense["modified"] is True
+
+    def test_bad_value(self) -> None:
+        with pytest.raises(ValueError, match="unmodified_values"):
+            ExpensifyEmulator(unmodified_values="blank")
+
+
+class TestUnnamedTagLevel:
+    """A single level sent without a name keeps the policy's level name (else "Tag")."""
+
+    def update(self, emu: ExpensifyEmulator, levels: list[dict[str, Any]]) -> None:
+        job = {
+            "type": "update",
+            "inputSettings": {"type": "policy", "policyID": "P1"},
+            "tags": {"data": levels},
+        }
+        assert post(emu, job).json() == {"responseCode": 200}
+
+    def test_keeps_the_existing_name(self) -> None:
+        emu = make()
+        self.update(emu, [{"tags": [{"name": "Legal"}]}])
+        assert [level["name"] for level in emu.policy("P1")["tags"]] == ["Dept"]
+
+    def test_defaults_to_tag(self) -> None:
+        emu = make()
+        emu.add_policy("P3", "Bare", owner=OWNER)
+        job = {
+            "type": "update",
+            "inputSettings": {"type": "policy", "policyID": "P3"},
+            "tags": {"data": [{"tags": [{"name": "Legal"}]}]},
+        }
+        assert post(emu, job).json() == {"responseCode": 200}
+        assert [level["name"] for level in emu.policy("P3")["tags"]] == ["Tag"]

@@ -625,8 +625,20 @@ class Backend:
 
     # ------------------------------------------------------------------ data model
 
-    def report_model(self, report: ReportRecord) -> dict[str, Any]:
-        """The FreeMarker data model of one report (expensify-api.md sections 3.2/3.3)."""
+    def report_model(
+        self,
+        report: ReportRecord,
+        *,
+        unmodified_values: str = "missing",
+        modified_flag: bool = True,
+    ) -> dict[str, Any]:
+        """The FreeMarker data model of one report (expensify-api.md sections 3.2/3.3).
+
+        ``unmodified_values``: what an expense that was never edited carries in
+        ``modifiedAmount``/``modifiedMerchant``/``modifiedCreated`` -- ``"missing"`` (null)
+        or ``"zero"`` (``0``, ``""``, ``""``, as the reconciliation model documents
+        "0 if unmodified"). ``modified_flag``: include the boolean ``modified``.
+        """
         policy = self.policies[report.policy_id]
         submitter = policy.employees.get(report.submitter)
         manager = report.approvers[-1][0] if report.approvers else self._current_approver(report)
@@ -658,11 +670,26 @@ class Backend:
             "actionList": [dict(a) for a in report.actions],
             "isACHReimbursed": report.ach,
             "entryID": report.entry_id,
-            "transactionList": [self._expense_model(report, policy, e) for e in report.expenses],
+            "transactionList": [
+                self._expense_model(
+                    report,
+                    policy,
+                    e,
+                    unmodified_values=unmodified_values,
+                    modified_flag=modified_flag,
+                )
+                for e in report.expenses
+            ],
         }
 
     def _expense_model(
-        self, report: ReportRecord, policy: PolicyState, expense: ExpenseRecord
+        self,
+        report: ReportRecord,
+        policy: PolicyState,
+        expense: ExpenseRecord,
+        *,
+        unmodified_values: str,
+        modified_flag: bool,
     ) -> dict[str, Any]:
         spec = expense.spec
         cat = policy.categories.get(spec.category) if spec.category else None
@@ -701,6 +728,20 @@ class Backend:
             "externalID": spec.external_id,
             "receiptObject": {"url": spec.receipt_url} if spec.receipt_url else {},
         }
+        if unmodified_values == "zero":
+            for key, blank in (
+                ("modifiedAmount", 0),
+                ("modifiedMerchant", ""),
+                ("modifiedCreated", ""),
+            ):
+                if model[key] is None:
+                    model[key] = blank
+        if modified_flag:
+            model["modified"] = (
+                spec.modified_amount_cents is not None
+                or spec.modified_merchant is not None
+                or spec.modified_created is not None
+            )
         codes: list[str] = []
         for index, name in enumerate(spec.tags, start=1):
             gl = _tag_gl(policy, index, name)

@@ -33,12 +33,22 @@ from ._errors import (
 from ._freemarker import FreeMarkerError, FreeMarkerRenderer, FreeMarkerUnavailableError
 from ._xlsx import csv_text_to_xlsx
 
-__all__ = ["HANDLERS", "RENDERERS", "JobContext", "ServerOptions", "ServletError", "job_kind"]
+__all__ = [
+    "HANDLERS",
+    "RENDERERS",
+    "UNMODIFIED_VALUES",
+    "JobContext",
+    "ServerOptions",
+    "ServletError",
+    "job_kind",
+]
 
 #: Renderer choices: ``auto`` (the Python rendition for the project's own template, the real
 #: FreeMarker engine for any other), ``python`` (own template only), ``freemarker`` (always
 #: the real engine).
 RENDERERS: Final = frozenset({"auto", "python", "freemarker"})
+#: Choices for never-edited expenses' modified* values.
+UNMODIFIED_VALUES: Final = frozenset({"zero", "missing"})
 #: Forward-to key names in the policy getter's employees.
 FORWARD_KEYS: Final = frozenset({"getter", "updater"})
 
@@ -87,6 +97,11 @@ class ServerOptions:
     forward_keys: str = "getter"
     #: Exported files answer "File not found" once older than this (None: never).
     file_lifetime: timedelta | None = None
+    #: Never-edited expenses' ``modifiedAmount``/``modifiedMerchant``/``modifiedCreated``:
+    #: ``"zero"`` (``0``/``""``/``""``) or ``"missing"`` (null).
+    unmodified_values: str = "zero"
+    #: Export the INT-era boolean ``modified`` on expenses.
+    modified_flag: bool = False
     #: See :data:`RENDERERS`.
     renderer: str = "auto"
     #: The real engine (None: never used).
@@ -375,7 +390,15 @@ def export(ctx: JobContext) -> httpx.Response:
             limit=limit,
             employee_email=employee_email,
         )
-        text = _render(ctx.options, ctx.template, [backend.report_model(r) for r in chosen])
+        models = [
+            backend.report_model(
+                r,
+                unmodified_values=ctx.options.unmodified_values,
+                modified_flag=ctx.options.modified_flag,
+            )
+            for r in chosen
+        ]
+        text = _render(ctx.options, ctx.template, models)
         content = (
             csv_text_to_xlsx(text) if extension in _WORKBOOK_EXTENSIONS else text.encode("utf-8")
         )
@@ -582,7 +605,9 @@ def _tags(section: Any) -> list[TagLevel]:
     for raw in data:
         if not isinstance(raw, Mapping) or set(raw) - {"name", "setRequired", "tags"}:
             raise malformed
-        name = raw.get("name", "Tag")
+        # A level without a name: "Only use with multi-level tagging" (the docs). Marked
+        # "" here; the update keeps the policy's current name for it (default "Tag").
+        name = raw.get("name", "")
         required = raw.get("setRequired", False)
         tags = raw.get("tags")
         if not isinstance(name, str) or not isinstance(required, bool):
@@ -604,8 +629,20 @@ def _tags(section: Any) -> list[TagLevel]:
             seen.add(tag_name)
             # Multi-level tags are always enabled (the docs: enabled ignored there).
             items.append(Tag(name=tag_name, enabled=True if multi else enabled, gl_code=gl_code))
-        levels.append(TagLevel(name=name or "Tag", tags=tuple(items), required=required))
+        levels.append(TagLevel(name=name, tags=tuple(items), required=required))
     return levels
+
+
+def _named_levels(new: Sequence[TagLevel], old: Sequence[TagLevel]) -> list[TagLevel]:
+    """Unnamed levels keep the name of the policy's level at the same place (else "Tag")."""
+    out: list[TagLevel] = []
+    for index, level in enumerate(new):
+        if level.name:
+            out.append(level)
+            continue
+        name = old[index].name if index < len(old) and old[index].name else "Tag"
+        out.append(attrs.evolve(level, name=name))
+    return out
 
 
 def _report_fields(section: Any) -> tuple[str, list[ReportField]]:
@@ -700,7 +737,7 @@ def _update_policy(ctx: JobContext, settings: Mapping[str, Any]) -> httpx.Respon
                     )
                 policy.categories = merged
             if tags is not None:
-                policy.tag_levels = list(tags)
+                policy.tag_levels = _named_levels(tags, policy.tag_levels)
             if fields is not None:
                 action, report_fields = fields
                 by_name = {} if action == "replace" else {f.name: f for f in policy.report_fields}

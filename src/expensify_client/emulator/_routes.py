@@ -42,6 +42,7 @@ from ._handlers import (
     FORWARD_KEYS,
     HANDLERS,
     RENDERERS,
+    UNMODIFIED_VALUES,
     JobContext,
     ServerOptions,
     ServletError,
@@ -179,6 +180,10 @@ class ExpensifyEmulator:
       or ``"updater"`` (``approvesTo``/``overLimitApprover``) in the getter's employees;
     * ``file_lifetime`` -- exported files answer "File not found" once older (default:
       they never expire);
+    * ``unmodified_values`` -- what never-edited expenses carry in ``modifiedAmount``,
+      ``modifiedMerchant``, ``modifiedCreated``: ``"zero"`` (default: ``0``, ``""``,
+      ``""``) or ``"missing"`` (null); ``modified_flag`` -- also export the boolean
+      ``modified`` (default False: absent);
     * ``credential_errors`` -- one of :data:`CREDENTIAL_ERRORS` (default ``"407"``);
     * ``renderer`` -- ``"auto"`` (default: the Python rendition for the project's own
       template, the real FreeMarker engine for any other), ``"python"`` or
@@ -201,6 +206,8 @@ class ExpensifyEmulator:
         flat_tags: bool = False,
         forward_keys: str = "getter",
         file_lifetime: timedelta | None = None,
+        unmodified_values: str = "zero",
+        modified_flag: bool = False,
         credential_errors: str = "407",
         renderer: str = "auto",
         freemarker: FreeMarkerRenderer | None = None,
@@ -212,6 +219,8 @@ class ExpensifyEmulator:
             raise ValueError(f"forward_keys must be one of {sorted(FORWARD_KEYS)}")
         if credential_errors not in CREDENTIAL_ERRORS:
             raise ValueError(f"credential_errors must be one of {sorted(CREDENTIAL_ERRORS)}")
+        if unmodified_values not in UNMODIFIED_VALUES:
+            raise ValueError(f"unmodified_values must be one of {sorted(UNMODIFIED_VALUES)}")
         if renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {sorted(RENDERERS)}")
         if file_lifetime is not None and file_lifetime <= timedelta(0):
@@ -226,6 +235,8 @@ class ExpensifyEmulator:
             flat_tags=flat_tags,
             forward_keys=forward_keys,
             file_lifetime=file_lifetime,
+            unmodified_values=unmodified_values,
+            modified_flag=modified_flag,
             renderer=renderer,
             freemarker=freemarker if freemarker is not None else FreeMarkerRenderer(),
         )
