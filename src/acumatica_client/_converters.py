@@ -311,7 +311,13 @@ def _unstruct_hook(kind: _Kind, wire: str, converter: cattrs.Converter) -> Calla
             return converter.unstructure(value, unstructure_as=target)
 
         return linked
-    return lambda value: {"value": None if value is None else _scalar_out(value)}
+
+    def wrap(value: Any) -> dict[str, Any]:
+        if type(value) in _AS_IS:
+            return {"value": value}
+        return {"value": None if value is None else _scalar_out(value)}
+
+    return wrap
 
 
 def _struct_hook(
@@ -480,6 +486,13 @@ def _fast_structure_fn(cls: Any, converter: cattrs.Converter) -> Callable[[Any, 
                 f"        r = o[{key}]",
                 "        v = r.get('value') if type(r) is dict else unwrap(r)",
                 f"        kw[{alias}] = v if v is None or ({exact}) else read{index}(v)",
+            ]
+        elif kind.tag == "system":
+            namespace[f"t{index}"] = kind.target
+            namespace[f"read{index}"] = _SCALAR_IN[kind.target]
+            lines += [
+                f"        v = o[{key}]",
+                f"        kw[{alias}] = v if v is None or type(v) is t{index} else read{index}(v)",
             ]
         else:
             namespace[f"h{index}"] = _struct_hook(kind, converter, False)
