@@ -12,6 +12,7 @@ The public names are re-exported here; implementation lives in ``_private`` modu
 
 from __future__ import annotations
 
+import logging as _logging
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
@@ -116,6 +117,9 @@ from ._schema import (
     KNOWN_VERSIONS,
     TOP_LEVEL_ENTITIES,
 )
+
+# Library logging: records go nowhere unless the application configures a handler.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 try:
     __version__: str = _distribution_version("expense-bridge")

@@ -4,10 +4,20 @@ Scripts call :func:`sync`; :func:`post_report` and :func:`replay` work on one re
 :mod:`expense_bridge.mapping` holds the pure report -> document functions and
 :mod:`expense_bridge.provisioning` the Acumatica -> Expensify reference-data direction.
 Implementation lives in ``_private`` modules; the public names are re-exported here.
+
+Embedding: build a :class:`BridgeConfig` (``from_toml``/``from_mapping``), hand secrets
+over with :class:`Secrets` (or a :class:`CredentialVault`), open both clients with
+:func:`open_clients` and call :func:`sync`.
+
+Logging: the package logs under ``expense_bridge`` (and ``expense_bridge.<module>``); the
+clients under ``acumatica_client`` and ``expensify_client``. Each package logger has a
+:class:`logging.NullHandler`; the application decides where records go. No secret is
+ever logged.
 """
 
 from __future__ import annotations
 
+import logging as _logging
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
@@ -21,6 +31,7 @@ from ._errors import (
     PostingError,
     Problem,
 )
+from ._factory import open_clients
 from ._keys import DocumentKind, DocumentPart, document_key, journal_description
 from ._replay import post_report, replay
 from ._results import Action, CallCounts, PostResult, ReportOutcome, SyncResult
@@ -32,6 +43,13 @@ from ._rules import (
     ReimbursableTarget,
     TagMapping,
     Trigger,
+)
+from ._secrets import (
+    ACUMATICA_CLIENT_SECRET,
+    ACUMATICA_PASSWORD,
+    EXPENSIFY_PARTNER_SECRET,
+    Secrets,
+    SecretSource,
 )
 from ._store import AuditEntry, ReportStatus, SQLiteStore, StateStore
 from ._sync import sync
@@ -46,6 +64,8 @@ from .provisioning import (
     provision_employees,
 )
 
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
 try:
     __version__: str = _distribution_version("expense-bridge")
     """The installed distribution's version (one source: ``pyproject.toml``)."""
@@ -53,6 +73,9 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree n
     __version__ = "0+unknown"
 
 __all__ = [
+    "ACUMATICA_CLIENT_SECRET",
+    "ACUMATICA_PASSWORD",
+    "EXPENSIFY_PARTNER_SECRET",
     "AccountInfo",
     "Action",
     "AcumaticaField",
@@ -84,6 +107,8 @@ __all__ = [
     "ReportStatus",
     "SQLiteStore",
     "Secret",
+    "SecretSource",
+    "Secrets",
     "StateStore",
     "SyncResult",
     "TagMapping",
@@ -92,6 +117,7 @@ __all__ = [
     "align_tags",
     "document_key",
     "journal_description",
+    "open_clients",
     "plan_report",
     "post_report",
     "provision_employees",

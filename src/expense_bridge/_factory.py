@@ -28,6 +28,7 @@ from ._limits import (
     RedisRateLimiter,
     acumatica_limit_key,
 )
+from ._secrets import SecretSource
 from ._store import DatabaseStore, SQLiteStore
 from ._vault import (
     ACUMATICA_CLIENT_SECRET,
@@ -99,6 +100,7 @@ def open_clients(
     config: BridgeConfig,
     *,
     vault: CredentialVault | None = None,
+    secrets: SecretSource | None = None,
     acumatica_transport: httpx.BaseTransport | None = None,
     expensify_transport: httpx.BaseTransport | None = None,
     acumatica_options: AcumaticaOptions | None = None,
@@ -110,20 +112,24 @@ def open_clients(
     The Acumatica client uses the configured authentication (OAuth password grant, or a
     cookie session opened here and always closed) and the licence ceiling
     (``requests_per_minute``/``max_concurrent``). Secrets are read from ``vault`` (default:
-    :func:`vault_for`) and handed straight to the clients.
+    :func:`vault_for`) and handed straight to the clients; pass ``secrets`` (a
+    :class:`~expense_bridge.Secrets`, or anything with ``get(name) -> Secret``) instead to
+    hand them over without a vault file.
 
     The ``*_transport`` arguments (e.g. an emulator's :class:`httpx.MockTransport`) and the
     ``*_options`` exist for tests and the demo; ``acumatica_options.licence`` is replaced by
     the configured ceiling. ``token_store`` keeps OAuth tokens between runs.
     """
-    vault = vault if vault is not None else vault_for(config)
+    source: SecretSource = (
+        secrets if secrets is not None else vault if vault is not None else vault_for(config)
+    )
     acu = config.acumatica
     options = attrs.evolve(acumatica_options or AcumaticaOptions(), licence=acu.licence)
     if acu.timeout is not None:  # acumatica.timeout / acumatica.retries from the config
         options = attrs.evolve(options, timeout=acu.timeout.total_seconds())
     if acu.retries is not None:
         options = attrs.evolve(options, retry=attrs.evolve(options.retry, attempts=acu.retries + 1))
-    password = vault.get(ACUMATICA_PASSWORD)
+    password = source.get(ACUMATICA_PASSWORD)
     auth: httpx.Auth | None = None
     login: CookieLogin | None = None
     if acu.auth == "oauth":
@@ -132,7 +138,7 @@ def open_clients(
         auth = OAuth2(
             base_url=acu.base_url,
             client_id=acu.client_id,
-            client_secret=vault.get(ACUMATICA_CLIENT_SECRET).reveal(),
+            client_secret=source.get(ACUMATICA_CLIENT_SECRET).reveal(),
             username=acu.username,
             password=password.reveal(),
             token_store=token_store,
@@ -143,7 +149,7 @@ def open_clients(
         )
     credentials = Credentials(
         partner_user_id=config.expensify.partner_user_id,
-        partner_user_secret=vault.get(EXPENSIFY_PARTNER_SECRET).reveal(),
+        partner_user_secret=source.get(EXPENSIFY_PARTNER_SECRET).reveal(),
     )
     with ExitStack() as stack:
         shared = _shared_backend(config)

@@ -5,6 +5,7 @@ The public names are re-exported here; implementation lives in ``_private`` modu
 
 from __future__ import annotations
 
+import logging as _logging
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _distribution_version
 
@@ -65,6 +66,9 @@ from ._models import (
 from ._results import EmployeeUpdateResult, ReportIssue, ReportStatusResult, SkippedEmployee
 from ._retry import RetryPolicy
 from ._template import EXPORT_TEMPLATE
+
+# Library logging: records go nowhere unless the application configures a handler.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 try:
     __version__: str = _distribution_version("expense-bridge")
