@@ -104,7 +104,8 @@ class TestRealFreeMarker:
         assert emu.exported_labels("R00AAAAAAAAA") == frozenset({"x"})
 
     def test_add_header_is_true(self, tmp_path: Path) -> None:
-        emu = make(freemarker=_engine(tmp_path))
+        _engine(tmp_path)
+        emu = make()
         response = export(emu, "<#if addHeader>H</#if>${reports?size}")
         assert emu.files()[response.text] == b"H1"
 
@@ -127,6 +128,27 @@ class TestRealFreeMarker:
         assert answer.text in java.files(), answer.text
         by_java = java.files()[answer.text]
         assert by_java == by_python
+
+    def test_live_like_engine_is_lenient_and_does_not_group_digits(self, tmp_path: Path) -> None:
+        # The emulator's default engine: a template that increments a variable it never
+        # assigned, and prints a bare number, renders (as a production client's does live).
+        _engine(tmp_path)
+        emu = make()
+        template = (
+            "<#list reports as r><#list r.transactionList as e>"
+            "${e.merchant}|${e.amount}|${e.noSuchField}|<#assign n = n + 1>${n}"
+            "</#list></#list>"
+        )
+        response = export(emu, template)
+        assert emu.files()[response.text] == b"Diner, Inc|1250||1"
+        strict = make(freemarker=_engine(tmp_path))
+        assert export(strict, template).json()["responseCode"] == 500
+
+    def test_number_format_setting(self, tmp_path: Path) -> None:
+        grouped = _engine(tmp_path)
+        plain = FreeMarkerRenderer(cache_dir=tmp_path / "fm", number_format="computer")
+        assert grouped.render("${n}", {"n": 123456}) == "123,456"
+        assert plain.render("${n}", {"n": 123456}) == "123456"
 
     def test_engine_directly(self, tmp_path: Path) -> None:
         engine = _engine(tmp_path)

@@ -1,11 +1,14 @@
 // The Expensify emulator's FreeMarker renderer (part of expensify_client.emulator).
 //
-// Usage: java -cp freemarker.jar:<classes> FreeMarkerRender TEMPLATE MODEL_JSON WRAPPER
+// Usage: java -cp freemarker.jar:<classes> FreeMarkerRender TEMPLATE MODEL_JSON WRAPPER [MODE
+//        [NUMBER_FORMAT]]
 //
 // Renders TEMPLATE (UTF-8 FreeMarker source) against the data model in MODEL_JSON (one JSON
 // object whose keys become the template's top-level names, e.g. {"reports": [...],
 // "addHeader": true}) and writes the output, UTF-8, to standard output. WRAPPER is
-// "default" (DefaultObjectWrapper) or "beans" (BeansWrapper). On a template error the
+// "default" (DefaultObjectWrapper) or "beans" (BeansWrapper); MODE "classic" turns on
+// classic_compatible (else "strict", the default); NUMBER_FORMAT sets number_format (e.g.
+// "computer"; empty: FreeMarker's default). On a template error the
 // exit status is 3 and standard error holds the exception class and message.
 //
 // The JSON reader builds the types a Java server's data model holds: String, Long
@@ -46,6 +49,12 @@ public final class FreeMarkerRender {
         cfg.setDefaultEncoding("UTF-8");
         cfg.setTemplateExceptionHandler(TemplateExceptionHandler.RETHROW_HANDLER);
         cfg.setLogTemplateExceptions(false);
+        // "classic": FreeMarker 1.x-compatible leniency (a missing value prints as empty and
+        // counts as "" in expressions) instead of an error.
+        cfg.setClassicCompatible(args.length > 3 && "classic".equals(args[3]));
+        if (args.length > 4 && !args[4].isEmpty()) {
+            cfg.setNumberFormat(args[4]);
+        }
         if ("beans".equals(args[2])) {
             cfg.setObjectWrapper(new BeansWrapperBuilder(Configuration.VERSION_2_3_31).build());
         } else {

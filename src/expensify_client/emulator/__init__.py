@@ -39,6 +39,7 @@ from ._routes import (
     DEFAULT_PARTNER_USER_SECRET,
     ExpensifyEmulator,
     LoggedRequest,
+    live_like_freemarker,
 )
 from ._seed import ExpenseSpec, category, employee, tag_level
 from ._server import LoopbackServer
@@ -62,5 +63,6 @@ __all__ = [
     "LoopbackServer",
     "category",
     "employee",
+    "live_like_freemarker",
     "tag_level",
 ]

@@ -73,8 +73,11 @@ class FreeMarkerRenderer:
     ``jar``: the FreeMarker jar. ``cache_dir``: where the compiled renderer is kept (default:
     a directory under the system temporary directory, keyed by the source and jar). ``java``
     and ``javac``: executables (default: found on ``PATH``). ``object_wrapper``:
-    ``"default"`` (``DefaultObjectWrapper``) or ``"beans"`` (``BeansWrapper``). ``timeout``:
-    seconds one render may take.
+    ``"default"`` (``DefaultObjectWrapper``) or ``"beans"`` (``BeansWrapper``).
+    ``classic_compatible``: FreeMarker's ``classic_compatible`` setting (a missing value
+    prints as empty instead of failing the render). ``number_format``: FreeMarker's
+    ``number_format`` (e.g. ``"computer"``: no digit grouping; None: FreeMarker's default,
+    which groups, ``1,234``). ``timeout``: seconds one render may take.
     """
 
     def __init__(
@@ -85,6 +88,8 @@ class FreeMarkerRenderer:
         java: str | None = None,
         javac: str | None = None,
         object_wrapper: str = "default",
+        classic_compatible: bool = False,
+        number_format: str | None = None,
         timeout: float = 120.0,
     ) -> None:
         if object_wrapper not in _WRAPPERS:
@@ -94,12 +99,18 @@ class FreeMarkerRenderer:
         self.java = java
         self.javac = javac
         self.object_wrapper = object_wrapper
+        self.classic_compatible = classic_compatible
+        self.number_format = number_format
         self.timeout = timeout
         self._lock = threading.Lock()
         self._classes: Path | None = None
 
     def __repr__(self) -> str:
-        return f"FreeMarkerRenderer(jar={str(self.jar)!r}, object_wrapper={self.object_wrapper!r})"
+        return (
+            f"FreeMarkerRenderer(jar={str(self.jar)!r}, object_wrapper={self.object_wrapper!r}, "
+            f"classic_compatible={self.classic_compatible!r}, "
+            f"number_format={self.number_format!r})"
+        )
 
     def _java(self) -> str | None:
         return shutil.which(self.java) if self.java is not None else shutil.which("java")
@@ -177,7 +188,14 @@ class FreeMarkerRenderer:
             template_path.write_bytes(template.encode("utf-8"))
             model_path = Path(tmp) / "model.json"
             model_path.write_text(model_json(model), encoding="utf-8")
-            arguments = [str(template_path), str(model_path), self.object_wrapper]
+            mode = "classic" if self.classic_compatible else "strict"
+            arguments = [
+                str(template_path),
+                str(model_path),
+                self.object_wrapper,
+                mode,
+                self.number_format or "",
+            ]
             if classes is not None:
                 command = [
                     java,

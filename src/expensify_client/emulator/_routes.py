@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_PARTNER_USER_SECRET",
     "ExpensifyEmulator",
     "LoggedRequest",
+    "live_like_freemarker",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,17 @@ DEFAULT_ACCOUNT_EMAIL: Final = "owner@example.com"
 #: (the last two are what Expensify's 2013 script matched). See ``COVERAGE.md``.
 CREDENTIAL_ERRORS: Final = frozenset({"407", "401", "403"})
 _RETRY_HEADER: Final = "x-expensify-client-retry-count"
+
+
+def live_like_freemarker() -> FreeMarkerRenderer:
+    """The engine configured as the live server appears to be (see ``COVERAGE.md``).
+
+    ``classic_compatible`` (a missing value prints as empty: a production third-party
+    template increments a variable it never assigns) and ``number_format="computer"`` (no
+    digit grouping: Expensify's own CSV sample prints ``${expense.amount}`` bare, and
+    third-party JSON templates do the same and parse the result as JSON).
+    """
+    return FreeMarkerRenderer(classic_compatible=True, number_format="computer")
 
 
 def _utc_now() -> datetime:
@@ -187,9 +199,10 @@ class ExpensifyEmulator:
     * ``credential_errors`` -- one of :data:`CREDENTIAL_ERRORS` (default ``"407"``);
     * ``renderer`` -- ``"auto"`` (default: the Python rendition for the project's own
       template, the real FreeMarker engine for any other), ``"python"`` or
-      ``"freemarker"``; ``freemarker`` -- the engine (default: a
-      :class:`~expensify_client.emulator.FreeMarkerRenderer` over Debian's jar; nothing is
-      started before the first third-party template);
+      ``"freemarker"``; ``freemarker`` -- the engine (default:
+      :func:`live_like_freemarker`, a :class:`~expensify_client.emulator.FreeMarkerRenderer`
+      over Debian's jar with ``classic_compatible`` and ``number_format="computer"``; nothing
+      is started before the first third-party template);
     * ``default_account`` -- register :data:`DEFAULT_PARTNER_USER_ID` /
       :data:`DEFAULT_PARTNER_USER_SECRET` acting as :data:`DEFAULT_ACCOUNT_EMAIL` (also
       after :meth:`reset`).
@@ -238,7 +251,7 @@ class ExpensifyEmulator:
             unmodified_values=unmodified_values,
             modified_flag=modified_flag,
             renderer=renderer,
-            freemarker=freemarker if freemarker is not None else FreeMarkerRenderer(),
+            freemarker=freemarker if freemarker is not None else live_like_freemarker(),
         )
         self._default_account = default_account
         self._backend = Backend(self._clock)
