@@ -319,10 +319,16 @@ class Notifier:
     def send(self, payload: Mapping[str, Any]) -> tuple[Delivery, ...]:
         """Deliver ``payload`` to each configured channel; failures are returned, not raised."""
         deliveries: list[Delivery] = []
-        if self.settings.webhook_url:
-            deliveries.append(self._webhook(payload))
-        if self.settings.smtp_host:
-            deliveries.append(self._email(payload))
+        channels = (("webhook", self.settings.webhook_url, self._webhook),
+                    ("email", self.settings.smtp_host, self._email))  # fmt: skip
+        for name, configured, deliver in channels:
+            if not configured:
+                continue
+            try:
+                deliveries.append(deliver(payload))
+            except Exception as exc:
+                deliveries.append(Delivery(channel=name, delivered=False,
+                                           detail=type(exc).__name__))  # fmt: skip
         for d in deliveries:
             if not d.delivered:
                 logger.warning("notification by %s not delivered: %s", d.channel, d.detail)

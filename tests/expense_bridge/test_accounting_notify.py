@@ -405,3 +405,17 @@ def test_configuration_names_and_checks() -> None:
         )
     )
     assert env.notifications.smtp_to == ("a@x.test", "b@x.test")
+
+
+def test_an_unexpected_channel_failure_is_a_failed_delivery() -> None:
+    def broken(host: str, port: int, timeout: float) -> Any:
+        raise RuntimeError("bug in a custom SMTP factory")
+
+    notifier = Notifier(
+        NotificationSettings(smtp_host="mail.test", smtp_to=("ops@firm.test",)),
+        smtp_factory=broken,
+    )
+    (delivery,) = notifier.send(notification_payload(_config(), result=_result()))
+    assert (delivery.channel, delivery.delivered, delivery.detail) == (
+        "email", False, "RuntimeError"
+    )  # fmt: skip
