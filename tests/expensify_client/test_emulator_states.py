@@ -492,3 +492,29 @@ class TestUnnamedTagLevel:
         }
         assert post(emu, job).json() == {"responseCode": 200}
         assert [level["name"] for level in emu.policy("P3")["tags"]] == ["Tag"]
+
+
+class TestReportFieldValues:
+    """The getter's dropdown values: strings by default, ``value`` objects by switch."""
+
+    def seed(self, emu: ExpensifyEmulator) -> None:
+        job = {
+            "type": "update",
+            "inputSettings": {"type": "policy", "policyID": "P1"},
+            "reportFields": {
+                "action": "replace",
+                "data": [{"name": "Project", "type": "dropdown", "values": [{"value": "A"}]}],
+            },
+        }
+        assert post(emu, job).json() == {"responseCode": 200}
+
+    def test_strings_by_default(self) -> None:
+        emu = make()
+        self.seed(emu)
+        assert getter(emu, ["reportFields"])["reportFields"][0]["values"] == ["A"]
+
+    def test_value_objects_by_switch(self) -> None:
+        emu = make(report_field_value_objects=True)
+        self.seed(emu)
+        values = getter(emu, ["reportFields"])["reportFields"][0]["values"]
+        assert values == [{"value": "A", "enabled": True}]

@@ -771,6 +771,7 @@ class Backend:
         category_gl_codes: bool = True,
         flat_tags: bool = False,
         forward_keys: str = "getter",
+        report_field_value_objects: bool = False,
     ) -> dict[str, Any]:
         """The getter's ``policyInfo`` entry with only the requested sections.
 
@@ -779,7 +780,8 @@ class Backend:
         ``flat_tags=True`` answers tags as the documented flat list whose multi-level
         names are joined with ``:``. ``forward_keys`` names the employees' forward-to
         keys: ``getter`` (``forwardsTo``/``overLimitForwardsTo``) or ``updater``
-        (``approvesTo``/``overLimitApprover``).
+        (``approvesTo``/``overLimitApprover``). ``report_field_value_objects=True`` answers
+        dropdown values as ``{"value": ..., "enabled": true}`` objects instead of strings.
         """
         info: dict[str, Any] = {}
         for section in fields:
@@ -802,7 +804,10 @@ class Backend:
                     ]
                 )
             elif section == "reportFields":
-                info["reportFields"] = [_report_field_wire(f) for f in policy.report_fields]
+                info["reportFields"] = [
+                    _report_field_wire(f, value_objects=report_field_value_objects)
+                    for f in policy.report_fields
+                ]
             elif section == "employees":
                 info["employees"] = [
                     _employee_wire(e, forward_keys=forward_keys) for e in policy.employees.values()
@@ -1053,8 +1058,13 @@ def _flat_tags(levels: Sequence[TagLevel]) -> list[dict[str, Any]]:
     return out
 
 
-def _report_field_wire(field: ReportField) -> dict[str, Any]:
-    wire: dict[str, Any] = {"name": field.name, "type": field.type, "values": list(field.values)}
+def _report_field_wire(field: ReportField, *, value_objects: bool = False) -> dict[str, Any]:
+    values: list[Any] = (
+        [{"value": v, "enabled": True} for v in field.values]
+        if value_objects
+        else list(field.values)
+    )
+    wire: dict[str, Any] = {"name": field.name, "type": field.type, "values": values}
     if field.default_value is not None:
         wire["defaultValue"] = field.default_value
     return wire

@@ -95,6 +95,9 @@ class ServerOptions:
     #: Policy getter: ``getter`` (``forwardsTo``/``overLimitForwardsTo``) or ``updater``
     #: (``approvesTo``/``overLimitApprover``) key names for employees.
     forward_keys: str = "getter"
+    #: Policy getter: dropdown values as ``{"value", "enabled"}`` objects (the key the
+    #: updater's table documents) instead of strings.
+    report_field_value_objects: bool = False
     #: Exported files answer "File not found" once older than this (None: never).
     file_lifetime: timedelta | None = None
     #: Never-edited expenses' ``modifiedAmount``/``modifiedMerchant``/``modifiedCreated``:
@@ -512,6 +515,7 @@ def get(ctx: JobContext) -> httpx.Response:
                     category_gl_codes=ctx.options.category_gl_codes,
                     flat_tags=ctx.options.flat_tags,
                     forward_keys=ctx.options.forward_keys,
+                    report_field_value_objects=ctx.options.report_field_value_objects,
                 )
                 for pid in ids
                 if pid in visible

@@ -190,6 +190,8 @@ class ExpensifyEmulator:
       ``"Level1:Level2"`` names (default False: one entry per level);
     * ``forward_keys`` -- ``"getter"`` (default: ``forwardsTo``/``overLimitForwardsTo``)
       or ``"updater"`` (``approvesTo``/``overLimitApprover``) in the getter's employees;
+    * ``report_field_value_objects`` -- the policy getter answers dropdown values as
+      ``{"value": ..., "enabled": true}`` objects (default False: strings, as documented);
     * ``file_lifetime`` -- exported files answer "File not found" once older (default:
       they never expire);
     * ``unmodified_values`` -- what never-edited expenses carry in ``modifiedAmount``,
@@ -218,6 +220,7 @@ class ExpensifyEmulator:
         category_gl_codes: bool = False,
         flat_tags: bool = False,
         forward_keys: str = "getter",
+        report_field_value_objects: bool = False,
         file_lifetime: timedelta | None = None,
         unmodified_values: str = "zero",
         modified_flag: bool = False,
@@ -247,6 +250,7 @@ class ExpensifyEmulator:
             category_gl_codes=category_gl_codes,
             flat_tags=flat_tags,
             forward_keys=forward_keys,
+            report_field_value_objects=report_field_value_objects,
             file_lifetime=file_lifetime,
             unmodified_values=unmodified_values,
             modified_flag=modified_flag,
