@@ -498,3 +498,36 @@ def test_optimization_fields(text: str, fields: tuple[str, ...]) -> None:
     error = _error(500, {"message": "An error has occurred.", "exceptionMessage": text})
     assert isinstance(error, OptimizationError)
     assert error.fields == fields
+
+
+_KINDS = {
+    "PX.Api.ContractBased.NoEntitySatisfiesTheConditionException": NotFoundError,
+    "PX.Api.ContractBased.OutcomeEntityHasErrorsException": EntityHasErrorsError,
+    "PX.Data.PXSetupNotEnteredException": SetupNotEnteredError,
+}
+_plain_text = st.text(alphabet=string.ascii_letters + " .,'", min_size=1, max_size=40).filter(
+    lambda t: t.strip() and "api login limit" not in t.lower()
+    and "invalid credentials" not in t.lower() and "Optimization" not in t
+)  # fmt: skip
+
+
+@given(
+    status=st.sampled_from([400, 404, 422, 429, 500, 502, 503]),
+    kind=st.sampled_from(sorted(_KINDS)),
+    depth=st.integers(min_value=0, max_value=3),
+    texts=st.lists(_plain_text, min_size=4, max_size=4),
+)
+def test_exception_type_anywhere_in_the_chain_decides(
+    status: int, kind: str, depth: int, texts: list[str]
+) -> None:
+    """Whatever the status and however deep the typed exception is nested, the body's
+    exceptionType decides the class, never retryable, and every message is kept in
+    outer-to-inner order."""
+    body = _http_error(kind, texts[depth])
+    for level in range(depth - 1, -1, -1):
+        body = _http_error("System.Exception", texts[level], body)
+    error = _error(status, body)
+    assert type(error) is _KINDS[kind]
+    assert not error.retryable
+    expected = [t.strip() for t in texts[: depth + 1]]
+    assert list(error.messages) == list(dict.fromkeys(expected))
