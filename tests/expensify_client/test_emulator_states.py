@@ -518,3 +518,29 @@ class TestReportFieldValues:
         self.seed(emu)
         values = getter(emu, ["reportFields"])["reportFields"][0]["values"]
         assert values == [{"value": "A", "enabled": True}]
+
+
+class TestUnknownKeys:
+    """Rejected (410 naming the key) by default; ignored, as live, by switch."""
+
+    JOB: dict[str, Any] = {  # noqa: RUF012 (read-only test data)
+        "type": "get",
+        "inputSettings": {"type": "policyList", "adminonly": True},
+        "extraTopLevel": 1,
+    }
+
+    def test_rejected_by_default(self) -> None:
+        body = post(make(), dict(self.JOB)).json()
+        assert body == {
+            "responseCode": 410,
+            "responseMessage": "Unknown parameter 'extraTopLevel' in 'requestJobDescription'",
+        }
+
+    def test_ignored_by_switch(self) -> None:
+        body = post(make(unknown_keys="ignore"), dict(self.JOB)).json()
+        assert body["responseCode"] == 200
+        assert [p["id"] for p in body["policyList"]] == ["P1", "SC"]
+
+    def test_bad_value(self) -> None:
+        with pytest.raises(ValueError, match="unknown_keys"):
+            ExpensifyEmulator(unknown_keys="warn")

@@ -40,6 +40,7 @@ __all__ = [
     "JobContext",
     "ServerOptions",
     "ServletError",
+    "UnknownParameterError",
     "job_kind",
 ]
 
@@ -137,10 +138,19 @@ def job_kind(job: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- readers
 
 
+class UnknownParameterError(JobError):
+    """410 ``Unknown parameter '<key>' in '<where>'``; carries the object and key."""
+
+    def __init__(self, container: Mapping[str, Any], key: str, where: str) -> None:
+        super().__init__(410, f"Unknown parameter '{key}' in '{where}'")
+        self.container = container
+        self.key = key
+
+
 def _only(obj: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
     extra = sorted(set(obj) - set(allowed))
     if extra:
-        raise JobError(410, f"Unknown parameter '{extra[0]}' in '{where}'")
+        raise UnknownParameterError(obj, extra[0], where)
 
 
 def _object(value: Any, name: str) -> Mapping[str, Any]:

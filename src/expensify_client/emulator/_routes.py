@@ -46,6 +46,7 @@ from ._handlers import (
     JobContext,
     ServerOptions,
     ServletError,
+    UnknownParameterError,
     credentials_allowed,
     job_kind,
 )
@@ -198,6 +199,9 @@ class ExpensifyEmulator:
       ``modifiedMerchant``, ``modifiedCreated``: ``"zero"`` (default: ``0``, ``""``,
       ``""``) or ``"missing"`` (null); ``modified_flag`` -- also export the boolean
       ``modified`` (default False: absent);
+    * ``unknown_keys`` -- ``"reject"`` (default: 410 ``Unknown parameter '<key>' in
+      '<object>'``, which surfaces misspellings) or ``"ignore"`` (as the live server is
+      reported to do; for third-party clients that send extra keys);
     * ``credential_errors`` -- one of :data:`CREDENTIAL_ERRORS` (default ``"407"``);
     * ``renderer`` -- ``"auto"`` (default: the Python rendition for the project's own
       template, the real FreeMarker engine for any other), ``"python"`` or
@@ -225,6 +229,7 @@ class ExpensifyEmulator:
         unmodified_values: str = "zero",
         modified_flag: bool = False,
         credential_errors: str = "407",
+        unknown_keys: str = "reject",
         renderer: str = "auto",
         freemarker: FreeMarkerRenderer | None = None,
         default_account: bool = False,
@@ -237,6 +242,8 @@ class ExpensifyEmulator:
             raise ValueError(f"credential_errors must be one of {sorted(CREDENTIAL_ERRORS)}")
         if unmodified_values not in UNMODIFIED_VALUES:
             raise ValueError(f"unmodified_values must be one of {sorted(UNMODIFIED_VALUES)}")
+        if unknown_keys not in ("reject", "ignore"):
+            raise ValueError("unknown_keys must be 'reject' or 'ignore'")
         if renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {sorted(RENDERERS)}")
         if file_lifetime is not None and file_lifetime <= timedelta(0):
@@ -246,6 +253,7 @@ class ExpensifyEmulator:
         self.download_not_ready_polls = download_not_ready_polls
         self.rate_limits = rate_limits
         self.credential_errors = credential_errors
+        self.unknown_keys = unknown_keys
         self.options = ServerOptions(
             category_gl_codes=category_gl_codes,
             flat_tags=flat_tags,
@@ -368,10 +376,21 @@ class ExpensifyEmulator:
             download_not_ready_polls=self.download_not_ready_polls,
             options=self.options,
         )
-        response = HANDLERS[job_type](context)
+        response = self._run(job_type, context)
         if fault is not None and fault.drop_response:
             raise httpx.ReadTimeout("emulator fault: response dropped", request=request)
         return response
+
+    def _run(self, job_type: str, context: JobContext) -> httpx.Response:
+        """The job's handler; with ``unknown_keys="ignore"``, unknown keys are dropped."""
+        for _ in range(200):
+            try:
+                return HANDLERS[job_type](context)
+            except UnknownParameterError as exc:
+                if self.unknown_keys != "ignore" or not isinstance(exc.container, dict):
+                    raise
+                del exc.container[exc.key]  # as live: an unknown key is ignored
+        raise JobError(410, "Too many unknown parameters")
 
     def _credential_error(self) -> JobError | ServletError:
         if self.credential_errors == "401":
