@@ -48,15 +48,18 @@ def vault_for(config: BridgeConfig) -> CredentialVault:
     return CredentialVault(path)
 
 
-def open_store(config: BridgeConfig, *, heartbeat: bool = False) -> DatabaseStore:
+def open_store(
+    config: BridgeConfig, *, heartbeat: bool = False, claim_lease: float = 90.0
+) -> DatabaseStore:
     """The state store of ``config``: ``state.url`` if set, else the SQLite file at
     ``state_path`` (default: the user data directory). No I/O until first use.
 
-    ``heartbeat``: renew held claims and leases in the background (long-running workers).
+    ``heartbeat``: renew held claims and leases in the background (long-running workers),
+    whose report claims then last ``claim_lease`` seconds between renewals.
     """
     if config.state_url is not None:
-        return DatabaseStore(config.state_url, heartbeat=heartbeat)
-    return SQLiteStore(config.state_path, heartbeat=heartbeat)
+        return DatabaseStore(config.state_url, heartbeat=heartbeat, claim_lease=claim_lease)
+    return SQLiteStore(config.state_path, heartbeat=heartbeat, claim_lease=claim_lease)
 
 
 def _shared_backend(config: BridgeConfig) -> str | None:

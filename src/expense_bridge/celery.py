@@ -50,6 +50,7 @@ __all__ = [
     "beat_schedule",
     "is_transient",
     "provision_tenant",
+    "run_sync",
     "sync_tenant",
 ]
 
@@ -59,6 +60,9 @@ logger = logging.getLogger(__name__)
 REGISTRY_ENV = "EXPENSE_BRIDGE_TENANTS"
 #: Retries of a transient failure before the task fails (backoff 10 s, 20 s, … 10 min).
 MAX_RETRIES = 8
+#: Seconds a run lease or report claim lasts between heartbeats (a killed worker's
+#: successor takes over within this time).
+DEFAULT_LEASE = 90.0
 
 
 class PermanentTaskError(Exception):
@@ -132,18 +136,33 @@ def _owner(task: Any) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{task_id}"
 
 
-def run_sync(tenant: Tenant, *, owner: str, wait: float = 0.0) -> dict[str, Any]:
+def run_sync(
+    tenant: Tenant,
+    *,
+    owner: str,
+    wait: float = 0.0,
+    exclusive: bool = True,
+    lease_seconds: float = DEFAULT_LEASE,
+) -> dict[str, Any]:
     """Run one sync of ``tenant`` under its run lease; the summary as a JSON-ready dict.
 
     Raises :class:`LeaseBusyError` when another worker holds the tenant's run lease for
-    longer than ``wait`` seconds. Used by :func:`sync_tenant`; callable without Celery.
+    longer than ``wait`` seconds. ``exclusive=False`` runs without the run lease (the
+    per-report claims alone keep every report exactly-once; used to race workers).
+    ``lease_seconds``: how long the run lease and report claims last between heartbeats,
+    i.e. how soon a killed worker's successor takes over. Callable without Celery.
     """
     from ._factory import open_store
     from ._sync import sync
 
-    store = open_store(tenant.config, heartbeat=True)
+    store = open_store(tenant.config, heartbeat=True, claim_lease=lease_seconds)
     try:
-        with store.run_lease(tenant.config.connection, owner, wait=wait):
+        if exclusive:
+            with store.run_lease(
+                tenant.config.connection, owner, wait=wait, lease_seconds=lease_seconds
+            ):
+                result = sync(tenant.config, store=store)
+        else:
             result = sync(tenant.config, store=store)
     finally:
         store.close()
@@ -165,16 +184,27 @@ def run_sync(tenant: Tenant, *, owner: str, wait: float = 0.0) -> dict[str, Any]
     max_retries=MAX_RETRIES,
 )
 def sync_tenant(
-    self: Any, tenant: str, registry: str | None = None, wait: float = 0.0
+    self: Any,
+    tenant: str,
+    registry: str | None = None,
+    wait: float = 0.0,
+    exclusive: bool = True,
+    lease_seconds: float = DEFAULT_LEASE,
 ) -> dict[str, Any]:
     """Sync one tenant (see the module docstring); returns the run's summary.
 
     ``wait``: seconds to wait for the tenant's run lease when another worker holds it
-    (0: skip at once -- the task is retried later, a busy lease is transient).
+    (0: skip at once). ``exclusive``/``lease_seconds``: see :func:`run_sync`.
     """
     loaded = _load(registry, tenant)
     try:
-        return run_sync(loaded, owner=_owner(self), wait=wait)
+        return run_sync(
+            loaded,
+            owner=_owner(self),
+            wait=wait,
+            exclusive=exclusive,
+            lease_seconds=lease_seconds,
+        )
     except Retry:
         raise
     except Exception as exc:

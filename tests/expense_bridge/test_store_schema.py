@@ -354,7 +354,11 @@ def test_postgres_connection_cut_fails_cleanly_then_recovers() -> None:
     with postgres_database() as url, DatabaseStore(url) as store:
         store.set_bookmark("c", T0)
         assert terminate_connections(url) >= 1
-        # The pool checks connections before use: the next call reconnects.
+        # A connection in steady use is not pinged: the next transaction fails cleanly
+        # (typed, retryable, naming the database), the one after reconnects.
+        with pytest.raises(StateUnavailableError) as first:
+            store.bookmark("c")
+        assert first.value.retryable
         assert store.bookmark("c") == T0
 
         def cut_mid_transaction() -> None:

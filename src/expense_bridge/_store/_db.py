@@ -35,7 +35,7 @@ committed durably on their own --
 and with them everything written before them. All other writes (claims, releases,
 snapshots, audit lines, POSTED/ACKNOWLEDGED/HELD, bookmarks, runs) commit without waiting
 for the disk (SQLite ``synchronous=NORMAL`` in WAL mode; PostgreSQL ``synchronous_commit
-= off`` for that transaction). They survive a crash of the process (the WAL / the server
+= off`` for that session). They survive a crash of the process (the WAL / the server
 has them); only a power loss can drop the latest of them, and then only back to the last
 durable commit, which is ordered after them: a lost claim or release only means a lease
 lapses; a lost snapshot or audit line comes back with the next durable commit or is
@@ -98,6 +98,8 @@ __all__ = [
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _DEFAULT_CLAIM_LEASE = 90.0
+#: Seconds after which an idle pooled PostgreSQL connection is pinged before use.
+_IDLE_PING = 10.0
 
 
 # --------------------------------------------------------------------------- URLs
@@ -367,11 +369,34 @@ class DatabaseStore:
     def _create_engine(self) -> sa.Engine:
         url = self.url
         if url.get_backend_name() == "postgresql":
-            return sa.create_engine(
-                url,
-                pool_pre_ping=True,
-                connect_args={"connect_timeout": max(1, int(self._timeout))},
-            )
+            pg = sa.create_engine(url, connect_args={"connect_timeout": max(1, int(self._timeout))})
+
+            @event.listens_for(pg, "connect")
+            def _pg_connect(dbapi: Any, record: Any) -> None:
+                # Commits do not wait for the disk unless a transaction asks (durable=True).
+                with dbapi.cursor() as cursor:
+                    cursor.execute("SET synchronous_commit TO off")
+                dbapi.commit()
+
+            @event.listens_for(pg, "checkout")
+            def _pg_checkout(dbapi: Any, record: Any, proxy: Any) -> None:
+                # A connection idle for a while may have been cut (server restart, firewall):
+                # ping it first, and let the pool replace it if dead. One in steady use is
+                # not pinged (a round trip per transaction); if the server goes away under
+                # it, that transaction fails (StateUnavailableError) and the next reconnects.
+                now = time.monotonic()
+                last = record.info.get("eb_used")
+                record.info["eb_used"] = now
+                if last is None or now - last < _IDLE_PING:
+                    return
+                try:
+                    with dbapi.cursor() as cursor:
+                        cursor.execute("SELECT 1")
+                    dbapi.rollback()
+                except Exception as exc:
+                    raise sa.exc.DisconnectionError() from exc
+
+            return pg
         if self._memory():
             engine = sa.create_engine(
                 url,
@@ -465,8 +490,8 @@ class DatabaseStore:
             ):
                 conn.execution_options(eb_write=write, eb_durable=durable)
                 with conn.begin():
-                    if write and not durable and conn.dialect.name == "postgresql":
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    if durable and conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
                     yield conn
 
     def _bare_engine(self) -> sa.Engine:
