@@ -38,8 +38,10 @@ Normalisation (Expensify writes "no value" as ``""``; the template writes ``null
 * ``ntag1``..``ntag5`` with a non-empty name become :class:`TagValue` items of ``tags``;
 * **modified values**: ``modifiedAmount`` ``0``, ``"0"``, ``""`` or ``null`` means "not
   modified" (``modified_amount_cents`` is ``None``) unless the expense's ``modified`` flag is
-  ``true``, in which case ``0`` is a real edit to zero. Likewise ``modifiedMerchant`` and
-  ``modifiedCreated`` equal to ``""``, ``"0"`` or ``null`` mean "not modified". Source: the
+  ``true`` and no other ``modified*`` field carries an edit that explains the flag (the flag
+  is per expense): only then is ``0`` a real edit to zero. Likewise ``modifiedMerchant``
+  (``""``, ``"0"``, ``null``; ``"0"`` kept under the same flag rule) and ``modifiedCreated``
+  (``""``, ``"0"``, ``0``, ``null``) mean "not modified". Source: the
   Integration Server's reconciliation data model documents ``modifiedAmount`` as "0 if
   unmodified" (expensify-api.md section 3.4, Expensify/slate reconciliation templates), the
   export reference as "empty/absent when not edited" (section 3.3), and Expensify's own
@@ -404,19 +406,39 @@ def _tags(expense: _Fields) -> tuple[TagValue, ...]:
     return tuple(tags)
 
 
+def _unset(value: object) -> bool:
+    """A ``modified*`` value that says "not modified": null, ``""``, ``"0"`` or ``0``."""
+    if value is None or isinstance(value, bool):
+        return value is None
+    if isinstance(value, str):
+        return value in _UNMODIFIED_TEXT
+    return isinstance(value, int) and value == 0
+
+
+def _zero_is_an_edit(x: _Fields, modified: bool | None, *others: str) -> bool:
+    """Whether a zero-like ``modified*`` value is a real edit (to zero / "0").
+
+    Only when the expense's ``modified`` flag is true AND none of the other ``modified*``
+    fields carries an edit that would explain the flag: the flag is per expense, so an
+    edited merchant must not turn an unedited amount's ``0`` into a 0.00 expense.
+    """
+    return modified is True and all(_unset(x.data.get(key)) for key in others)
+
+
 def _modified_amount(x: _Fields, modified: bool | None) -> int | None:
     value = x.data.get("modifiedAmount")
-    zero = value == "0" or (value == 0 and not isinstance(value, bool))
-    if modified is not True and zero:
+    if value == "" or (_unset(value) and value is not None):
+        if _zero_is_an_edit(x, modified, "modifiedMerchant", "modifiedCreated") and value != "":
+            return 0
         return None
-    if modified is True and value == "0":
-        return 0
     return x.optional_int("modifiedAmount")
 
 
 def _modified_text(x: _Fields, key: str, modified: bool | None) -> str | None:
     value = x.optional_str(key)
-    if value is not None and value in _UNMODIFIED_TEXT and modified is not True:
+    if value == "0" and _zero_is_an_edit(x, modified, "modifiedAmount", "modifiedCreated"):
+        return value
+    if value is not None and value in _UNMODIFIED_TEXT:
         return None
     return value
 

@@ -346,6 +346,17 @@ class TestModifiedValues:
         (report,) = parse_report_export(export(model))
         assert report.expenses[0].effective_amount_cents == 0
 
+    def test_flag_explained_by_another_edit_keeps_the_amount(self):
+        """The flag is per expense: an edited merchant does not make the amount 0.00."""
+        expense = expense_model(modifiedAmount=0, modified=True, modifiedMerchant="Flore")
+        (report,) = parse_report_export(export(report_model(expense)))
+        (item,) = report.expenses
+        assert item.effective_amount_cents == 1234
+        assert item.effective_merchant == "Flore"
+        dated = expense_model(modifiedAmount="0", modified=True, modifiedCreated="2025-01-01")
+        (report,) = parse_report_export(export(report_model(dated)))
+        assert report.expenses[0].effective_amount_cents == 1234
+
     def test_a_real_edit_is_kept(self):
         model = report_model(expense_model(modifiedAmount=1100, modified=False))
         (report,) = parse_report_export(export(model))

@@ -195,28 +195,34 @@ def expense_cases(draw: st.DrawFn, report_id: str, transaction_id: str) -> tuple
         value, want = draw(strategy)
         _put(model, key, value)
         expected[attr] = want
-    # modifiedAmount 0 / "0" / "" / null and modifiedMerchant "0" / "" / null mean "not
-    # modified" unless the expense's ``modified`` flag is true.
+    # modifiedAmount 0 / "0" / "" / null, modifiedMerchant "0" / "" / null and
+    # modifiedCreated "" / null mean "not modified"; a zero-like amount or a "0" merchant is
+    # a real edit only when the per-expense ``modified`` flag is true and the other
+    # modified* fields carry no edit that explains it.
     modified = draw(st.sampled_from([ABSENT, None, True, False]))
     _put(model, "modified", modified)
     amount_value = draw(st.one_of(cents, st.sampled_from([0, "0", "", None, ABSENT])))
     _put(model, "modifiedAmount", amount_value)
+    merchant_value, merchant_want = draw(st.one_of(optional_text(), st.just(("0", "0"))))
+    _put(model, "modifiedMerchant", merchant_value)
+    created_day = draw(st.one_of(st.none(), days))
+    if created_day is not None:
+        model["modifiedCreated"] = created_day.isoformat()
+    else:
+        _put(model, "modifiedCreated", draw(_missing()))
+    expected["modified_created"] = created_day
+    amount_edit = amount_value not in (0, "0", "", None) and amount_value is not ABSENT
+    merchant_edit = merchant_want not in (None, "0")
     if amount_value in ("", None) or amount_value is ABSENT:
         expected["modified_amount_cents"] = None
     elif amount_value in (0, "0"):
-        expected["modified_amount_cents"] = 0 if modified is True else None
+        alone = modified is True and not merchant_edit and created_day is None
+        expected["modified_amount_cents"] = 0 if alone else None
     else:
         expected["modified_amount_cents"] = amount_value
-    merchant_value, merchant_want = draw(st.one_of(optional_text(), st.just(("0", "0"))))
-    _put(model, "modifiedMerchant", merchant_value)
-    if merchant_want == "0" and modified is not True:
+    if merchant_want == "0" and not (modified is True and not amount_edit and created_day is None):
         merchant_want = None
     expected["modified_merchant"] = merchant_want
-    if draw(st.booleans()):
-        day = draw(days)
-        model["modifiedCreated"], expected["modified_created"] = day.isoformat(), day
-    else:
-        _put(model, "modifiedCreated", draw(_missing()))
     if draw(st.booleans()):
         moment = draw(moments)
         model["inserted"] = moment.strftime("%Y-%m-%d %H:%M:%S")
