@@ -242,3 +242,22 @@ def test_older_builds_answer_discovery_with_a_bare_array() -> None:
     assert {"name", "version", "href"} == set(body[0])
     with pytest.raises(ValueError, match="discovery_shape"):
         AcumaticaEmulator(discovery_shape="xml")
+
+
+def test_an_abandoned_cookie_session_closes_after_ten_minutes_and_frees_its_seat() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 11, 25, 9, 0, tzinfo=UTC)]
+    emu = AcumaticaEmulator(api_seats=1, clock=lambda: now[0])
+    login = {"name": "admin", "password": "admin-password"}
+    first = httpx.Client(transport=emu.transport())
+    assert first.post(f"{HOST}/entity/auth/login", json=login).status_code == 204
+    now[0] += timedelta(minutes=9)
+    assert first.get(f"{BASE}/Account").status_code == 200  # in use: the idle clock restarts
+    second = httpx.Client(transport=emu.transport())
+    refused = second.post(f"{HOST}/entity/auth/login", json=login)
+    assert refused.status_code == 429
+    assert "API Login Limit" in refused.text
+    now[0] += timedelta(minutes=10)  # abandoned: no logout, no request for 10 minutes
+    assert second.post(f"{HOST}/entity/auth/login", json=login).status_code == 204
+    assert first.get(f"{BASE}/Account").status_code == 401  # the old session is gone

@@ -262,7 +262,7 @@ class TestWrites:
         client = signed_in(emu)
         created = put(client, "Bill", bill(bill_line())).json()
         assert datetime.fromisoformat(created["LastModifiedDateTime"]["value"]) == clock.now
-        clock.now += timedelta(hours=2)
+        clock.now += timedelta(minutes=9)  # within the 10-minute session timeout
         update = {"id": created["id"], "Description": w("changed")}
         updated = put(client, "Bill", update).json()
         assert updated["ReferenceNbr"] == created["ReferenceNbr"]

@@ -99,6 +99,7 @@ class Backend:
         action_polls: int = 1,
         base_currency: str = "USD",
         silent_unknown_fields: bool = False,
+        session_timeout: float = 600.0,
     ) -> None:
         if version not in ENTITY_FIELDS:
             raise ValueError(f"the emulator has no schema table for {version}")
@@ -110,6 +111,7 @@ class Backend:
         self.action_polls = action_polls
         self.base_currency = base_currency
         self.silent_unknown_fields = silent_unknown_fields
+        self.session_timeout = timedelta(seconds=session_timeout)
         self.lock = threading.RLock()
         self.reset()
 
@@ -121,6 +123,7 @@ class Backend:
             self.grants: dict[str, Grant] = {}  # live access token -> grant
             self.refresh_tokens: dict[str, Grant] = {}  # unused refresh token -> grant
             self.sessions: dict[str, str] = {}  # cookie value -> user
+            self.session_seen: dict[str, datetime] = {}  # cookie value -> last request
             self.actions: dict[str, list[Any]] = {}  # status id -> running operation
             self.finished: dict[str, str] = {}  # status id -> Location of the record
             self.archived: set[str] = set()  # ids of archived records
@@ -460,11 +463,37 @@ class Backend:
 
     def seats_in_use(self, *, oauth: bool) -> int:
         """Open API sessions: cookie logins, plus live OAuth grant sessions if ``oauth``."""
+        self.expire_sessions()
         used = len(self.sessions)
         if oauth:
             now = self.clock()
             used += len({g.session for g in self.grants.values() if now < g.expires_at})
         return used
+
+    def open_session(self, cookie: str, user: str) -> None:
+        """Record a cookie session (it holds one API seat until logout or timeout)."""
+        self.sessions[cookie] = user
+        self.session_seen[cookie] = self.clock()
+
+    def close_session(self, cookie: str) -> None:
+        """Sign a cookie session out."""
+        self.sessions.pop(cookie, None)
+        self.session_seen.pop(cookie, None)
+
+    def session_user(self, cookie: str) -> str | None:
+        """The user of a live cookie session (touching it), or None if unknown/expired."""
+        self.expire_sessions()
+        user = self.sessions.get(cookie)
+        if user is not None:
+            self.session_seen[cookie] = self.clock()
+        return user
+
+    def expire_sessions(self) -> None:
+        """Close sessions idle for ``session_timeout`` (10 minutes on the real service)."""
+        now = self.clock()
+        for cookie, seen in list(self.session_seen.items()):
+            if now - seen >= self.session_timeout:
+                self.close_session(cookie)
 
     def actions_of(self, entity: str) -> tuple[str, ...]:
         """Actions this endpoint version offers on ``entity``."""

@@ -223,7 +223,7 @@ class EntityHandlers:
             if self.backend.seats_in_use(oauth=self.oauth_uses_seats) >= self.api_seats:
                 raise EmulatorError(429, _login_limit())
             cookie = uuid.uuid4().hex
-            self.backend.sessions[cookie] = body["name"]
+            self.backend.open_session(cookie, body["name"])
         return httpx.Response(204, headers={"Set-Cookie": f".ASPXAUTH={cookie}; path=/; HttpOnly"})
 
     def logout(self, request: httpx.Request) -> httpx.Response:
@@ -232,7 +232,7 @@ class EntityHandlers:
         header = request.headers.get("Authorization", "")
         with self.backend.lock:
             if cookie is not None:
-                self.backend.sessions.pop(cookie, None)
+                self.backend.close_session(cookie)
             if header.startswith("Bearer "):
                 self.backend.revoke(header[7:])
         return httpx.Response(204, headers={"Set-Cookie": ".ASPXAUTH=; path=/; Max-Age=0"})
@@ -246,7 +246,7 @@ class EntityHandlers:
         cookie = _cookie(request)
         if cookie is not None:
             with self.backend.lock:
-                return self.backend.sessions.get(cookie)
+                return self.backend.session_user(cookie)
         return None
 
     def discovery(

@@ -81,6 +81,8 @@ class AcumaticaEmulator(ControlPlane):
       that many further requests or that many seconds of ``clock``.
     * ``max_query_string`` / ``max_url``: IIS request filtering (2,048 / 4,096 bytes)
       answers 404.15 / 404.14 HTML pages.
+    * ``session_timeout``: a cookie session left open closes after 600 s without a
+      request (on ``clock``), freeing its API seat, as the real service does.
     * ``discovery_shape`` / ``discovery_href``: ``GET /entity`` as the wrapper object or
       the bare array of older builds; endpoint ``href`` site-relative or absolute.
     """
@@ -110,6 +112,7 @@ class AcumaticaEmulator(ControlPlane):
         max_query_string: int = 2048,
         max_url: int = 4096,
         other_versions: Iterable[str] = (),
+        session_timeout: float = 600.0,
         discovery_shape: str = "object",
         discovery_href: str = "relative",
         oauth_uses_seats: bool = False,
@@ -132,6 +135,7 @@ class AcumaticaEmulator(ControlPlane):
             hold_on_entry=hold_on_entry,
             action_polls=action_polls,
             silent_unknown_fields=silent_unknown_fields,
+            session_timeout=session_timeout,
         )
         self.handlers = EntityHandlers(
             self.backend,
