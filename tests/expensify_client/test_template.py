@@ -317,3 +317,14 @@ class TestObjectWrappers:
         beans = freemarker.render(probe, model, "beans")
         assert isinstance(beans, str)
         assert beans.startswith("CC-9|")
+
+
+@pytest.mark.java
+@pytest.mark.parametrize("setup", ["default+classic", "beans+classic"])
+def test_classic_compatible_server_renders_the_same(freemarker: FreeMarker, setup: str):
+    """classic_compatible=true (the live server's apparent setting) changes nothing either."""
+    reports = [hostile_report(i, text) for i, text in enumerate(HOSTILE)]
+    models = [{"reports": reports}, {}, {"reports": [{}]}, {"reports": [{"transactionList": [{}]}]}]
+    outputs = freemarker.render_many(EXPORT_TEMPLATE, models, setup)
+    for model, output in zip(models, outputs, strict=True):
+        assert output == render_export(EXPORT_TEMPLATE, model.get("reports", [])), output

@@ -54,7 +54,13 @@ public final class RenderTemplate {
         cfg.setDefaultEncoding("UTF-8");
         cfg.setTemplateExceptionHandler(TemplateExceptionHandler.RETHROW_HANDLER);
         cfg.setLogTemplateExceptions(false);
-        String wrapper = args.length > 3 ? args[3] : "default";
+        String setup = args.length > 3 ? args[3] : "default";
+        String wrapper = setup;
+        if (setup.endsWith("+classic")) {
+            wrapper = setup.substring(0, setup.length() - "+classic".length());
+            cfg.setClassicCompatible(true);
+            cfg.setNumberFormat("computer");
+        }
         if (wrapper.equals("beans")) {
             cfg.setObjectWrapper(new BeansWrapperBuilder(Configuration.VERSION_2_3_31).build());
         } else if (wrapper.equals("default")) {
