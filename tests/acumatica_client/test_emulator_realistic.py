@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acumatica_client._schema import ENTITY_FIELDS, KEY_FIELDS
 from acumatica_client.emulator import (
@@ -574,3 +576,34 @@ class TestLengthRequired:
             assert b" 411 " in status_line
             with httpx.Client(base_url=server.url, timeout=10) as client:
                 assert client.post("/entity/auth/logout").status_code == 204
+
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    description=st.one_of(st.none(), _TEXT),
+    active=st.one_of(st.none(), st.booleans()),
+    order=st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)),
+)
+def test_rendering_round_trips_any_values_and_shows_unset_ones_as_empty(
+    description: str | None, active: bool | None, order: int | None
+) -> None:
+    """The rendering is the mapping: a set field comes back as ``{"value": v}``, an unset
+    one as ``{}``; every other field of the entity is present as ``{}``."""
+    emu = AcumaticaEmulator(version="24.200.001")
+    row: dict[str, Any] = {"AccountCD": "A1"}
+    for name, value in (("Description", description), ("Active", active),
+                        ("ChartOfAccountsOrder", order)):  # fmt: skip
+        if value is not None:
+            row[name] = value
+    emu.seed("Account", [row])
+    body = signed_in(emu).get("/Account/A1").json()
+    validate_entity("24.200.001", "Account", body)
+    for name, value in (("Description", description), ("Active", active),
+                        ("ChartOfAccountsOrder", order)):  # fmt: skip
+        assert body[name] == ({} if value is None else {"value": value})
+    seeded = {"AccountCD", "Description", "Active", "ChartOfAccountsOrder", "LastModifiedDateTime"}
+    untouched = set(ENTITY_FIELDS["24.200.001"]["Account"]) - seeded
+    assert all(body[name] == {} for name in untouched)
