@@ -54,14 +54,13 @@ from ._config import (
     ENV_CONFIG,
     BridgeConfig,
     default_config_path,
-    default_state_path,
     render_template,
 )
 from ._errors import BridgeError, ConfigError
 from ._factory import open_clients, vault_for
 from ._replay import replay
-from ._results import PostResult, SyncResult
-from ._store import ReportStatus, SQLiteStore
+from ._results import Action, PostResult, SyncResult
+from ._store import DatabaseStore, ReportStatus
 from ._sync import sync
 from ._vault import (
     ACUMATICA_CLIENT_SECRET,
@@ -459,10 +458,10 @@ def describe_connection_error(
 # --------------------------------------------------------------------------- helpers
 
 
-def _store(config: BridgeConfig) -> SQLiteStore:
-    path = config.state_path or default_state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteStore(path)
+def _store(config: BridgeConfig) -> DatabaseStore:
+    from ._factory import open_store
+
+    return open_store(config)  # state.url, else the SQLite file at state_path
 
 
 @contextmanager
@@ -490,6 +489,9 @@ def _progress(state: CliState, description: str) -> Iterator[Callable[..., None]
                        completed=done, total=total)  # fmt: skip
 
         yield update
+
+
+_PLANNED: Final = frozenset({Action.WOULD_POST, Action.WOULD_ADOPT})
 
 
 def _render_result(state: CliState, title: str, result: SyncResult | PostResult) -> None:
@@ -521,28 +523,17 @@ def _render_result(state: CliState, title: str, result: SyncResult | PostResult)
             outcome.total or "",
             ", ".join(outcome.documents),
             ", ".join(p.code.value for p in outcome.problems),
-            " ".join(p.fix for p in outcome.problems) or (outcome.detail or ""),
+            " ".join(p.fix for p in outcome.problems)
+            or ("" if outcome.action in _PLANNED else outcome.detail or ""),
         )
     console.print(table)
-
-
-def _render_planned(state: CliState, planned: Sequence[Any]) -> None:
-    """Dry run: each document that would be written, with its amount, accounts and lines."""
-    for doc in planned:
-        lines = getattr(doc, "lines", None) or ()
-        head = (
-            f"{getattr(doc, 'report_id', '')} -> {getattr(doc, 'kind', '')} "
-            f"{getattr(doc, 'key', '')}: {getattr(doc, 'total', '')}"
-        )
-        table = _table("account", "sub", "amount", "description", title=head)
-        for line in lines:
-            table.add_row(
-                str(getattr(line, "account", "")),
-                str(getattr(line, "subaccount", "") or ""),
-                str(getattr(line, "amount", "")),
-                str(getattr(line, "description", "") or ""),
-            )
-        state.stdout.print(table)
+    planned = [o for o in result.outcomes if o.action in _PLANNED and o.detail]
+    if planned:
+        console.print("Planned documents (nothing written):", style="bold")
+        for outcome in planned:
+            console.print(f"report {outcome.report_id}", highlight=False, markup=False)
+            for text in (outcome.detail or "").splitlines():
+                console.print(f"  {text}", highlight=False, markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- commands
@@ -889,9 +880,6 @@ def sync_command(dry_run: bool) -> int:
     if not state.json:
         title = "Dry run (nothing written)" if dry_run else "Sync finished"
         _render_result(state, title, result)
-        planned = getattr(result, "planned", None)
-        if dry_run and planned:
-            _render_planned(state, planned)
     code = EXIT_FAILED if not result.ok else EXIT_HELD if result.held else EXIT_OK
     return state.emit(code, result.to_dict())
 
@@ -1133,6 +1121,135 @@ def configure_logging(verbosity: int, stream: IO[str] | None = None) -> logging.
         target.addHandler(handler)
         target.setLevel(logging.INFO if name == "httpx" else level)
     return handler
+
+
+# --------------------------------------------------------------------------- db, tenants
+
+
+@cli.group(cls=_Group, epilog=EXIT_CODES_HELP)
+@global_options
+def db() -> None:
+    """The state database (SQLite file or PostgreSQL): its schema version and migrations.
+
+    \b
+    Examples:
+      expense-bridge db upgrade
+      expense-bridge --config /etc/expense-bridge/acme.toml db upgrade --json
+    """
+
+
+@db.command("upgrade", epilog=EXIT_CODES_HELP)
+@global_options
+def db_upgrade() -> int:
+    """Migrate the state database of the configuration in use to this release's schema.
+
+    Uses state.url (or state_path) of --config / EXPENSE_BRIDGE_CONFIG. A second run
+    changes nothing; a database written by a newer release is refused (exit 2).
+
+    \b
+    Examples:
+      expense-bridge db upgrade
+    """
+    state = _state()
+    config = state.load_config()
+    with closing(_store(config)) as store:
+        before, after = store.upgrade()
+        location = store.location
+    result = {"database": location, "before": before, "after": after, "changed": before != after}
+    if not state.json:
+        if before == after:
+            state.stdout.print(f"{location}: schema {after}, nothing to do")
+        else:
+            state.stdout.print(f"{location}: schema {before or 'none'} -> {after}")
+    return state.emit(EXIT_OK, result)
+
+
+_REGISTRY_HELP: Final = (
+    "Tenant registry: a directory of <name>.toml files or a database URL "
+    "(default: EXPENSE_BRIDGE_TENANTS)."
+)
+
+
+def _registry(state: CliState, registry: str | None) -> Any:
+    from .tenants import open_registry
+
+    location = registry or state.env.get("EXPENSE_BRIDGE_TENANTS")
+    if not location:
+        raise UsageError("no tenant registry: pass --registry or set EXPENSE_BRIDGE_TENANTS")
+    return open_registry(location)
+
+
+@cli.group(cls=_Group, epilog=EXIT_CODES_HELP)
+@global_options
+def tenants() -> None:
+    """Tenants of a scale-out deployment (see docs/deployment.md).
+
+    \b
+    Examples:
+      expense-bridge tenants list --registry /etc/expense-bridge/tenants
+      expense-bridge tenants add acme acme.toml --registry /etc/expense-bridge/tenants
+      expense-bridge tenants check acme
+    """
+
+
+@tenants.command("list", epilog=EXIT_CODES_HELP)
+@click.option("--registry", help=_REGISTRY_HELP)
+@global_options
+def tenants_list(registry: str | None) -> int:
+    """List the tenants with their cadence and whether beat schedules them."""
+    state = _state()
+    reg = _registry(state, registry)
+    rows = []
+    for name in reg.names():
+        tenant = reg.get(name)
+        rows.append({"name": name, "connection": tenant.config.connection,
+                     "cadence": tenant.cadence, "enabled": tenant.enabled})  # fmt: skip
+    if not state.json:
+        table = _table("tenant", "connection", "cadence", "enabled")
+        for row in rows:
+            table.add_row(row["name"], row["connection"], str(row["cadence"]),
+                          "yes" if row["enabled"] else "no")  # fmt: skip
+        state.stdout.print(table)
+    return state.emit(EXIT_OK, {"registry": reg.location, "tenants": rows})
+
+
+@tenants.command("add", epilog=EXIT_CODES_HELP)
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--registry", help=_REGISTRY_HELP)
+@global_options
+def tenants_add(name: str, file: Path, registry: str | None) -> int:
+    """Validate a tenant's configuration FILE and add it to the registry as NAME."""
+    state = _state()
+    reg = _registry(state, registry)
+    tenant = reg.add(name, file.read_text(encoding="utf-8"))
+    if not state.json:
+        state.stdout.print(f"tenant {name} added to {reg.location}")
+    return state.emit(EXIT_OK, {"registry": reg.location, "name": tenant.name,
+                                "connection": tenant.config.connection})  # fmt: skip
+
+
+@tenants.command("check", epilog=EXIT_CODES_HELP)
+@click.argument("name", required=False)
+@click.option("--registry", help=_REGISTRY_HELP)
+@global_options
+def tenants_check(name: str | None, registry: str | None) -> int:
+    """Check one tenant (or all): configuration, secrets in its vault, state database."""
+    from .tenants import check_tenant
+
+    state = _state()
+    reg = _registry(state, registry)
+    found: dict[str, list[str]] = {}
+    for each in [name] if name else reg.names():
+        try:
+            found[each] = check_tenant(reg.get(each))
+        except BridgeError as exc:
+            found[each] = [str(exc)]
+    if not state.json:
+        for each, problems in found.items():
+            state.stdout.print(f"{each}: " + ("ready" if not problems else "; ".join(problems)))
+    code = EXIT_CONFIG if any(found.values()) else EXIT_OK
+    return state.emit(code, {"registry": reg.location, "problems": found})
 
 
 # --------------------------------------------------------------------------- entry points

@@ -41,6 +41,7 @@ from expensify_client import ExpensifyClient, ExpensifyError, Report
 
 from ._adapters import AcumaticaLedger, ExpensifySource
 from ._config import BridgeConfig
+from ._describe import describe_planned
 from ._errors import ConfigError, ErrorCode, Problem
 from ._keys import DocumentKind
 from ._notify import run_with_notifications
@@ -372,6 +373,7 @@ def _would(
         status=None,
         documents=tuple(found) or tuple(f"new {d.kind.value} {d.key}" for d in docs),
         total=f"{total} {docs[0].currency}" if docs else None,
+        detail=describe_planned(docs) if docs else None,  # sync --dry-run shows the lines
     )
 
 

@@ -750,3 +750,64 @@ class TestTimeoutsAndRetriesSettings:
         assert code == 2
         fields = {p["field"] for p in as_json(err)["error"]["problems"]}
         assert fields == {f"acumatica.{bad.split()[0]}"}
+
+
+class TestDryRunShowsDocuments:
+    """sync --dry-run lists each planned document with its amount, accounts and lines."""
+
+    def test_planned_lines_are_printed_whole(self, config_file, fake_sync):
+        detail = (
+            "Bill EXB-R9: 1234.56 USD, vendor EMP0001, date 2026-11-20\n"
+            "  account 61000 (subaccount=000000, project=PRJ-LONG-NAME-0001): 1000.00  Air\n"
+            "  account 62000: 234.56  Hotel"
+        )
+        would = ReportOutcome(report_id="R9", action=Action.WOULD_POST, status=None,
+                              documents=("new bill EXB-R9",), total="1234.56 USD",
+                              detail=detail)  # fmt: skip
+        fake_sync(sync_result(would))
+        code, out, err = invoke_both(["sync", "--dry-run", "--config", str(config_file)])
+        assert code == 0, err
+        assert "Planned documents (nothing written)" in out
+        for line in detail.splitlines():
+            assert line.strip() in out
+        assert "1234.56 USD" in out
+        code, out, _ = invoke_both(["sync", "--dry-run", "--config", str(config_file), "--json"])
+        assert as_json(out)["result"]["outcomes"][0]["detail"] == detail
+
+    def test_describe_planned_bill_and_journal(self):
+        from datetime import date
+        from decimal import Decimal
+
+        from acumatica_client import Bill, BillDetail, JournalTransaction, JournalTransactionDetail
+        from expense_bridge import DocumentKind, DocumentPart, PlannedDocument
+        from expense_bridge._describe import describe_planned
+
+        bill = PlannedDocument(
+            report_id="R1", part=DocumentPart.REIMBURSABLE, kind=DocumentKind.BILL,
+            key="EXB-R1", total=Decimal("80.25"), currency="USD", fingerprint="f",
+            document=Bill(type="Bill", vendor="EMP0001", date=date(2026, 11, 20), details=(
+                BillDetail(account="61000", subaccount="000000", amount=Decimal("50.00"),
+                           transaction_description="Air"),
+                BillDetail(account="62000", project="PRJ1", amount=Decimal("30.25"),
+                           transaction_description="Hotel"),
+            )),
+        )  # fmt: skip
+        journal = PlannedDocument(
+            report_id="R1", part=DocumentPart.CARD, kind=DocumentKind.JOURNAL,
+            key="[EXB-R1]", total=Decimal("12.00"), currency="USD", fingerprint="g",
+            document=JournalTransaction(transaction_date=date(2026, 11, 20), details=(
+                JournalTransactionDetail(account="61000", debit_amount=Decimal("12.00"),
+                                         credit_amount=Decimal("0"), description="Taxi"),
+                JournalTransactionDetail(account="21500", debit_amount=Decimal("0"),
+                                         credit_amount=Decimal("12.00"), description="Card"),
+            )),
+        )  # fmt: skip
+        text = describe_planned([bill, journal]).splitlines()
+        assert text == [
+            "Bill EXB-R1: 80.25 USD, vendor EMP0001, date 2026-11-20",
+            "  account 61000 (subaccount=000000): 50.00  Air",
+            "  account 62000 (project=PRJ1): 30.25  Hotel",
+            "Journal [EXB-R1]: 12.00 USD, date 2026-11-20",
+            "  account 61000: debit 12.00  Taxi",
+            "  account 21500: credit 12.00  Card",
+        ]

@@ -191,3 +191,23 @@ def test_vv_logs_no_session_secret(
         assert secret not in stderr
     for match in _HEADER_VALUE.finditer(stderr):
         assert match.group(2) in ("[redacted]", "REDACTED", "***"), match.group(0)
+
+
+@pytest.mark.loopback
+def test_dry_run_shows_amount_accounts_and_lines_and_writes_nothing(
+    setup: tuple[Path, dict[str, str], AcumaticaEmulator, list[str]],
+) -> None:
+    path, env, acu, (good, held) = setup
+    out, err = io.StringIO(), io.StringIO()
+    code = _cli.run(["sync", "--dry-run", "--config", str(path)], env=env,
+                    console=Console(file=out, width=100),
+                    err_console=Console(file=err, width=100))  # fmt: skip
+    text = out.getvalue()
+    assert code in (0, 3), err.getvalue()
+    assert acu.records("Bill") == []  # nothing written
+    if f"report {good}" in text:  # the Travel report maps (its category has a GL code)
+        assert f"EXB-{good}: 50.00 USD, vendor EMP0001" in text
+        assert "account 61000" in text
+        assert ": 50.00" in text
+    assert "Planned documents (nothing written)" in text or held in text
+    assert held in text
