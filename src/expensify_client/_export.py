@@ -513,15 +513,10 @@ def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
     except _Bad:
         return UnparsedReport(None, tuple(problems), raw)
     report_id = r.required_str("reportID")
-    if report_id is not None:
-        if report_id in seen:
-            r.record(r.at("reportID"), "duplicate report (already in this export)", report_id)
-            report_id_for_expenses = report_id
-        else:
-            seen.add(report_id)
-            report_id_for_expenses = report_id
-    else:
-        report_id_for_expenses = ""
+    if report_id in seen:
+        r.record(r.at("reportID"), "duplicate report (already in this export)", report_id)
+    elif report_id is not None:
+        seen.add(report_id)
     names: _Fields | None
     try:
         names = _Fields(
@@ -538,7 +533,7 @@ def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
     for i, item in enumerate(items):
         where = f"{r.at('transactionList')}[{i}]"
         try:
-            expense = _expense(item, where, report_id_for_expenses, problems)
+            expense = _expense(item, where, report_id or "", problems)
         except _Bad:
             hard[0] = True
             continue
