@@ -157,3 +157,19 @@ def test_package_loggers_have_a_null_handler(name: str) -> None:
     handlers = logging.getLogger(name).handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
     assert f"``{name}``" in (expense_bridge.__doc__ or "")
+
+
+def test_readme_embedding_snippet_builds_a_valid_config() -> None:
+    """The README's from_mapping example is a complete, valid configuration."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Embedding the bridge", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    head = code.split("with open_clients", 1)[0]
+    head = "\n".join(line for line in head.splitlines() if "from_toml" not in line)
+    namespace: dict[str, object] = {}
+    exec(compile(head, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    config = namespace["config"]
+    assert isinstance(config, expense_bridge.BridgeConfig)
+    assert config.policies == ("F1E2D3C4B5A69788",)
+    assert isinstance(namespace["secrets"], Secrets)
+    assert "with open_clients(config, secrets=secrets)" in code
