@@ -472,17 +472,13 @@ class TestExitCodeMapping:
         assert "policy P1 does not exist" in err
 
     def test_expensify_policy_not_found_exits_2(self, config_file, fake_sync):
-        import expensify_client
+        from expensify_client import PolicyNotFoundError
 
-        cls = getattr(expensify_client, "PolicyNotFoundError", None)
-        if cls is None:
-            pytest.skip("expensify_client.PolicyNotFoundError is not defined yet")
-        try:
-            error = cls("P1")
-        except TypeError:
-            error = cls("policy P1 not found", policy_ids=("P1",))
-        fake_sync(error=error)
-        assert invoke_both(["sync", "--config", str(config_file)])[0] == 2
+        fake_sync(error=PolicyNotFoundError(("P1",), "Policy not found"))
+        code, out, err = invoke_both(["sync", "--config", str(config_file), "--json"])
+        assert code == 2
+        assert out == ""
+        assert as_json(err)["error"]["type"] == "PolicyNotFoundError"
 
 
 class TestSecretsFromScripts:
