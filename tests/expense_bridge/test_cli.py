@@ -7,6 +7,7 @@ import importlib.metadata
 import io
 import json
 import socket
+import ssl
 from datetime import UTC, datetime
 
 import pytest
@@ -603,6 +604,12 @@ class TestConnectionErrors:
             (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
             (socket.gaierror(-2, "Name or service not known"), "DNS lookup failed"),
             (TimeoutError("timed out"), "timed out"),
+            (
+                ssl.SSLCertVerificationError(
+                    1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+                ),
+                "TLS handshake failed",
+            ),
         ],
     )
     def test_describe_each_cause(self, tmp_path, cause, expected):
