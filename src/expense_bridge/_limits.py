@@ -91,14 +91,29 @@ class DatabaseRateLimiter(RateLimiter):
         super().__init__(windows, clock=clock, sleep=sleep)
         self._store = store
         self._prefix = prefix
+        self._rows: dict[tuple[str, float], int] = {}
+        self._rows_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DatabaseRateLimiter({self._store!r}, windows={self.windows!r})"
 
     def reserve(self, key: str) -> float:
         """Reserve the earliest send time every process's history allows (clock seconds)."""
-        delay = self._store.reserve_send(self._prefix + key, _padded(self.windows), self._clock)
-        return self._clock() + delay  # measured after the booking: never earlier than it
+        delay, row = self._store.reserve_send_row(
+            self._prefix + key, _padded(self.windows), self._clock
+        )
+        at = self._clock() + delay  # measured after the booking: never earlier than it
+        if row is not None:
+            with self._rows_lock:
+                self._rows[(key, at)] = row
+        return at
+
+    def finished(self, key: str, reserved: float) -> None:
+        """Move the shared booking to the call's completion time (see the base class)."""
+        with self._rows_lock:
+            row = self._rows.pop((key, reserved), None)
+        if row is not None:
+            self._store.finish_send(row, self._clock)
 
 
 _RESERVE_LUA = """
@@ -143,10 +158,18 @@ return 0
 """
 
 
+_FINISH_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+return redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+"""
+
+
 def _reserve_redis(
-    client: Any, script: Any, key: str, windows: Sequence[tuple[int, float]]
+    client: Any, script: Any, key: str, windows: Sequence[tuple[int, float]], member: str = ""
 ) -> float:
-    args: list[Any] = [max(p for _, p in windows), max(n for n, _ in windows), uuid.uuid4().hex]
+    member = member or uuid.uuid4().hex
+    args: list[Any] = [max(p for _, p in windows), max(n for n, _ in windows), member]
     for max_calls, period in windows:
         args += [max_calls, period]
     return float(script(keys=[key], args=args, client=client))
@@ -173,6 +196,7 @@ class RedisRateLimiter(RateLimiter):
         self._client: Any = None
         self._script: Any = None
         self._open_lock = threading.Lock()
+        self._members: dict[tuple[str, float], str] = {}
 
     def __repr__(self) -> str:
         return f"RedisRateLimiter(windows={self.windows!r})"
@@ -189,8 +213,20 @@ class RedisRateLimiter(RateLimiter):
     def reserve(self, key: str) -> float:
         """Reserve the earliest send time the shared windows allow (clock seconds)."""
         client, script = self._redis()
-        delay = _reserve_redis(client, script, self._prefix + key, _padded(self.windows))
-        return self._clock() + delay
+        member = uuid.uuid4().hex
+        delay = _reserve_redis(client, script, self._prefix + key, _padded(self.windows), member)
+        at = self._clock() + delay
+        with self._open_lock:
+            self._members[(key, at)] = member
+        return at
+
+    def finished(self, key: str, reserved: float) -> None:
+        """Move the shared booking to the call's completion time (Redis server clock)."""
+        with self._open_lock:
+            member = self._members.pop((key, reserved), None)
+        if member is not None:
+            client, _ = self._redis()
+            client.eval(_FINISH_LUA, 1, self._prefix + key, member)
 
     def close(self) -> None:
         """Close the Redis connection pool."""

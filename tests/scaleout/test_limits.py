@@ -163,3 +163,17 @@ def test_licence_rate_is_shared(backend: tuple[str, str]) -> None:
     times = [a.reserve() if i % 2 else b.reserve() for i in range(25)]
     assert _violations(times, ((10, 60.0),)) == []
     assert max(times) - min(times) >= 120 - 1e-3
+
+
+def test_completion_time_spaces_later_sends(backend: tuple[str, str]) -> None:
+    """A call that arrives late (slow network, a descheduled worker) is counted by the
+    vendor at arrival: later bookings are spaced from its completion, not its booking."""
+    kind, where = backend
+    limiter = _limiter(kind, where)
+    first = limiter.reserve("late@example.com")
+    others = [limiter.reserve("late@example.com") for _ in range(4)]
+    time.sleep(0.5)  # the first call completes half a second after it was booked
+    limiter.finished("late@example.com", first)
+    sixth = limiter.reserve("late@example.com")
+    assert max(others) - first < 1
+    assert sixth - first >= 10.5

@@ -1012,10 +1012,11 @@ class DatabaseStore:
 
     # ------------------------------------------------------------------ rate limits
 
-    def reserve_send(
+    def reserve_send_row(
         self, key: str, windows: Sequence[tuple[int, float]], clock: Callable[[], float]
-    ) -> float:
-        """Reserve the earliest send every window allows for ``key``; seconds to wait.
+    ) -> tuple[float, int | None]:
+        """Reserve the earliest send every window allows for ``key``: ``(seconds to wait,
+        the booking's row for finish_send)``.
 
         ``windows``: ``(max_calls, period_seconds)`` pairs; ``clock``: epoch seconds, read
         once the key's lock is held. Serialised per key (SQLite's write lock; a PostgreSQL
@@ -1047,8 +1048,29 @@ class DatabaseStore:
             for max_calls, period in windows:
                 if len(sent) >= max_calls:
                     at = max(at, sent[-max_calls] + period)
-            conn.execute(sa.insert(RATE_SENDS).values(key=key, at=at))
-            return float(at - now)
+            row = conn.execute(sa.insert(RATE_SENDS).values(key=key, at=at)).inserted_primary_key
+            return float(at - now), (int(row[0]) if row else None)
+
+    def reserve_send(
+        self, key: str, windows: Sequence[tuple[int, float]], clock: Callable[[], float]
+    ) -> float:
+        """Reserve the earliest send every window allows for ``key``; seconds to wait.
+
+        See :meth:`reserve_send_row` (which also returns the booking's row).
+        """
+        return self.reserve_send_row(key, windows, clock)[0]
+
+    def finish_send(self, row: int, clock: Callable[[], float]) -> None:
+        """Move a booked send to its completion time (if later): the vendor counted it
+        no later than that, so later bookings are spaced from it."""
+        s = RATE_SENDS.c
+        with self._tx(write=True) as conn:
+            now: sa.ColumnElement[Any] = (
+                sa.extract("epoch", sa.func.clock_timestamp())
+                if conn.dialect.name == "postgresql"
+                else sa.literal(clock())
+            )
+            conn.execute(sa.update(RATE_SENDS).where((s.id == row) & (s.at < now)).values(at=now))
 
 
 @contextmanager
