@@ -607,3 +607,18 @@ def test_rendering_round_trips_any_values_and_shows_unset_ones_as_empty(
     seeded = {"AccountCD", "Description", "Active", "ChartOfAccountsOrder", "LastModifiedDateTime"}
     untouched = set(ENTITY_FIELDS["24.200.001"]["Account"]) - seeded
     assert all(body[name] == {} for name in untouched)
+
+
+def test_a_file_on_a_detail_line_through_its_link_shows_with_details_files() -> None:
+    emu = tenant()
+    client = signed_in(emu)
+    saved = client.put("/Bill", json=bill(), params={"$expand": "Details"}).json()
+    line = saved["Details"][0]
+    link = line["_links"]["files:put"].replace("{filename}", "line.jpg")
+    assert client.put(f"{HOST}{link}", content=b"jpeg").status_code == 204
+    got = client.get(f"/Bill/{saved['id']}", params={"$expand": "Details,Details/files"}).json()
+    validate_entity("24.200.001", "Bill", got)
+    [attached] = got["Details"][0]["files"]
+    assert attached["filename"] == "line.jpg"
+    assert client.get(f"{HOST}{attached['href']}").content == b"jpeg"
+    assert "files" not in got  # the header has none

@@ -243,7 +243,9 @@ class Backend:
                     inner = {e[len(key) + 1 :] for e in expanded if e.startswith(key + "/")}
                     rows = []
                     for i, row in enumerate(value or []):
-                        rendered = self.render(kind[:-2], row, expand=inner, row_number=i + 1)
+                        rendered = self.render(
+                            kind[:-2], row, expand=inner, row_number=i + 1, base=base
+                        )
                         if base is not None and target is not None:
                             rendered["_links"] = {
                                 "files:put": (
@@ -279,7 +281,8 @@ class Backend:
         return out
 
     def file_links(self, record_id: str, base: str) -> list[dict[str, Any]]:
-        """``FileLink`` objects of a record's attachments (``comment`` from 24.200.001)."""
+        """``FileLink`` objects of a record's attachments (``comment`` from 24.200.001,
+        when the file has one)."""
         links = []
         for stored in self.files.get(record_id, {}).values():
             link: dict[str, Any] = {
@@ -287,8 +290,8 @@ class Backend:
                 "filename": stored.filename,
                 "href": f"{base}/files/{stored.id}",
             }
-            if self.version >= "24.200.001":
-                link["comment"] = stored.comment
+            if self.version >= "24.200.001" and stored.comment is not None:
+                link["comment"] = stored.comment  # omitted when there is none [INF]
             links.append(link)
         return links
 

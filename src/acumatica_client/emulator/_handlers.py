@@ -944,13 +944,20 @@ class EntityHandlers:
         )
 
     def record_by_note(self, note_id: str) -> tuple[str, dict[str, Any]]:
-        """The entity and record whose ``id`` (NoteID) is ``note_id`` (``files:put`` form)."""
+        """The entity and record (or detail line) whose ``id`` is ``note_id``.
+
+        The ``files:put`` link form addresses a record or one of its detail lines by id.
+        """
         b = self.backend
         with b.lock:
             for entity, rows in b.records.items():
                 for row in rows:
                     if row.get("id") == note_id:
                         return entity, row
+                    for value in row.values():
+                        for line in value if isinstance(value, list) else ():
+                            if isinstance(line, dict) and line.get("id") == note_id:
+                                return entity, line
         raise _not_found(self.not_found_status)
 
 
