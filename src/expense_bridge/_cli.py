@@ -43,9 +43,13 @@ from urllib.parse import urlsplit
 
 import attrs
 import click
+from rich.align import AlignMethod
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.rule import Rule
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 import acumatica_client
 import expensify_client
@@ -1286,11 +1290,33 @@ def _pre_scan(raw: Sequence[str]) -> tuple[bool, str]:
     return "--json" in options, command
 
 
+#: Width of rules (``console.rule``) on a non-terminal console, whose lines are unbounded.
+RULE_WIDTH: Final = 100
+
+
+class _UncutConsole(Console):
+    """A console for non-terminal output (cron mail, CI logs): lines are never cut, so IDs,
+    codes, e-mails and timestamps stay whole, but rules are :data:`RULE_WIDTH` wide."""
+
+    def rule(
+        self,
+        title: str | Text = "",
+        *,
+        characters: str = "─",
+        style: str | Style = "rule.line",
+        align: AlignMethod = "center",
+    ) -> None:
+        """A horizontal rule at most :data:`RULE_WIDTH` wide (see :meth:`Console.rule`)."""
+        rule = Rule(title=title, characters=characters, style=style, align=align)
+        self.print(rule, width=min(self.width, RULE_WIDTH))
+
+
 def _default_console(stream: IO[str]) -> Console:
-    """A console on ``stream``; not a terminal: wide enough that nothing is cut."""
+    """A console on ``stream``; not a terminal: wide enough that nothing is cut (rules
+    stay :data:`RULE_WIDTH` wide)."""
     console = Console(file=stream)
     if not console.is_terminal:
-        console = Console(file=stream, width=10_000, no_color=True)
+        console = _UncutConsole(file=stream, width=10_000, no_color=True)
     return console
 
 

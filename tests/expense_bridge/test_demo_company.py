@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -153,3 +154,64 @@ def test_the_mapping_holds_exactly_the_designed_reports(company):
     assert held == {h.report_id: {h.code} for h in company.held}
     assert kinds["BILL"] >= 140
     assert kinds["JOURNAL"] >= 10
+
+
+def _card_only(report):
+    return not any(e.reimbursable for e in report.expenses)
+
+
+def test_card_only_reports_stay_approved(company):
+    """Expensify never reimburses a report with nothing reimbursable: it is final at APPROVED."""
+    card_only = [r for r in company.reports if _card_only(r)]
+    assert card_only, "the company has an all-card report"
+    for report in card_only:
+        assert report.status is ReportState.APPROVED, report.report_id
+        assert report.reimbursed is None
+    reimbursed = [r for r in company.reports if r.status is ReportState.REIMBURSED]
+    assert reimbursed, "some reimbursable reports are paid (the cash trigger has work)"
+    assert all(r.reimbursed is not None and not _card_only(r) for r in reimbursed)
+    assert any(r.status is ReportState.APPROVED and not _card_only(r) for r in company.reports)
+
+
+@pytest.mark.parametrize("seed", [7, 8, 11])
+def test_the_faithful_expensify_emulator_accepts_the_seeding(seed):
+    """Every report's workflow is one the emulator (like Expensify) allows, in any company."""
+    from expense_bridge.demo._run import seed_expensify_policy, seed_expensify_reports
+    from expensify_client.emulator import ExpensifyEmulator
+
+    company = build_company(seed, today=TODAY)
+    emulator = ExpensifyEmulator()
+    seed_expensify_policy(emulator, company, secret="demo-secret")
+    assert seed_expensify_reports(emulator, company) == len(company.reports)
+    for report in company.reports:
+        assert emulator.report(report.report_id)["state"] == report.status.value, report
+
+
+def test_expensify_429s_counts_both_envelopes():
+    from expense_bridge.demo._run import expensify_429s
+    from expensify_client.emulator import LoggedRequest
+
+    def logged(http_status, response_code):
+        return LoggedRequest(at=datetime(2025, 6, 30, tzinfo=UTC), method="POST",
+                             path="/Integration-Server/ExpensifyIntegrations", job="file",
+                             partner_user_id="p", http_status=http_status,
+                             response_code=response_code, retry_count=None)  # fmt: skip
+
+    log = [logged(200, 200), logged(429, 429), logged(200, 429), logged(200, None)]
+    assert expensify_429s(log) == 2
+    assert expensify_429s(log[:1]) == 0
+
+
+def test_non_terminal_console_keeps_lines_whole_and_rules_short():
+    from expense_bridge._cli import RULE_WIDTH, _default_console
+
+    out = io.StringIO()
+    console = _default_console(out)
+    assert not console.is_terminal
+    email = "approver.with.a.very.long.address@" + "subsidiary" * 30 + ".example.com"
+    console.rule("Northwind Advisory LLP demo")
+    console.print(f"held for {email}")
+    rule, line = out.getvalue().splitlines()
+    assert "Northwind Advisory LLP demo" in rule
+    assert len(rule) == RULE_WIDTH
+    assert line == f"held for {email}"

@@ -661,9 +661,14 @@ def _report(
     approved = max(approved, submitted + timedelta(minutes=30))
     reimbursed: datetime | None = None
     status = ReportState.APPROVED
+    # A card-only report has nothing to reimburse: it is final at APPROVED (Expensify never
+    # reimburses it). The draws are made either way so that the rest of the company is the
+    # same whatever the report's expenses are.
     if approved.date() + timedelta(days=5) < today and rng.random() < 0.55:
-        reimbursed = approved + timedelta(days=rng.randint(2, 5), hours=rng.randint(0, 8))
-        status = ReportState.REIMBURSED
+        paid_at = approved + timedelta(days=rng.randint(2, 5), hours=rng.randint(0, 8))
+        if any(d.reimbursable for d in drafts):
+            reimbursed = paid_at
+            status = ReportState.REIMBURSED
     expenses = tuple(
         _expense(d, ids=ids, report_id=report_id, inserted=created + timedelta(minutes=3 * i))
         for i, d in enumerate(sorted(drafts, key=lambda d: d.day))

@@ -10,10 +10,11 @@ servers. Nothing is left running and the temporary directory is removed.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,7 +26,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from acumatica_client.emulator import AcumaticaEmulator
-from expensify_client import Expense
+from expensify_client import Expense, ReportState
 from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator
 
 from .._cli import render_audit, render_provisioning
@@ -172,7 +173,11 @@ def seed_expensify_policy(emulator: ExpensifyEmulator, company: Company, *, secr
 
 
 def seed_expensify_reports(emulator: ExpensifyEmulator, company: Company) -> int:
-    """Every report with its workflow (submitted, approved, reimbursed) at its timestamps."""
+    """Every report with its workflow (submitted, approved, reimbursed) at its timestamps.
+
+    The company never reimburses a card-only report (the emulator, like Expensify, refuses:
+    nothing is owed to the employee, so such a report is final at APPROVED).
+    """
     for report in company.reports:
         emulator.add_report(
             report.policy_id,
@@ -190,6 +195,12 @@ def seed_expensify_reports(emulator: ExpensifyEmulator, company: Company) -> int
         if report.reimbursed is not None:
             emulator.reimburse(report.report_id, report.reimbursed)
     return len(company.reports)
+
+
+def expensify_429s(log: Sequence[Any]) -> int:
+    """How many of the emulator's logged answers were rate-limit refusals (HTTP 429, or
+    ``responseCode`` 429 in a 200 envelope)."""
+    return sum(1 for r in log if r.http_status == 429 or r.response_code == 429)
 
 
 # --------------------------------------------------------------------------- summary
@@ -259,6 +270,16 @@ def _print_summary(
     console.print(held)
 
 
+def _seeded_reports_line(company: Company, count: int) -> str:
+    states = Counter(r.status for r in company.reports)
+    card_only = sum(1 for r in company.reports if not any(e.reimbursable for e in r.expenses))
+    return (
+        f"Seeded {count} reports in Expensify: {states[ReportState.REIMBURSED]} reimbursed, "
+        f"{states[ReportState.APPROVED]} approved ({card_only} card-only, final at APPROVED: "
+        "nothing to reimburse)."
+    )
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -314,7 +335,9 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
     console.print(
         f"Seeded Acumatica: {', '.join(f'{n} {e}' for e, n in sorted(seeded.items()))}; "
         f"Expensify: policy {company.policy.policy_id} ({len(company.policy.categories)} "
-        "categories with GL codes, client projects as tags)."
+        "categories with GL codes, client projects as tags). Expensify's policy getter "
+        "answers categories without GL codes (its documented shape): each line's account "
+        "comes from the export's categoryGlCode."
     )
     with tempfile.TemporaryDirectory(prefix="expense-bridge-demo-") as tmp_name:
         tmp = Path(tmp_name)
@@ -335,11 +358,13 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
             )
             store = SQLiteStore(config.state_path)
             with open_clients(config, vault=vault) as (acu_client, exp_client):
+                marks = [len(expensify.request_log)]
                 with console.status("Provisioning employees, categories and tags…"):
                     provisioned = provision_all(config, acumatica=acu_client, expensify=exp_client)
+                marks.append(len(expensify.request_log))
                 render_provisioning(console, provisioned)
                 count = seed_expensify_reports(expensify, company)
-                console.print(f"Seeded {count} approved or reimbursed reports in Expensify.")
+                console.print(_seeded_reports_line(company, count))
                 with Progress(console=console, transient=True) as bar:
                     task = bar.add_task("First sync: posting", total=None)
 
@@ -348,27 +373,40 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
 
                     first = sync(config, acumatica=acu_client, expensify=exp_client,
                                  store=store, progress=progress)  # fmt: skip
+                marks.append(len(expensify.request_log))
                 _print_summary(console, company, acumatica, first)
                 before = ledger_summary(acumatica)[0]
                 with console.status("Second sync: nothing new should be posted…"):
                     second = sync(config, acumatica=acu_client, expensify=exp_client,
                                   store=store)  # fmt: skip
+                marks.append(len(expensify.request_log))
                 after = ledger_summary(acumatica)[0]
                 with console.status("Provisioning again: nothing should change…"):
                     again = provision_all(config, acumatica=acu_client, expensify=exp_client)
+                marks.append(len(expensify.request_log))
+            log = expensify.request_log
+            throttled = [expensify_429s(log[a:b]) for a, b in itertools.pairwise(marks)]
             created_again = sum(after.values()) - sum(before.values())
             calls = Table(title="API calls")
-            for column in ("run", "Acumatica", "Expensify"):
+            for column in ("run", "Acumatica", "Expensify", "Expensify 429s"):
                 calls.add_column(column, justify="right" if column != "run" else "left")
-            calls.add_row("first sync", str(first.calls.acumatica), str(first.calls.expensify))
-            calls.add_row("second sync", str(second.calls.acumatica), str(second.calls.expensify))
-            calls.add_row("provisioning (each run)", "-", str(provisioned.expensify_calls))
+            calls.add_row("provisioning", "-", str(provisioned.expensify_calls), str(throttled[0]))
+            calls.add_row("first sync", str(first.calls.acumatica), str(first.calls.expensify),
+                          str(throttled[1]))  # fmt: skip
+            calls.add_row("second sync", str(second.calls.acumatica),
+                          str(second.calls.expensify), str(throttled[2]))  # fmt: skip
+            calls.add_row("provisioning again", "-", str(again.expensify_calls), str(throttled[3]))
             console.print(calls)
             changes_again = len(again.employees.plan.changes)
+            posted_again = sum(1 for o in second.outcomes if o.action is Action.POSTED)
+            total_429s = sum(throttled)
+            ok = created_again == 0 and posted_again == 0 and changes_again == 0
+            ok = ok and total_429s == 0
             console.print(
-                f"Second sync pulled {second.pulled} reports and created {created_again} "
-                f"documents; second provisioning found {changes_again} employee changes "
-                f"({'as expected' if created_again == 0 and changes_again == 0 else 'UNEXPECTED'})."
+                f"Second sync pulled {second.pulled} reports, posted {posted_again} and created "
+                f"{created_again} documents; second provisioning found {changes_again} employee "
+                f"changes; Expensify answered {total_429s} requests with 429 (rate limited) "
+                f"({'as expected' if ok else 'UNEXPECTED'})."
             )
             shown = next((o.report_id for o in first.outcomes if o.action is Action.POSTED), None)
             if shown is not None:
@@ -376,4 +414,4 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
             store.close()
     if json_output:
         console.print_json(data={"first": first.to_dict(), "second": second.to_dict()})
-    return 0 if created_again == 0 and changes_again == 0 else 1
+    return 0 if ok else 1
