@@ -552,6 +552,27 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         default=_DEFAULT_RULES.mark_reimbursed_when_paid,
     ),
     _Opt(
+        ("rules", "prefer_policy_gl_code"),
+        "bool",
+        "Take a category's GL code from the policy getter before the export's categoryGlCode "
+        "(default: the export's code; the getter's only where the export has none).",
+        default=_DEFAULT_RULES.prefer_policy_gl_code,
+    ),
+    _Opt(
+        ("rules", "post_card_only_approved"),
+        "bool",
+        "Cash trigger (REIMBURSED): post card-only reports (nothing to reimburse) once "
+        "APPROVED, where they are final.",
+        default=_DEFAULT_RULES.post_card_only_approved,
+    ),
+    _Opt(
+        ("rules", "post_closed"),
+        "bool",
+        "Also post reports closed by a Submit-and-Close policy (website 'Closed', export "
+        "state ARCHIVED).",
+        default=_DEFAULT_RULES.post_closed,
+    ),
+    _Opt(
         ("rules", "tax_categories"),
         "table",
         "Expensify tax code (or tax name) -> Acumatica tax category set on the bill line of "
@@ -1131,6 +1152,9 @@ def _build(
                 mark_reimbursed_when_paid=rules["mark_reimbursed_when_paid"],
                 tax_categories=rules["tax_categories"],
                 tax_account=rules["tax_account"],
+                prefer_policy_gl_code=rules["prefer_policy_gl_code"],
+                post_card_only_approved=rules["post_card_only_approved"],
+                post_closed=rules["post_closed"],
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

@@ -13,7 +13,8 @@ fakes. Each method states its call budget, which the sync's budget rests on:
   ``release`` one action.
 * :class:`ExpenseSource` -- ``fetch_reports`` one export job plus download polls, never
   marking; ``get_policies`` one getter; ``acknowledge`` one export job whose ``onFinish``
-  marks the listed reports exported with the label.
+  marks the listed reports exported with the label, and the download of its file (the
+  reports it lists are the ones marked).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from acumatica_client import Bill, JournalTransaction
-from expensify_client import Policy, Report, ReportState
+from expensify_client import Policy, Report, ReportState, UnparsedReport
 
 from ._catalog import LedgerCatalog
 from ._keys import DocumentKind
@@ -98,8 +99,10 @@ class ExpenseSource(Protocol):
         start_date: date | None,
         end_date: date | None,
         exclude_label: str,
-    ) -> list[Report]:
+    ) -> list[Report | UnparsedReport]:
         """One export (no marking) of reports in ``states`` not carrying ``exclude_label``.
+
+        A report the export carries but that cannot be built is an ``UnparsedReport``.
 
         ``approved_after`` keeps reports approved strictly after that day; ``start_date`` /
         ``end_date`` bound the later of created/submitted, inclusive.
@@ -108,7 +111,7 @@ class ExpenseSource(Protocol):
 
     def fetch_by_ids(
         self, report_ids: Sequence[str], states: Sequence[ReportState]
-    ) -> list[Report]:
+    ) -> list[Report | UnparsedReport]:
         """The current content of ``report_ids`` that are (still) in ``states``."""
         ...
 
@@ -116,6 +119,12 @@ class ExpenseSource(Protocol):
         """The policies with categories and tags (one getter call)."""
         ...
 
-    def acknowledge(self, report_ids: Sequence[str], label: str) -> None:
-        """Mark ``report_ids`` exported with ``label`` (one export job; none when empty)."""
+    def acknowledge(
+        self, report_ids: Sequence[str], label: str, states: Sequence[ReportState]
+    ) -> frozenset[str]:
+        """Mark ``report_ids`` (in any of ``states``) exported with ``label``.
+
+        Returns the IDs Expensify confirms it marked (the job's own answer); only those
+        are recorded as acknowledged. One export job plus its download; none when empty.
+        """
         ...

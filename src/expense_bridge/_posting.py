@@ -41,7 +41,7 @@ from acumatica_client import (
     UnprocessableEntityError,
     ValidationError,
 )
-from expensify_client import Category, Policy, Report
+from expensify_client import Category, ExpensifyError, Policy, Report, cents_to_decimal
 
 from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
@@ -49,7 +49,7 @@ from ._keys import DocumentKind
 from ._ledger import NoDocumentNumberError
 from ._ports import Ledger, LedgerDocument
 from ._results import Action, ReportOutcome
-from ._rules import PostingRules
+from ._rules import CardTarget, PostingRules
 from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore
 from ._tax import plan_with_tax
 from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument, content_fingerprint, plan_report
@@ -68,7 +68,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Called at each step boundary with (step, report_id); tests raise from it to simulate
-#: crashes. Steps: "claimed", "intent", "created", "recorded", "posted".
+#: crashes or run another worker in between. Steps: "claimed" (lease taken or taken
+#: again), "looked_up" (its keys looked up after that claim), "intent", "created",
+#: "recorded", "posted".
 StepHook = Callable[[str, str], None]
 
 
@@ -180,11 +182,15 @@ def plan_or_hold(
 ) -> tuple[PlannedDocument, ...] | ReportOutcome:
     """Plan a report; a mapping error holds it (recorded unless ``ctx`` is None: dry run)."""
     try:
-        return plan_with_tax(
-            lambda: plan_report(
-                report, policy=policy, catalog=catalog, rules=rules, posting_date=posting_date
-            ),
+        return _checked_total(
             report,
+            plan_with_tax(
+                lambda: plan_report(
+                    report, policy=policy, catalog=catalog, rules=rules, posting_date=posting_date
+                ),
+                report,
+                rules,
+            ),
             rules,
         )
     except MappingError as exc:
@@ -197,6 +203,47 @@ def plan_or_hold(
             )
         ctx.store.save_snapshot(ctx.connection, report, content_fingerprint(report), ctx.clock())
         return _hold(ctx, report, exc.problems, step="plan")
+
+
+def _checked_total(
+    report: Report, plan: tuple[PlannedDocument, ...], rules: PostingRules
+) -> tuple[PlannedDocument, ...]:
+    mismatch = total_problem(report, plan, rules)
+    if mismatch is not None:
+        raise MappingError(report.report_id, (mismatch,))
+    return plan
+
+
+def total_problem(
+    report: Report, planned: Sequence[PlannedDocument], rules: PostingRules
+) -> Problem | None:
+    """``TOTAL_MISMATCH`` when the planned lines do not add up to the report's total.
+
+    The report total (``total``, in the report currency: converted amounts, refunds
+    negative) must equal the sum of the planned documents' signed nets. Checked only when
+    every expense is carried by some document (card spend skipped by the rules is not).
+    """
+    if rules.card_target is CardTarget.SKIP and any(not e.reimbursable for e in report.expenses):
+        return None
+    try:
+        expected = cents_to_decimal(report.total_cents, report.currency)
+    except ExpensifyError:
+        return None  # the mapping already judged the currency
+    planned_total = sum((p.total for p in planned), start=Decimal(0))
+    if planned_total == expected:
+        return None
+    return Problem(
+        code=ErrorCode.TOTAL_MISMATCH,
+        field="total",
+        message=(
+            f"report {report.report_id} totals {expected} {report.currency} in Expensify but "
+            f"its planned lines add up to {planned_total} {report.currency}; nothing is posted"
+        ),
+        fix=(
+            "Check the report's expenses in Expensify (a missing, hidden or re-converted "
+            "expense), correct it, then run 'expense-bridge replay' for this report."
+        ),
+    )
 
 
 def _changed(report: Report, stored_fingerprint: str) -> Problem:
@@ -377,12 +424,14 @@ def _post_claimed(
         earlier = None if record is None else record.fingerprint
         # Adopt only what matches: every document found by key is compared with what the
         # mapping writes now, before the new content is recorded as the report's intent.
+        checked: dict[str, LedgerDocument] = {}
         for document in planned:
             found = existing.get(document.key)
             if document.key not in known and found is not None:
                 mismatch = _mismatch(ctx, report, document, found, earlier, fingerprint)
                 if mismatch is not None:
                     return _hold(ctx, report, [mismatch], step="lookup")
+                checked[document.key] = found
         ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.audit(rid, "intent", "recorded", detail=", ".join(p.key for p in planned))
@@ -401,14 +450,18 @@ def _post_claimed(
                 if not ctx.store.claim(ctx.connection, rid, ctx.owner, claimed_at,
                                        ctx.lease_seconds):  # fmt: skip
                     return _skipped(ctx, rid)
-                existing = dict(ctx.ledger.find_documents([(document.kind, document.key)]))
+                ctx.on_step("claimed", rid)
+                # Every key of the report, not only this one: what the old look-up said
+                # about the others is as stale as what it said about this one.
+                keys = [(d.kind, d.key) for d in planned if d.key not in known]
+                existing = dict(ctx.ledger.find_documents(keys))
                 ctx.audit(rid, "lookup", "repeated", detail="lease renewed before a create")
                 ctx.on_step("looked_up", rid)
                 found = existing.get(document.key)
-                if found is not None:
-                    mismatch = _mismatch(ctx, report, document, found, None, fingerprint)
-                    if mismatch is not None:
-                        return _hold(ctx, report, [mismatch], step="lookup")
+            if found is not None and checked.get(document.key) != found:
+                mismatch = _mismatch(ctx, report, document, found, None, fingerprint)
+                if mismatch is not None:
+                    return _hold(ctx, report, [mismatch], step="lookup")
             if found is not None:
                 doc = found
                 ctx.audit(rid, "lookup", "adopted", document=doc.number, detail=document.key)

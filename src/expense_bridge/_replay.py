@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from acumatica_client import AcumaticaClient
-from expensify_client import ExpensifyClient, Policy, Report
+from expensify_client import ExpensifyClient, Policy, Report, UnparsedReport
 
 from ._adapters import AcumaticaLedger, ExpensifySource
 from ._catalog import LedgerCatalog
@@ -116,11 +116,17 @@ def replay(
         report = record.report()
         if expensify is not None:
             source = ExpensifySource(expensify)
-            fresh = source.fetch_by_ids([report_id], config.rules.trigger.report_states)
+            fresh = source.fetch_by_ids([report_id], config.rules.pull_states())
             if not fresh:
                 raise BridgeError(
                     f"report {report_id} is no longer {config.rules.trigger.value.lower()} in "
                     "Expensify (re-opened or rejected); nothing was posted"
+                )
+            if isinstance(fresh[0], UnparsedReport):
+                problems = "; ".join(str(p) for p in fresh[0].problems)
+                raise BridgeError(
+                    f"report {report_id} cannot be read from the export ({problems}); "
+                    "nothing was posted"
                 )
             report = fresh[0]
             if policy is None:

@@ -117,3 +117,41 @@ class PostingRules:
     # lines, or (tax_account) each expense's tax split onto its own line on that account.
     tax_categories: Mapping[str, str] = attrs.field(factory=dict)
     tax_account: str | None = None
+    # GL codes: the export's ``categoryGlCode`` is the source of each line's account; the
+    # policy getter's category GL code (absent from its documented shape) is preferred
+    # only when this is set (else used only where the export has none).
+    prefer_policy_gl_code: bool = False
+    # Report states (see :meth:`Trigger.report_states`): with the cash trigger, card-only
+    # reports (nothing to reimburse, final at APPROVED) are posted once approved; reports
+    # closed by a Submit-and-Close policy (website "Closed", filter state ARCHIVED) are
+    # posted when ``post_closed`` is set.
+    post_card_only_approved: bool = True
+    post_closed: bool = False
+
+    def pull_states(self) -> tuple[ReportState, ...]:
+        """The export states a pull asks for (the trigger's, plus the options above)."""
+        states = list(self.trigger.report_states)
+        if self.trigger is Trigger.REIMBURSED and self.post_card_only_approved:
+            states.append(ReportState.APPROVED)  # card-only ones are kept by is_ready()
+        if self.post_closed:
+            states.append(ReportState.ARCHIVED)
+        return tuple(dict.fromkeys(states))
+
+    def is_ready(self, status: ReportState | None, reimbursable_spend: bool) -> bool:
+        """Whether a pulled report in ``status`` is final for this trigger.
+
+        ``reimbursable_spend``: the report has out-of-pocket expenses to reimburse. A
+        reimbursable report approved but not reimbursed waits under the cash trigger.
+        """
+        if status is None:
+            return False
+        if status in self.trigger.report_states:
+            return True
+        if status is ReportState.ARCHIVED:
+            return self.post_closed
+        return (
+            status is ReportState.APPROVED
+            and self.trigger is Trigger.REIMBURSED
+            and self.post_card_only_approved
+            and not reimbursable_spend
+        )

@@ -19,10 +19,15 @@ from expensify_client import (
     Policy,
     Report,
     ReportState,
-    parse_report_export,
+    UnparsedReport,
+    iter_report_export,
 )
 
-__all__ = ["ExpensifySource"]
+#: Every state a posted report can be found in (re-opened, approved, reimbursed, closed):
+#: the acknowledgement and the re-read of carried-over reports ask for all of them.
+ALL_STATES: tuple[ReportState, ...] = tuple(ReportState)
+
+__all__ = ["ALL_STATES", "ExpensifySource"]
 
 
 class ExpensifySource:
@@ -46,8 +51,13 @@ class ExpensifySource:
         start_date: date | None,
         end_date: date | None,
         exclude_label: str,
-    ) -> list[Report]:
-        """One export (no marking) of reports in ``states`` not yet carrying ``exclude_label``."""
+    ) -> list[Report | UnparsedReport]:
+        """One export (no marking) of reports in ``states`` not yet carrying ``exclude_label``.
+
+        Read report by report: one that cannot be built comes back as an
+        :class:`~expensify_client.UnparsedReport` naming its problems; the others are
+        unaffected.
+        """
         filters = ExportFilters(
             policy_ids=tuple(policy_ids),
             approved_after=approved_after,
@@ -57,25 +67,42 @@ class ExpensifySource:
         )
         request = ExportRequest(filters=filters, report_states=tuple(states))
         data = self.client.export_and_download(request, today=self.today)
-        return parse_report_export(data)
+        return list(iter_report_export(data))
 
     def fetch_by_ids(
         self, report_ids: Sequence[str], states: Sequence[ReportState]
-    ) -> list[Report]:
+    ) -> list[Report | UnparsedReport]:
         """The current content of ``report_ids`` if they are (still) in ``states``."""
         request = ExportRequest(
             filters=ExportFilters(report_ids=tuple(report_ids)), report_states=tuple(states)
         )
-        return parse_report_export(self.client.export_and_download(request, today=self.today))
+        data = self.client.export_and_download(request, today=self.today)
+        return list(iter_report_export(data))
 
     def get_policies(self, ids: Iterable[str]) -> Mapping[str, Policy]:
         """The synced policies with categories and tags (one getter call)."""
         return self.client.get_policies(tuple(ids), ("categories", "tags", "reportFields"))
 
-    def acknowledge(self, report_ids: Sequence[str], label: str) -> None:
-        """Mark ``report_ids`` exported with ``label``: one export job, ``onFinish`` marking."""
+    def acknowledge(
+        self, report_ids: Sequence[str], label: str, states: Sequence[ReportState] = ALL_STATES
+    ) -> frozenset[str]:
+        """Mark ``report_ids`` exported with ``label``; the IDs Expensify says it marked.
+
+        One export job (``reportIDList``, every state in ``states``, ``onFinish``
+        ``markAsExported``) and the download of its file: the reports in that file are
+        the ones the job exported, hence marked. A report missing from it (deleted, in
+        another state) was not marked and is not reported as such.
+        """
         if not report_ids:
-            return
+            return frozenset()
         filters = ExportFilters(report_ids=tuple(report_ids))
-        request = ExportRequest(filters=filters, mark_as_exported=label)
-        self.client.export_files(request, today=self.today)
+        request = ExportRequest(
+            filters=filters, report_states=tuple(states), mark_as_exported=label
+        )
+        names = self.client.export_files(request, today=self.today)
+        marked: set[str] = set()
+        for name in names[:1]:
+            for item in iter_report_export(self.client.download(name)):
+                if item.report_id is not None:
+                    marked.add(item.report_id)
+        return frozenset(marked & set(report_ids))

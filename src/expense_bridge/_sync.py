@@ -36,8 +36,18 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from acumatica_client import AcumaticaClient, AcumaticaError
-from expensify_client import ExpensifyClient, ExpensifyError, Report
+import attrs
+
+from acumatica_client import AcumaticaClient, AcumaticaError, EndpointVersionError
+from expensify_client import (
+    ExpensifyClient,
+    ExpensifyError,
+    Policy,
+    PolicyNotFoundError,
+    Report,
+    ReportState,
+    UnparsedReport,
+)
 
 from ._adapters import AcumaticaLedger, ExpensifySource
 from ._config import BridgeConfig
@@ -57,8 +67,9 @@ from ._posting import (
 )
 from ._results import Action, CallCounts, ReportOutcome, SyncResult
 from ._rules import Trigger
+from ._source import ALL_STATES
 from ._store import AuditEntry, ReportStatus, SQLiteStore, StateStore
-from .mapping import PlannedDocument
+from .mapping import PlannedDocument, content_fingerprint
 from .provisioning import category_issues
 
 __all__ = ["export_windows", "sync"]
@@ -186,8 +197,24 @@ def _run(
     errors: list[str] = []
 
     # 1. preflight
-    ledger.check()
-    policies = dict(source.get_policies(config.policies))
+    try:
+        ledger.check()
+    except EndpointVersionError as exc:
+        raise ConfigError(
+            (
+                Problem(
+                    code=ErrorCode.RULES_INVALID,
+                    field="acumatica.endpoint_version",
+                    message=str(exc),
+                    fix="Set acumatica.endpoint_version to a version the instance offers.",
+                ),
+            )
+        ) from exc
+    try:
+        policies = dict(source.get_policies(config.policies))
+    except PolicyNotFoundError as exc:
+        policies = {}
+        logger.info("policy getter: %s", type(exc).__name__)
     missing = [p for p in config.policies if p not in policies]
     if missing:
         raise ConfigError(
@@ -202,30 +229,39 @@ def _run(
             )
         )
     catalog = ledger.load_catalog()
-    warnings = [
-        f"policy {policy_id}: {issue.message}"
-        for policy_id, policy in sorted(policies.items())
-        for issue in category_issues(policy, catalog.account_is_active)
-    ]
 
     # 2. pull
     bookmark = store.bookmark(connection)
     approved_after = _approved_after(config, bookmark, started)
     reports: dict[str, Report] = {}
+    unparsed: dict[str, UnparsedReport] = {}
     for after, end in export_windows(approved_after, started.date()):
-        for report in source.fetch_reports(
+        for item in source.fetch_reports(
             policy_ids=config.policies,
-            states=config.rules.trigger.report_states,
+            states=config.rules.pull_states(),
             approved_after=after,
             start_date=None,
             end_date=end,
             exclude_label=config.export_label,
         ):
-            reports.setdefault(report.report_id, report)
+            if isinstance(item, UnparsedReport):
+                if item.report_id is None:
+                    errors.append(f"an exported report without a readable ID: {_named(item)}")
+                else:
+                    unparsed.setdefault(item.report_id, item)
+            elif _ready(config, item):
+                reports.setdefault(item.report_id, item)
     ordered = [reports[k] for k in sorted(reports)]
     logger.info(
         "sync %s: pulled %d reports (approvedAfter %s)", run_id, len(ordered), approved_after
     )
+
+    # Categories whose GL code (the getter's, else the export's) names no active account.
+    warnings = [
+        f"policy {policy_id}: {issue.message}"
+        for policy_id, policy in sorted(policies.items())
+        for issue in category_issues(_with_export_codes(policy, ordered), catalog.account_is_active)
+    ]
 
     ctx = PostingContext(
         connection=connection,
@@ -237,6 +273,9 @@ def _run(
         on_step=on_step or (lambda step, rid: None),
     )
     outcomes: dict[str, ReportOutcome] = {}
+    for rid, item in sorted(unparsed.items()):
+        if rid not in reports:
+            outcomes[rid] = _hold_unparsed(None if dry_run else ctx, item)
 
     # 3. plan
     planned: dict[str, tuple[PlannedDocument, ...]] = {}
@@ -281,13 +320,13 @@ def _run(
             )
         )
 
-    # 5. acknowledge: every report posted and not yet marked (this run's and earlier ones)
+    # 5. acknowledge: every report posted and not yet marked (this run's and earlier ones),
+    # only while its content is the one posted; "acknowledged" only once Expensify confirms.
     if not dry_run:
-        posted = [r.report_id for r in store.with_status(connection, ReportStatus.POSTED)]
-        to_ack = sorted({*posted, *relabel})
+        to_ack = _current_to_acknowledge(ctx, source, reports, relabel, outcomes, errors)
         if to_ack:
             try:
-                source.acknowledge(to_ack, config.export_label)
+                marked = source.acknowledge(to_ack, config.export_label, ALL_STATES)
             except (ExpensifyError, AcumaticaError) as exc:
                 errors.append(f"acknowledgement failed: {type(exc).__name__}: {exc}")
                 for rid in to_ack:
@@ -295,6 +334,13 @@ def _run(
             else:
                 now = clock()
                 for rid in to_ack:
+                    if rid not in marked:
+                        # Not confirmed: stays POSTED (re-labelled ones go back to it) and
+                        # is acknowledged again by the next run.
+                        store.set_status(connection, rid, ReportStatus.POSTED, now)
+                        ctx.audit(rid, "acknowledge", "not confirmed",
+                                  detail="Expensify's answer does not list it")  # fmt: skip
+                        continue
                     store.set_status(connection, rid, ReportStatus.ACKNOWLEDGED, now)
                     ctx.audit(rid, "acknowledge", "marked exported", detail=config.export_label)
                     previous = outcomes.get(rid)
@@ -350,8 +396,6 @@ def _summary(result: SyncResult) -> dict[str, Any]:
 
 
 def _with_status(outcome: ReportOutcome, status: ReportStatus) -> ReportOutcome:
-    import attrs
-
     return attrs.evolve(outcome, status=status)
 
 
@@ -377,6 +421,121 @@ def _would(
     )
 
 
+def _with_export_codes(policy: Policy, reports: Sequence[Report]) -> Policy:
+    """``policy`` with the export's ``categoryGlCode`` for categories the getter left bare."""
+    seen: dict[str, str] = {}
+    for report in reports:
+        if report.policy_id == policy.policy_id:
+            for e in report.expenses:
+                if e.category and e.category_gl_code:
+                    seen.setdefault(e.category, e.category_gl_code)
+    categories = tuple(
+        c if c.gl_code or c.name not in seen else attrs.evolve(c, gl_code=seen[c.name])
+        for c in policy.categories
+    )
+    return attrs.evolve(policy, categories=categories)
+
+
+def _ready(config: BridgeConfig, report: Report) -> bool:
+    """Whether a pulled report is final for the trigger (see ``PostingRules.is_ready``).
+
+    A status outside Expensify's vocabularies (``None``) is taken as the export filter's
+    answer: the report is in one of the states asked for. Where those include a state that
+    is only final for card-only reports, a reimbursable report of unknown status waits.
+    """
+    reimbursable = any(e.reimbursable for e in report.expenses)
+    if report.status is None:
+        extra = set(config.rules.pull_states()) - set(config.rules.trigger.report_states)
+        return not (reimbursable and ReportState.APPROVED in extra)
+    return config.rules.is_ready(report.status, reimbursable)
+
+
+def _named(item: UnparsedReport) -> str:
+    return "; ".join(str(p) for p in item.problems) or "unreadable"
+
+
+def _hold_unparsed(ctx: PostingContext | None, item: UnparsedReport) -> ReportOutcome:
+    """A report the export carries but that cannot be read: held naming its problems."""
+    rid = item.report_id or "?"
+    problems = tuple(
+        Problem(
+            code=ErrorCode.REPORT_UNPARSED,
+            field=p.field,
+            message=f"report {rid} cannot be read from the export: {p.message} ({p.value_repr})",
+            fix="Correct the report in Expensify (or the template), then sync again.",
+        )
+        for p in item.problems
+    ) or (
+        Problem(
+            code=ErrorCode.REPORT_UNPARSED,
+            field="report",
+            message=f"report {rid} cannot be read from the export",
+            fix="Correct the report in Expensify (or the template), then sync again.",
+        ),
+    )
+    if ctx is not None:
+        record = ctx.store.get(ctx.connection, rid)
+        if record is None or record.status not in (
+            ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED, ReportStatus.POSTING
+        ):  # fmt: skip
+            ctx.store.set_status(ctx.connection, rid, ReportStatus.HELD, ctx.clock(),
+                                 problem_dicts(problems))  # fmt: skip
+            for problem in problems:
+                ctx.audit(rid, "pull", "held", error_code=problem.code.value,
+                          detail=f"{problem.field}: {problem.message}")  # fmt: skip
+        else:
+            for problem in problems:
+                ctx.audit(rid, "pull", "unreadable", error_code=problem.code.value,
+                          detail=f"{problem.field}: {problem.message}")  # fmt: skip
+    return ReportOutcome(report_id=rid, action=Action.HELD, status=None, problems=problems)
+
+
+def _current_to_acknowledge(
+    ctx: PostingContext,
+    source: ExpenseSource,
+    pulled: Mapping[str, Report],
+    relabel: Sequence[str],
+    outcomes: dict[str, ReportOutcome],
+    errors: list[str],
+) -> list[str]:
+    """Reports to mark exported now, each known to be as it was posted.
+
+    Reports pulled by this run were checked against their posted content already
+    (``settled``). Reports carried over from an earlier run (posted, never confirmed
+    marked) are read again first, in any state: one edited since its document was posted
+    is held with ``CHANGED_AFTER_POSTING``, not marked; one not found stays unacknowledged.
+    """
+    store, connection = ctx.store, ctx.connection
+    posted = {r.report_id: r for r in store.with_status(connection, ReportStatus.POSTED)}
+    carried = sorted(rid for rid in posted if rid not in pulled)
+    current: dict[str, Report | UnparsedReport] = {}
+    if carried:
+        try:
+            for item in source.fetch_by_ids(carried, ALL_STATES):
+                if item.report_id is not None:
+                    current[item.report_id] = item
+        except ExpensifyError as exc:
+            errors.append(f"re-reading posted reports failed: {type(exc).__name__}: {exc}")
+            carried = []
+    ready = [rid for rid in posted if rid in pulled]
+    for rid in carried:
+        now = current.get(rid)
+        record = posted[rid]
+        if now is None:
+            ctx.audit(rid, "acknowledge", "deferred", detail="not found in Expensify")
+            continue
+        if isinstance(now, UnparsedReport):
+            ctx.audit(rid, "acknowledge", "deferred", detail=f"unreadable: {_named(now)}")
+            continue
+        if record.fingerprint is not None and content_fingerprint(now) != record.fingerprint:
+            held = settled(ctx, now, store=store, connection=connection)  # holds it
+            if held is not None:
+                outcomes[rid] = held
+            continue
+        ready.append(rid)
+    return sorted({*ready, *relabel})
+
+
 def _policy_not_synced(ctx: PostingContext | None, report: Report) -> ReportOutcome:
     problem = Problem(
         code=ErrorCode.RULES_INVALID,
@@ -385,8 +544,6 @@ def _policy_not_synced(ctx: PostingContext | None, report: Report) -> ReportOutc
         fix="Add the policy to 'policies' in the configuration, or remove the report's label.",
     )
     if ctx is not None:
-        from .mapping import content_fingerprint
-
         ctx.store.save_snapshot(ctx.connection, report, content_fingerprint(report), ctx.clock())
         ctx.store.set_status(ctx.connection, report.report_id, ReportStatus.HELD, ctx.clock(),
                              problem_dicts([problem]))  # fmt: skip

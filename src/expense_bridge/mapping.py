@@ -39,10 +39,10 @@ Amounts
 
 Accounts and dimensions
 -----------------------
-* The line account is the GL code of the expense's category *in the current policy*; the
-  ``category_gl_code`` exported with the report is ignored. Decision: the export is a
-  snapshot taken when the report was exported and may be stale; the policy (read in the
-  same sync as the catalog) is what the admin maintains and fixes. Unknown category:
+* The line account is the expense's ``categoryGlCode`` as exported (the documented source:
+  the policy getter's documented category shape has no GL code). Where the getter does
+  give the category a GL code, it is used when the export has none, or first when
+  ``rules.prefer_policy_gl_code`` is set. Neither: ``CATEGORY_NO_GL_CODE``. Unknown category:
   ``CATEGORY_UNKNOWN``; no GL code: ``CATEGORY_NO_GL_CODE``; code not an active account of
   the catalog: ``GL_ACCOUNT_INACTIVE``. A disabled category still maps (the expense was
   approved with it).
@@ -418,7 +418,12 @@ def _amount(
 
 
 def _account(
-    i: int, expense: Expense, policy: Policy, catalog: LedgerCatalog, problems: _Problems
+    i: int,
+    expense: Expense,
+    policy: Policy,
+    catalog: LedgerCatalog,
+    problems: _Problems,
+    prefer_policy: bool = False,
 ) -> str | None:
     tid = expense.transaction_id
     field = f"expenses[{i}].category"
@@ -442,7 +447,9 @@ def _account(
             tid,
         )
         return None
-    code = (category.gl_code or "").strip()
+    exported = (expense.category_gl_code or "").strip()
+    configured = (category.gl_code or "").strip()
+    code = (configured or exported) if prefer_policy else (exported or configured)
     if not code:
         problems.add(
             ErrorCode.CATEGORY_NO_GL_CODE,
@@ -578,7 +585,7 @@ def _resolve_line(
     problems: _Problems,
 ) -> _Line | None:
     amount = _amount(i, expense, report, currency_ok, problems)
-    account = _account(i, expense, policy, catalog, problems)
+    account = _account(i, expense, policy, catalog, problems, rules.prefer_policy_gl_code)
     dims = _dimensions(i, expense, policy, catalog, rules, problems)
     if amount is None or account is None:
         return None

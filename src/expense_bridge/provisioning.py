@@ -568,6 +568,10 @@ def plan_categories(
         if category.gl_code:
             by_code.setdefault(category.gl_code, category)
 
+    # The policy getter's documented category shape has no GL code: when no category
+    # carries one, GL codes are unknown (not "missing"), and re-sending them on every run
+    # would change nothing the getter could ever show. Only new categories are planned.
+    codes_known = any(c.gl_code for c in policy.categories)
     changes: list[CategoryChange] = []
     for code, account in sorted(active.items()):
         existing = by_code.get(code) or by_name.get(_category_name(account).lower())
@@ -582,7 +586,7 @@ def plan_categories(
                     reason="new",
                 )
             )
-        elif existing.gl_code != code:
+        elif existing.gl_code != code and (codes_known or existing.gl_code is not None):
             changes.append(
                 CategoryChange(category=attrs.evolve(existing, gl_code=code), reason="gl_code")
             )

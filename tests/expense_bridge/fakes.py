@@ -301,9 +301,12 @@ class FakeSource:
         self.calls = 0
         self.exports: list[dict[str, Any]] = []
         self.acks: list[tuple[str, ...]] = []
+        self.by_ids: list[tuple[str, ...]] = []  # re-reads by report ID
         #: Faults for the next acknowledgements: "lost" (marked, answer lost),
         #: "refused" (nothing marked).
         self.faults: list[str] = []
+        #: Reports whose marking silently does not apply.
+        self.refuses_marks: set[str] = set()
         self._lock = threading.RLock()
 
     def add(self, *reports: Report) -> None:
@@ -360,6 +363,7 @@ class FakeSource:
     ) -> list[Report]:
         with self._lock:
             self.calls += 1
+            self.by_ids.append(tuple(report_ids))
             return [
                 self.reports[i]
                 for i in report_ids
@@ -371,9 +375,17 @@ class FakeSource:
             self.calls += 1
             return {i: self.policies[i] for i in ids if i in self.policies}
 
-    def acknowledge(self, report_ids: Sequence[str], label: str) -> None:
+    def acknowledge(
+        self, report_ids: Sequence[str], label: str, states: Sequence[ReportState] = ()
+    ) -> frozenset[str]:
+        """Marks the listed reports that are in ``states``; answers with those it marked.
+
+        ``refuses_marks`` reports are left unlabelled and missing from the answer (as a
+        report deleted or in another state would be).
+        """
         with self._lock:
             assert report_ids, "an empty acknowledgement is a wasted export job"
+            assert states, "the acknowledgement must name the states it covers"
             self.calls += 1
             fault = self.faults.pop(0) if self.faults else None
             if fault == "refused":
@@ -381,10 +393,14 @@ class FakeSource:
             unknown = [i for i in report_ids if i not in self.reports]
             assert not unknown, f"acknowledging unknown reports {unknown}"
             self.acks.append(tuple(report_ids))
+            marked = set()
             for rid in report_ids:
-                self.labels.setdefault(rid, set()).add(label)
+                if self.reports[rid].status in states and rid not in self.refuses_marks:
+                    self.labels.setdefault(rid, set()).add(label)
+                    marked.add(rid)
             if fault == "lost":
                 raise ExpensifyTimeout("file: read timed out")
+            return frozenset(marked)
 
     def labelled(self, label: str = "Acumatica") -> set[str]:
         """Report IDs carrying ``label``."""

@@ -112,7 +112,7 @@ class TestGoldenDocuments:
                 "Travel",
                 merchant="Uber",
                 comment="airport\nrun",
-                category_gl_code="99999",  # stale export snapshot: the policy's code wins
+                category_gl_code="61000",  # the export's code (the line account)
                 tags=(
                     TagValue(level=1, name="Alpha", gl_code="IGNORED"),
                     TagValue(level=2, name="T1"),
@@ -517,3 +517,32 @@ class TestProblemDetails:
         assert problems(report(exp("1", 100, "Meals")), rules=rules) == [
             (ErrorCode.RULES_INVALID, "rules.timezone")
         ]
+
+
+class TestGlCodeSource:
+    """The export's categoryGlCode is the line account; the getter's only as configured."""
+
+    def _one(self, export_code, policy_code, **rules):
+        policy = Policy(
+            policy_id="POL1", categories=(Category(name="Travel", gl_code=policy_code),)
+        )
+        rep = report(exp("1", 1000, "Travel", category_gl_code=export_code))
+        kwargs = {"policy": policy, "catalog": CATALOG, "posting_date": date(2024, 5, 20)}
+        return plan_report(rep, rules=attrs.evolve(RULES, **rules), **kwargs)
+
+    def test_documented_getter_shape_posts_to_the_export_code(self):
+        (doc,) = self._one("62000", None)
+        assert [d.account for d in doc.document.details] == ["62000"]
+
+    def test_export_code_wins_unless_the_policy_is_preferred(self):
+        (doc,) = self._one("62000", "61000")
+        assert [d.account for d in doc.document.details] == ["62000"]
+        (doc,) = self._one("62000", "61000", prefer_policy_gl_code=True)
+        assert [d.account for d in doc.document.details] == ["61000"]
+        (doc,) = self._one(None, "61000")
+        assert [d.account for d in doc.document.details] == ["61000"]
+
+    def test_neither_holds(self):
+        with pytest.raises(MappingError) as caught:
+            self._one(None, None)
+        assert [p.code for p in caught.value.problems] == [ErrorCode.CATEGORY_NO_GL_CODE]

@@ -78,12 +78,23 @@ class FakeSource:
             out.append(report)
         return out
 
-    def acknowledge(self, report_ids: Sequence[str], label: str) -> None:
+    def fetch_by_ids(
+        self, report_ids: Sequence[str], states: Sequence[ReportState]
+    ) -> list[Report]:
+        self.calls += 1
+        return [self.reports[i] for i in report_ids
+                if i in self.reports and self.reports[i].status in states]  # fmt: skip
+
+    def acknowledge(
+        self, report_ids: Sequence[str], label: str, states: Sequence[ReportState]
+    ) -> frozenset[str]:
         self.calls += 1
         if self.fail_acknowledge:
             raise APITimeoutError("file: request timed out")  # marking may have happened
         for rid in report_ids:
-            self.labels.setdefault(rid, set()).add(label)
+            if self.reports[rid].status in states:
+                self.labels.setdefault(rid, set()).add(label)
+        return frozenset(r for r in report_ids if self.reports[r].status in states)
 
 
 def expense(tid: str, cents: int, category: str = "Travel", **kw: object) -> Expense:

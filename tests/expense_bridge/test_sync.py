@@ -338,8 +338,11 @@ def test_configuration_problems_raise_before_anything_is_written(store: SQLiteSt
     with pytest.raises(ConfigError) as info:
         run(ledger, source, store)
     assert [p.field for p in info.value.problems] == ["policies"]
-    with pytest.raises(EndpointVersionError):
+    with pytest.raises(ConfigError) as version:
         run(FakeLedger(served_version="23.200.001"), FakeSource([report("R1")]), store)
+    assert [p.field for p in version.value.problems] == ["acumatica.endpoint_version"]
+    assert "23.200.001" in version.value.problems[0].message  # what the server offers
+    assert isinstance(version.value.__cause__, EndpointVersionError)
     assert ledger.writes == 0
     assert store.with_status("default") == []
 
