@@ -26,6 +26,7 @@ from ._auth import (
 from ._client import (
     AcumaticaClient,
     ClientOptions,
+    RequestLimiter,
     key_values,
 )
 from ._converters import (
@@ -179,6 +180,7 @@ __all__ = [
     "Project",
     "ProjectTask",
     "RateLimitError",
+    "RequestLimiter",
     "RetryPolicy",
     "SetupNotEnteredError",
     "Subaccount",

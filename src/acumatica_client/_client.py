@@ -15,11 +15,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
@@ -50,7 +50,7 @@ from ._models import AcumaticaEntity, Branch, wire_name
 from ._retry import GRANT_FAILURE, RetryPolicy, call_with_retry
 from ._schema import ACTIONS, KEY_FIELDS
 
-__all__ = ["AcumaticaClient", "ClientOptions", "key_values"]
+__all__ = ["AcumaticaClient", "ClientOptions", "RequestLimiter", "key_values"]
 
 logger = logging.getLogger("acumatica_client")
 
@@ -127,6 +127,26 @@ class _Connection:
             self._closed = self._owned
 
 
+@runtime_checkable
+class RequestLimiter(Protocol):
+    """What :class:`AcumaticaClient` needs of a licence limiter (``limiter=``).
+
+    :class:`LicenceLimiter` is the in-process one; a limiter shared by several processes
+    (e.g. one keeping its window in a database or Redis) only has to offer the same two
+    members.
+    """
+
+    @property
+    def unlimited(self) -> bool:
+        """Whether :meth:`slot` never waits (the client then skips it)."""
+        ...
+
+    def slot(self) -> AbstractContextManager[float]:
+        """Hold a concurrency slot and wait for the rate window while the request runs;
+        the context value is the seconds waited."""
+        ...
+
+
 class _Counter:
     """A thread-safe count of HTTP requests, shared by a client and its clones."""
 
@@ -149,6 +169,10 @@ class AcumaticaClient:
     (e.g. an emulator's :class:`httpx.MockTransport`) replace the default connection.
     Construction does no I/O. Use as a context manager to close the pool it owns.
 
+    ``limiter`` replaces the :class:`LicenceLimiter` built from ``options.licence``: pass
+    one :class:`RequestLimiter` to several clients (or one shared between processes) so
+    that together they keep inside one licence. It is kept by :meth:`with_options`.
+
     ``calls`` counts every HTTP request sent through the client (retries and action
     polls included, OAuth token requests not), for API-budget accounting.
     """
@@ -162,6 +186,7 @@ class AcumaticaClient:
         options: ClientOptions | None = None,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         if not isinstance(endpoint, Endpoint):
             raise TypeError("endpoint must be an Endpoint, e.g. Endpoint('Default', '24.200.001')")
@@ -173,8 +198,15 @@ class AcumaticaClient:
         self.options = options or ClientOptions()
         self._auth = auth
         self._connection = _Connection(http_client, transport)
-        self._limiter = LicenceLimiter(
-            self.options.licence, clock=self.options.clock, sleep=self.options.sleep
+        if limiter is not None and not isinstance(limiter, RequestLimiter):
+            raise TypeError("limiter must offer unlimited and slot() (a RequestLimiter)")
+        self._own_limiter = limiter is None
+        self._limiter: RequestLimiter = (
+            limiter
+            if limiter is not None
+            else LicenceLimiter(
+                self.options.licence, clock=self.options.clock, sleep=self.options.sleep
+            )
         )
         self._counter = _Counter()
         self._endpoint_confirmed = False
@@ -206,13 +238,14 @@ class AcumaticaClient:
         """A copy with some :class:`ClientOptions` changed (``timeout=5``, ``retry=…``).
 
         The copy shares this client's connection pool, cookies, auth, call counter and,
-        unless ``licence``, ``clock`` or ``sleep`` change, its licence limiter.
+        unless ``licence``, ``clock`` or ``sleep`` change, its licence limiter (a
+        ``limiter`` passed to the constructor is always kept).
         """
         options = attrs.evolve(self.options, **changes)
         clone = object.__new__(AcumaticaClient)
         clone.__dict__.update(self.__dict__)
         clone.options = options
-        if {"licence", "clock", "sleep"} & changes.keys():
+        if self._own_limiter and {"licence", "clock", "sleep"} & changes.keys():
             clone._limiter = LicenceLimiter(
                 options.licence, clock=options.clock, sleep=options.sleep
             )

@@ -160,6 +160,11 @@ def open_clients(
         if shared == "database":
             limits_store = DatabaseStore(config.state_url)
             stack.callback(limits_store.close)
+        shared_licence = (
+            _shared_licence(stack, config, limits_store)
+            if shared is not None and acumatica_options is None
+            else None
+        )
         acumatica = stack.enter_context(
             AcumaticaClient(
                 base_url=acu.base_url,
@@ -167,6 +172,7 @@ def open_clients(
                 auth=auth,
                 options=options,
                 transport=acumatica_transport,
+                limiter=shared_licence,
             )
         )
         expensify = stack.enter_context(
@@ -177,8 +183,6 @@ def open_clients(
                 options=_expensify_options(config, expensify_options, limits_store),
             )
         )
-        if shared is not None and acumatica_options is None:
-            _share_licence(stack, acumatica, config, limits_store)
         if login is not None:
             stack.enter_context(acumatica.session(login))
         logger.debug(
@@ -190,25 +194,18 @@ def open_clients(
         yield acumatica, expensify
 
 
-def _share_licence(
-    stack: ExitStack,
-    client: AcumaticaClient,
-    config: BridgeConfig,
-    store: DatabaseStore | None,
-) -> None:
-    """Make every worker using this Acumatica tenant share its licence ceiling.
-
-    Interim: :class:`AcumaticaClient` has no public option for a limiter object yet, so
-    the shared one replaces the client's own (same interface: ``slot()``, ``reserve()``).
-    """
+def _shared_licence(
+    stack: ExitStack, config: BridgeConfig, store: DatabaseStore | None
+) -> DatabaseLicenceLimiter | RedisLicenceLimiter | None:
+    """The licence limiter every worker using this Acumatica tenant shares (Redis when
+    ``state.rate_limits_url`` is set, else the PostgreSQL state database), handed to
+    :class:`AcumaticaClient` as its ``limiter``; closed with ``stack``."""
     acu = config.acumatica
     key = acumatica_limit_key(acu.base_url, acu.tenant)
-    limiter: DatabaseLicenceLimiter | RedisLicenceLimiter
     if config.rate_limits_url is not None:
-        limiter = RedisLicenceLimiter(config.rate_limits_url, acu.licence, key)
-        stack.callback(limiter.close)
-    elif store is not None:
-        limiter = DatabaseLicenceLimiter(store, acu.licence, key)
-    else:  # pragma: no cover - _shared_backend said the limits are shared
-        return
-    client._limiter = limiter
+        redis_limiter = RedisLicenceLimiter(config.rate_limits_url, acu.licence, key)
+        stack.callback(redis_limiter.close)
+        return redis_limiter
+    if store is not None:
+        return DatabaseLicenceLimiter(store, acu.licence, key)
+    return None  # pragma: no cover - _shared_backend said the limits are shared

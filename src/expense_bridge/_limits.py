@@ -263,8 +263,10 @@ class _SharedLicence(LicenceLimiter):
         raise NotImplementedError
 
     def reserve(self) -> float:
-        """Reserve the earliest start the shared per-minute ceiling allows (clock seconds)."""
-        rpm = self.licence.requests_per_minute
+        """Reserve the earliest start the shared, paced per-minute ceiling allows (clock
+        seconds): ``Licence.paced_per_minute`` (half the licence by default, below the
+        point where Acumatica starts delaying requests), as the in-process limiter."""
+        rpm = self.licence.paced_per_minute
         if rpm is None:
             return self._clock()
         delay = self._shared_delay(_padded(((rpm, self._period),)))

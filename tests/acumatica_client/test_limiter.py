@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from acumatica_client import (
     Licence,
     LicenceLimiter,
     OAuth2,
+    RequestLimiter,
 )
 
 BASE = "https://erp.example.test"
@@ -308,3 +311,82 @@ class TestTokenRequestsArePaced:
         assert arrivals == [("token", 0.0), ("Account", 0.0), ("Account", 60.0)]
         assert all(t == httpx.Timeout(7.5).as_dict() for t in timeouts)
         assert client.calls == 2  # grants are not entity traffic
+
+
+class TestLimiterOption:
+    """``AcumaticaClient(limiter=...)``: one limiter for several clients (issue 14)."""
+
+    @staticmethod
+    def _client(
+        app: object, limiter: RequestLimiter | None, licence: Licence | None = None
+    ) -> AcumaticaClient:
+        return AcumaticaClient(
+            base_url=BASE,
+            endpoint=Endpoint("Default", "24.200.001"),
+            transport=httpx.MockTransport(app),  # type: ignore[arg-type]
+            options=ClientOptions(licence=licence or Licence()),
+            limiter=limiter,
+        )
+
+    def test_two_clients_share_one_ceiling(self) -> None:
+        """Two clients over one limiter at a paced 3/min: 7 calls arrive 3, 3, 1 per
+        minute in total, whichever client sent them (each alone would allow 3 + 3)."""
+        clock = FakeClock()
+        arrivals: list[float] = []
+
+        def app(request: httpx.Request) -> httpx.Response:
+            arrivals.append(clock())
+            return httpx.Response(200, json=[])
+
+        shared = LicenceLimiter(Licence(requests_per_minute=6), clock=clock, sleep=clock.sleep)
+        # The clients' own options say "no limit": the shared limiter governs.
+        first, second = self._client(app, shared), self._client(app, shared)
+        for n in range(7):
+            (first if n % 2 else second).list(Account)
+        assert arrivals == [0.0, 0.0, 0.0, 60.0, 60.0, 60.0, 120.0]
+        # with_options keeps a limiter that was passed in, even when the licence changes.
+        clone = first.with_options(licence=Licence(requests_per_minute=1000), timeout=5)
+        clone.list(Account)
+        assert arrivals[-1] == 120.0
+        assert max_in_window(arrivals) <= 3
+
+    def test_any_object_with_slot_and_unlimited(self) -> None:
+        """A limiter shared between processes needs only ``unlimited`` and ``slot()``:
+        every request, the OAuth grant included, goes through its slot."""
+        events: list[str] = []
+
+        class Recording:
+            unlimited = False
+
+            @contextmanager
+            def slot(self) -> Iterator[float]:
+                events.append("enter")
+                yield 0.0
+                events.append("exit")
+
+        def app(request: httpx.Request) -> httpx.Response:
+            events.append("request")
+            if request.url.path.endswith("/identity/connect/token"):
+                return httpx.Response(
+                    200, json={"access_token": "a1", "expires_in": 3600, "token_type": "Bearer"}
+                )
+            return httpx.Response(200, json=[])
+
+        limiter = Recording()
+        assert isinstance(limiter, RequestLimiter)
+        client = AcumaticaClient(
+            base_url=BASE,
+            endpoint=Endpoint("Default", "24.200.001"),
+            auth=OAuth2(
+                base_url=BASE, client_id="C@Co", client_secret="cs", username="u", password="pw"
+            ),
+            transport=httpx.MockTransport(app),
+            limiter=limiter,
+        )
+        client.list(Account)
+        assert events == ["enter", "request", "exit"] * 2
+
+    def test_an_object_without_slot_is_refused(self) -> None:
+        """A wrong object is refused at construction, not at the first request."""
+        with pytest.raises(TypeError, match="RequestLimiter"):
+            self._client(lambda r: httpx.Response(200), object())  # type: ignore[arg-type]
