@@ -61,6 +61,7 @@ from .provisioning import (
     ProvisionResult,
     align_categories,
     align_tags,
+    provision_all,
     provision_employees,
 )
 
@@ -120,6 +121,7 @@ __all__ = [
     "open_clients",
     "plan_report",
     "post_report",
+    "provision_all",
     "provision_employees",
     "replay",
     "sync",
