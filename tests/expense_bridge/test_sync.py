@@ -10,12 +10,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
-from acumatica_client import EndpointVersionError
+from acumatica_client import Bill, EndpointVersionError
 from expense_bridge._errors import ConfigError, ErrorCode
 from expense_bridge._ports import ExpenseSource, Ledger
 from expense_bridge._results import Action, SyncResult
@@ -392,3 +394,86 @@ def test_content_changed_after_a_lost_create_answer_is_held(store: SQLiteStore) 
     again = run(ledger, source, store, clock=Clock(NOW + timedelta(hours=1)))
     assert [p.code for p in again.outcomes[0].problems] == [ErrorCode.CHANGED_AFTER_POSTING]
     assert ledger.keys() == ["EXB-R1"]
+
+
+def test_acknowledged_only_when_expensify_confirms_the_mark(store: SQLiteStore) -> None:
+    ledger = FakeLedger()
+    source = FakeSource([report("R1"), report("R2")])
+    source.refuses_marks = {"R2"}  # archived/re-opened before the mark: not marked
+    first = run(ledger, source, store)
+    assert store.get("default", "R1").status is ReportStatus.ACKNOWLEDGED  # type: ignore[union-attr]
+    assert store.get("default", "R2").status is ReportStatus.POSTED  # type: ignore[union-attr]
+    assert ("acknowledge", "not confirmed") in [
+        (e.step, e.outcome) for e in store.audit_trail("R2")
+    ]
+    assert first.bookmark_after is None  # R2 is not terminal
+    source.refuses_marks = set()
+    run(ledger, source, store)
+    assert store.get("default", "R2").status is ReportStatus.ACKNOWLEDGED  # type: ignore[union-attr]
+    assert ledger.keys() == ["EXB-R1", "EXB-R2"]
+
+
+def test_a_carried_over_report_edited_since_posting_is_held_not_marked(
+    store: SQLiteStore,
+) -> None:
+    ledger = FakeLedger()
+    old = report("R1", approved=NOW - timedelta(days=30))
+    source = FakeSource([old])
+    source.faults = ["refused"]  # the acknowledgement fails: R1 stays POSTED
+    store.set_bookmark("default", NOW - timedelta(days=31))
+    run(ledger, source, store)
+    assert store.get("default", "R1").status is ReportStatus.POSTED  # type: ignore[union-attr]
+    # Edited in Expensify without leaving the pull window's reach (approved long ago).
+    source.reports["R1"] = report("R1", expense("R1-1", 555), approved=NOW - timedelta(days=30))
+    store.set_bookmark("default", NOW)  # the next pull no longer sees R1
+    second = run(ledger, source, store, clock=Clock(NOW + timedelta(days=1)))
+    assert source.by_ids  # re-read by ID before any mark
+    assert source.labelled() == set()  # never marked over its stale document
+    record = store.get("default", "R1")
+    assert record is not None
+    assert record.status is ReportStatus.HELD
+    assert record.error_codes == ("EB-CHANGED-AFTER-POSTING",)
+    assert [o.action for o in second.outcomes] == [Action.HELD]
+
+
+def test_cash_trigger_posts_card_only_at_approved_but_waits_for_reimbursable(
+    store: SQLiteStore,
+) -> None:
+    ledger = FakeLedger()
+    card_only = report("R1", expense("R1-1", 999, reimbursable=False))
+    waiting = report("R2")  # reimbursable, approved, not reimbursed yet
+    source = FakeSource([card_only, waiting])
+    run(ledger, source, store, trigger=Trigger.REIMBURSED)
+    assert ledger.keys() == ["EXB-R1-C"]
+    assert store.get("default", "R2") is None
+    assert source.labelled() == {"R1"}
+
+
+def test_a_report_whose_total_disagrees_with_its_lines_is_held(store: SQLiteStore) -> None:
+    ledger = FakeLedger()
+    bad = attrs.evolve(report("R1"), total_cents=1)
+    source = FakeSource([bad, report("R2")])
+    result = run(ledger, source, store)
+    held = {o.report_id: [p.code for p in o.problems] for o in result.outcomes if o.problems}
+    assert held == {"R1": [ErrorCode.TOTAL_MISMATCH]}
+    assert "0.01 USD" in result.outcomes[0].problems[0].message  # both figures named
+    assert "143.95 USD" in result.outcomes[0].problems[0].message
+    assert ledger.keys() == ["EXB-R2"]
+
+
+def test_a_found_document_with_other_lines_is_not_adopted(store: SQLiteStore) -> None:
+    ledger = FakeLedger()
+    source = FakeSource([report("R1")])
+    ledger.faults = ["drop"]
+    run(ledger, source, store)  # created, answer lost
+    number = ledger.documents[0].number
+    saved = ledger.contents[number]
+    assert isinstance(saved, Bill)
+    first_line = attrs.evolve(saved.details[0], extended_cost=Decimal("1.00"))
+    ledger.contents[number] = attrs.evolve(saved, details=(first_line, *saved.details[1:]))
+    result = run(ledger, source, store)
+    (outcome,) = result.outcomes
+    assert [p.code for p in outcome.problems] == [ErrorCode.DOCUMENT_MISMATCH]
+    assert number in outcome.problems[0].message
+    assert ledger.keys() == ["EXB-R1"]
+    assert source.labelled() == set()
