@@ -215,3 +215,61 @@ def test_non_terminal_console_keeps_lines_whole_and_rules_short():
     assert "Northwind Advisory LLP demo" in rule
     assert len(rule) == RULE_WIDTH
     assert line == f"held for {email}"
+
+
+def test_hotel_tax_abroad_is_included_and_mapped(company):
+    """Foreign hotel bills carry their VAT (inside the amount); every code is mapped."""
+    from expense_bridge.demo._company import TAX_CATEGORIES
+
+    taxed = [e for r in company.reports for e in r.expenses if e.has_tax]
+    assert {e.tax_code for e in taxed} <= set(TAX_CATEGORIES)
+    assert len({e.tax_code for e in taxed}) >= 3
+    assert dict(company.rules().tax_categories) == TAX_CATEGORIES
+    for expense in taxed:
+        assert expense.category == "Lodging"
+        assert expense.currency != "USD"
+        assert expense.tax_rate is not None
+        assert expense.tax_amount_cents is not None
+        rate = expense.tax_rate / 100
+        net = expense.amount_cents - expense.tax_amount_cents
+        # tax-inclusive: the tax is the rate applied to the net, to the nearest minor unit
+        # (whole yen for JPY, whose amounts are in hundredths)
+        unit = 100 if expense.currency == "JPY" else 1
+        assert abs(net * rate - expense.tax_amount_cents) <= unit, expense
+        if expense.currency == "JPY":
+            assert expense.tax_amount_cents % 100 == 0
+    assert not any(e.has_tax for r in company.reports for e in r.expenses if e.currency == "USD")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("expensify_client._cents") is None,
+    reason="the mapping needs expensify_client._cents, not written yet",
+)
+def test_taxed_bill_lines_get_their_tax_category(company):
+    from expense_bridge._tax import plan_with_tax, tax_code_of
+    from expense_bridge.mapping import plan_report
+
+    rules, catalog = company.rules(), company.catalog()
+    held_ids = {h.report_id for h in company.held}
+    seen = Counter()
+    for report in company.reports:
+        if report.report_id in held_ids or not any(e.has_tax for e in report.expenses):
+            continue
+        docs = plan_with_tax(
+            lambda r=report: plan_report(
+                r, policy=company.policy, catalog=catalog, rules=rules, posting_date=TODAY
+            ),
+            report,
+            rules,
+        )
+        (bill,) = [d.document for d in docs if d.kind.name == "BILL"]
+        reimbursable = [e for e in report.expenses if e.reimbursable]
+        for expense, line in zip(reimbursable, bill.details, strict=True):
+            code = tax_code_of(expense)
+            expected = None if code is None else rules.tax_categories[code]
+            actual = line.tax_category if isinstance(line.tax_category, str) else None
+            assert actual == expected, (report.report_id, expense.transaction_id)
+            seen[expected] += 1
+    assert seen["VATGB"] > 0
+    assert seen["VATEU"] > 0
+    assert seen["CTJP"] > 0

@@ -6,6 +6,9 @@ its Acumatica chart of accounts, subaccounts, branches, client projects with tas
 employee vendor per employee, the corporate card issuer, one Expensify Classic policy whose
 categories carry the GL codes and whose level-1 tags ("Project") are the client projects,
 and about 150 approved or reimbursed expense reports over the weeks before ``today``.
+Reports with nothing reimbursable (all company card) stay at APPROVED, as in Expensify,
+where they cannot be reimbursed. Hotel bills abroad include VAT (or Japan's consumption
+tax) with Expensify tax codes that the rules map to Acumatica tax categories.
 
 Two reports are designed to be held (see :attr:`Company.held`): one uses a category the
 policy does not have, the other is submitted by a new hire who has no Acumatica vendor
@@ -192,7 +195,8 @@ class Company:
     def rules(self) -> PostingRules:
         """The posting rules the demo uses: reimbursable spend as AP bills to the
         employee's vendor, card spend as journals crediting the card liability account,
-        level-1 tags as projects, dates in New York time."""
+        level-1 tags as projects, dates in New York time, hotel VAT abroad as the lines'
+        tax categories (:data:`TAX_CATEGORIES`)."""
         return PostingRules(
             reimbursable_target=ReimbursableTarget.AP_BILL,
             card_target=CardTarget.JOURNAL,
@@ -204,6 +208,7 @@ class Company:
             card_vendor=self.card_vendor_id,
             base_currency=self.base_currency,
             timezone="America/New_York",
+            tax_categories=dict(TAX_CATEGORIES),
         )
 
     def catalog(self) -> LedgerCatalog:
@@ -348,6 +353,28 @@ _FX: Final = {
     "GBP": (Decimal("1.2710"), ("London", "Manchester", "Edinburgh")),
     "JPY": (Decimal("0.006710"), ("Tokyo", "Osaka")),
 }
+# Hotel VAT/consumption tax by city: (Expensify tax code, tax name, rate %). Hotel bills
+# abroad include the tax; the bridge maps each code to an Acumatica tax category.
+_LODGING_TAX: Final = {
+    "London": ("GB-VAT20", "UK VAT 20%", 20),
+    "Manchester": ("GB-VAT20", "UK VAT 20%", 20),
+    "Edinburgh": ("GB-VAT20", "UK VAT 20%", 20),
+    "Paris": ("FR-VAT10", "France VAT 10%", 10),
+    "Madrid": ("ES-VAT10", "Spain VAT 10%", 10),
+    "Frankfurt": ("DE-VAT7", "Germany VAT 7%", 7),
+    "Amsterdam": ("NL-VAT9", "Netherlands VAT 9%", 9),
+    "Tokyo": ("JP-CT10", "Japan consumption tax 10%", 10),
+    "Osaka": ("JP-CT10", "Japan consumption tax 10%", 10),
+}
+#: Expensify tax code -> Acumatica tax category (``rules.tax_categories``).
+TAX_CATEGORIES: Final = {
+    "GB-VAT20": "VATGB",
+    "FR-VAT10": "VATEU",
+    "ES-VAT10": "VATEU",
+    "DE-VAT7": "VATEU",
+    "NL-VAT9": "VATEU",
+    "JP-CT10": "CTJP",
+}
 _US_CITIES: Final = ("Boston", "Chicago", "Denver", "Atlanta", "Seattle", "Dallas", "Austin")
 
 _AIRLINES: Final = ("Delta Air Lines", "United Airlines", "American Airlines", "JetBlue")
@@ -464,6 +491,15 @@ class _Draft:
     reimbursable: bool = True
     comment: str = ""
     project: ClientProject | None = None
+    tax: tuple[str, str, int] | None = None  # (tax code, tax name, rate %), tax included
+
+
+def _included_tax(amount_cents: int, currency: str, rate: int) -> int:
+    """The tax inside a tax-inclusive ``amount_cents`` at ``rate`` %, half up (whole yen)."""
+    tax = Decimal(amount_cents) * rate / (100 + rate)
+    if currency == "JPY":
+        return int((tax / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * 100
+    return int(tax.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _convert(amount_cents: int, currency: str) -> tuple[int, Decimal]:
@@ -512,6 +548,7 @@ def _trip(
             day=start + timedelta(days=nights),
             comment=f"{nights} night{'s' if nights > 1 else ''}",
             project=project,
+            tax=_LODGING_TAX.get(city),
         )
     )
     for night in range(nights):
@@ -607,6 +644,16 @@ def _expense(draft: _Draft, *, ids: _Ids, report_id: str, inserted: datetime) ->
         tag = _tag_name(draft.project)
         tag_gl = draft.project.project_id
         tags = (TagValue(level=1, name=tag, gl_code=tag_gl),)
+    tax_fields: dict[str, Any] = {}
+    if draft.tax is not None:
+        code, tax_name, percent = draft.tax
+        tax_fields = {
+            "has_tax": True,
+            "tax_code": code,
+            "tax_name": tax_name,
+            "tax_rate": Decimal(percent),
+            "tax_amount_cents": _included_tax(draft.amount_cents, draft.currency, percent),
+        }
     return Expense(
         transaction_id=ids.transaction(),
         report_id=report_id,
@@ -627,6 +674,7 @@ def _expense(draft: _Draft, *, ids: _Ids, report_id: str, inserted: datetime) ->
         billable=draft.project is not None and draft.category != "Client Entertainment",
         bank=None if draft.reimbursable else _CARD_BANK,
         card_id=None if draft.reimbursable else "4111-XXXX-1007",
+        **tax_fields,
     )
 
 

@@ -3,9 +3,12 @@
 Steps: serve both emulators on 127.0.0.1 (ephemeral ports), seed them from
 :func:`build_company` through their control planes, write a temporary configuration and
 vault, run a full sync with a progress display, print a summary (documents created by
-type, totals by GL account, held reports with their fixes, API calls per side), run a
-second sync that must create nothing, show one report's audit trail, and stop both
-servers. Nothing is left running and the temporary directory is removed.
+type, totals by GL account, tax-categorised lines, held reports with their fixes, API
+calls per side and the Expensify 429s of each run), run a second sync that must create
+nothing, show one report's audit trail, and stop both servers. The exit code is 1 when
+the second sync or provisioning changed anything or Expensify answered any request with
+429 (the client's rate limiter keeps a margin, so there should be none). Nothing is left
+running and the temporary directory is removed.
 """
 
 from __future__ import annotations
@@ -147,6 +150,11 @@ def _expense_spec(expense: Expense) -> ExpenseSpec:
         bank=expense.bank,
         card_id=expense.card_id,
         receipt_url=expense.receipt_url,
+        has_tax=expense.has_tax,
+        tax_amount_cents=expense.tax_amount_cents,
+        tax_name=expense.tax_name,
+        tax_rate=expense.tax_rate,
+        tax_code=expense.tax_code,
     )
 
 
@@ -236,6 +244,17 @@ def ledger_summary(emulator: Any) -> tuple[Counter[str], dict[str, Decimal]]:
     return documents, dict(by_account)
 
 
+def bill_tax_categories(emulator: Any) -> Counter[str]:
+    """Bill lines in the emulated ledger by their ``TaxCategory`` (lines without one left out)."""
+    found: Counter[str] = Counter()
+    for bill in emulator.records("Bill"):
+        for line in bill.get("Details") or ():
+            category = _text(line.get("TaxCategory"))
+            if category:
+                found[category] += 1
+    return found
+
+
 def _print_summary(
     console: Console, company: Company, emulator: AcumaticaEmulator, result: SyncResult
 ) -> None:
@@ -254,6 +273,13 @@ def _print_summary(
     for code, amount in sorted(by_account.items()):
         totals.add_row(code, names.get(code, ""), f"{amount:,.2f}")
     console.print(totals)
+    taxed = bill_tax_categories(emulator)
+    console.print(
+        f"Bill lines with a tax category (hotel VAT abroad, rules.tax_categories): "
+        f"{sum(taxed.values())}"
+        + (f" ({', '.join(f'{c} {n}' for c, n in sorted(taxed.items()))})" if taxed else "")
+        + "."
+    )
     held = Table(title="Held reports (need an admin)")
     for column in ("report", "submitter", "problem", "fix"):
         held.add_column(column)
