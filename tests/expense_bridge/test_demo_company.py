@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -273,3 +274,32 @@ def test_taxed_bill_lines_get_their_tax_category(company):
     assert seen["VATGB"] > 0
     assert seen["VATEU"] > 0
     assert seen["CTJP"] > 0
+
+
+@pytest.mark.loopback
+def test_the_demo_runs_clean_end_to_end():
+    """The README's first command: exit 0, nothing new on the second sync, zero 429s.
+
+    Waits on the Expensify emulator's real 5-per-10 s limit (about half a minute).
+    """
+    from rich.console import Console
+
+    from expense_bridge.demo._run import run_demo
+
+    out = io.StringIO()
+    code = run_demo(console=Console(file=out, width=400, no_color=True))
+    text = out.getvalue()
+    assert code == 0, text
+    assert "Second sync pulled 0 reports, posted 0 and created 0 documents" in text
+    assert "Expensify answered 0 requests with 429" in text
+    assert "(as expected)" in text
+    rows = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+        for line in text.splitlines()
+        if line.startswith("│") and line.count("│") == 5
+    }
+    for run in ("provisioning", "first sync", "second sync", "provisioning again"):
+        assert rows[run][-1] == "0", (run, rows[run])
+    assert "EB-CATEGORY-UNKNOWN" in text
+    assert "EB-SUBMITTER-NO-VENDOR" in text
+    assert re.search(r"Bill lines with a tax category \(.*\): [1-9]", text), text
