@@ -48,6 +48,7 @@ from expensify_client import (
     Policy,
     Report,
     ReportState,
+    UnparsedReport,
 )
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -305,6 +306,8 @@ class FakeSource:
         #: Faults for the next acknowledgements: "lost" (marked, answer lost),
         #: "refused" (nothing marked).
         self.faults: list[str] = []
+        #: Reports the export carries but that cannot be read (returned by every pull).
+        self.unparsed: list[UnparsedReport] = []
         #: Reports whose marking silently does not apply.
         self.refuses_marks: set[str] = set()
         self._lock = threading.RLock()
@@ -324,7 +327,7 @@ class FakeSource:
         start_date: date | None,
         end_date: date | None,
         exclude_label: str,
-    ) -> list[Report]:
+    ) -> list[Report | UnparsedReport]:
         with self._lock:
             self.calls += 1
             self.exports.append(
@@ -356,7 +359,7 @@ class FakeSource:
                 if end_date is not None and reference > end_date:
                     continue
                 out.append(r)
-            return out
+            return [*out, *self.unparsed]
 
     def fetch_by_ids(
         self, report_ids: Sequence[str], states: Sequence[ReportState]

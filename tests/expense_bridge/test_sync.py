@@ -477,3 +477,24 @@ def test_a_found_document_with_other_lines_is_not_adopted(store: SQLiteStore) ->
     assert number in outcome.problems[0].message
     assert ledger.keys() == ["EXB-R1"]
     assert source.labelled() == set()
+
+
+def test_an_unreadable_report_is_held_naming_its_problem_and_the_rest_post(
+    store: SQLiteStore,
+) -> None:
+    from expensify_client import ReportProblem, UnparsedReport
+
+    ledger = FakeLedger()
+    source = FakeSource([report("R1")])
+    problem = ReportProblem("reports[1].currency", "unknown or retired currency", "'HRK'")
+    source.unparsed = [UnparsedReport(report_id="R9", problems=(problem,))]
+    result = run(ledger, source, store)
+    outcomes = {o.report_id: o for o in result.outcomes}
+    assert outcomes["R1"].status is ReportStatus.ACKNOWLEDGED  # the others are unaffected
+    assert [p.code for p in outcomes["R9"].problems] == [ErrorCode.REPORT_UNPARSED]
+    assert "HRK" in outcomes["R9"].problems[0].message
+    record = store.get("default", "R9")
+    assert record is not None
+    assert record.status is ReportStatus.HELD
+    assert record.error_codes == ("EB-REPORT-UNPARSED",)
+    assert ledger.keys() == ["EXB-R1"]
