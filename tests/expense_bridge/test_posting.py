@@ -460,3 +460,37 @@ def test_unknown_default_branch_holds_every_report_before_any_write(store: SQLit
     assert emu.records("Bill") == []
     ok = run(config(default_branch="MAIN"), emu, source, store)
     assert ok.posted == 2
+
+
+def test_a_200_report_sync_keeps_every_url_within_2048_bytes(store: SQLiteStore) -> None:
+    import httpx
+
+    emu = tenant()
+    inner = emu.transport()
+    sizes: list[int] = []
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sizes.append(len(request.url.raw_path))
+            return inner.handle_request(request)
+
+    auth = OAuth2(
+        base_url="https://erp.test", client_id="expense-bridge@Company",
+        client_secret="client-secret", username="admin", password="admin-password",
+    )  # fmt: skip
+    client = AcumaticaClient(
+        base_url="https://erp.test", endpoint=Endpoint("Default", "24.200.001"), auth=auth,
+        transport=Recording(), options=ClientOptions(sleep=lambda s: None),
+    )  # fmt: skip
+    ledger = AcumaticaLedger(client, page_size=50)
+    # Long report IDs (34 characters: the longest whose keys fit 40) make long look-ups.
+    rids = [f"R{i:033d}" for i in range(200)]
+    source = FakeSource([report(rid) for rid in rids])
+    result = _run(config(), ledger, source, store, dry_run=False, clock=Clock(), progress=None,
+                  on_step=None)  # fmt: skip
+    assert {p.code for o in result.outcomes for p in o.problems} == set()
+    assert result.posted == 200
+    assert bills(emu) == sorted(f"EXB-{rid}" for rid in rids)
+    lookups = [p for m, p, _ in emu.request_log if m == "GET" and p.endswith("/Bill")]
+    assert len(lookups) > 4  # pages were cut by URL length, not only by 50 keys
+    assert max(sizes) <= 2048
