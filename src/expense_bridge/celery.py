@@ -60,6 +60,10 @@ logger = logging.getLogger(__name__)
 REGISTRY_ENV = "EXPENSE_BRIDGE_TENANTS"
 #: Retries of a transient failure before the task fails (backoff 10 s, 20 s, … 10 min).
 MAX_RETRIES = 8
+#: Seconds before the first retry of a transient failure (doubled on each retry).
+DEFAULT_BACKOFF = 10.0
+#: The longest wait between two retries, in seconds.
+MAX_BACKOFF = 600.0
 #: Seconds a run lease or report claim lasts between heartbeats (a killed worker's
 #: successor takes over within this time).
 DEFAULT_LEASE = 90.0
@@ -109,8 +113,9 @@ def is_transient(exc: BaseException) -> bool:
     return bool(isinstance(exc, BridgeError) and exc.retryable)
 
 
-def _backoff(retries: int) -> int:
-    return int(min(600, 10 * 2**retries))
+def _backoff(retries: int, first: float = DEFAULT_BACKOFF) -> float:
+    """Seconds before retry number ``retries + 1``: ``first``, doubled each time, capped."""
+    return float(min(MAX_BACKOFF, first * 2**retries))
 
 
 def _registry(location: str | None) -> str:
@@ -190,12 +195,17 @@ def sync_tenant(
     wait: float = 0.0,
     exclusive: bool = True,
     lease_seconds: float = DEFAULT_LEASE,
+    backoff: float = DEFAULT_BACKOFF,
 ) -> dict[str, Any]:
     """Sync one tenant (see the module docstring); returns the run's summary.
 
     ``wait``: seconds to wait for the tenant's run lease when another worker holds it
     (0: skip at once). ``exclusive``/``lease_seconds``: see :func:`run_sync`.
+    ``backoff``: seconds before the first retry of a transient failure, doubled on each
+    further retry (at most :data:`MAX_BACKOFF`); must be positive.
     """
+    if not backoff > 0:
+        raise PermanentTaskError(f"tenant {tenant}: backoff must be > 0 seconds, not {backoff!r}")
     loaded = _load(registry, tenant)
     try:
         return run_sync(
@@ -218,7 +228,7 @@ def sync_tenant(
                 type(exc).__name__,
                 self.request.retries + 1,
             )
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries, backoff)) from exc
         logger.error("tenant %s: sync failed: %s: %s", tenant, type(exc).__name__, exc)  # noqa: TRY400 - the message is the report; no traceback in logs
         raise PermanentTaskError(f"tenant {tenant}: {type(exc).__name__}: {exc}") from None
 

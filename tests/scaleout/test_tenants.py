@@ -9,7 +9,14 @@ import pytest
 
 from acumatica_client import APIConnectionError, InternalServerError
 from expense_bridge._store import LeaseBusyError, StateUnavailableError
-from expense_bridge.celery import beat_schedule, is_transient
+from expense_bridge.celery import (
+    MAX_BACKOFF,
+    PermanentTaskError,
+    _backoff,
+    beat_schedule,
+    is_transient,
+    sync_tenant,
+)
 from expense_bridge.tenants import (
     DEFAULT_CADENCE,
     DatabaseRegistry,
@@ -125,3 +132,15 @@ def test_transient_and_permanent_failures() -> None:
     assert not is_transient(StateUnavailableError("db", "read-only"))
     assert not is_transient(TenantError(()))
     assert not is_transient(ValueError("bug"))
+
+
+def test_retry_backoff_doubles_from_the_first_delay_and_is_capped() -> None:
+    assert [_backoff(n) for n in range(4)] == [10.0, 20.0, 40.0, 80.0]
+    assert [_backoff(n, 1.0) for n in range(4)] == [1.0, 2.0, 4.0, 8.0]
+    assert _backoff(20) == _backoff(20, 1.0) == MAX_BACKOFF == 600.0
+
+
+@pytest.mark.parametrize("backoff", [0, -1.0])
+def test_a_backoff_that_is_not_positive_is_refused(backoff: float, tmp_path: Path) -> None:
+    with pytest.raises(PermanentTaskError, match="acme: backoff must be > 0"):
+        sync_tenant("acme", registry=str(tmp_path), backoff=backoff)
