@@ -14,12 +14,14 @@ running and the temporary directory is removed.
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
+import sys
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from acumatica_client.emulator import AcumaticaEmulator
 from expensify_client import Expense, ReportState
 from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator
 
-from .._cli import render_audit, render_provisioning
+from .._cli import _default_console, render_audit, render_provisioning
 from .._config import AcumaticaSettings, BridgeConfig, ExpensifySettings
 from .._factory import open_clients
 from .._results import Action, SyncResult
@@ -325,6 +327,9 @@ def _demo_config(
         expensify=ExpensifySettings(partner_user_id=_PARTNER_USER_ID, base_url=expensify_url),
         policies=(company.policy.policy_id,),
         rules=company.rules(),
+        # The company's reports span about six weeks (expenses up to three weeks before
+        # their trip): the first sync looks back far enough to pull every one of them.
+        initial_lookback=timedelta(days=90),
         state_path=tmp / "state.sqlite3",
         vault_path=tmp / "vault.fernet",
         provisioning=ProvisioningSettings(
@@ -344,7 +349,14 @@ def _servers(acumatica: Any, expensify: Any) -> Iterator[tuple[str, str]]:
 
 
 def run_demo(*, console: Console, today: date | None = None, json_output: bool = False) -> int:
-    """Run the demo (see the module docstring); returns the exit code (0 on success)."""
+    """Run the demo (see the module docstring); returns the exit code (0 on success).
+
+    With ``json_output`` the narrative goes to stderr and ``console`` receives only one
+    JSON document: both sync results, the Expensify 429s of each run and ``ok``.
+    """
+    out = console
+    if json_output:
+        console = _default_console(sys.stderr)
     today = today or datetime.now(UTC).date()
     company = build_company(7, today=today)
     password, client_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
@@ -439,5 +451,13 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
                 render_audit(console, shown, store.audit_trail(shown, config.connection))
             store.close()
     if json_output:
-        console.print_json(data={"first": first.to_dict(), "second": second.to_dict()})
+        runs = ("provisioning", "first_sync", "second_sync", "provisioning_again")
+        doc = {
+            "ok": ok,
+            "first": first.to_dict(),
+            "second": second.to_dict(),
+            "expensify_429s": dict(zip(runs, throttled, strict=True)),
+        }
+        out.file.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        out.file.flush()
     return 0 if ok else 1
