@@ -312,6 +312,9 @@ def test_the_demo_runs_clean_end_to_end(capsys):
     assert len(first_line) == RULE_WIDTH
     assert "Second sync pulled 0 reports, posted 0 and created 0 documents" in text
     assert "Expensify answered 0 requests with 429" in text
+    assert (
+        "second provisioning found 0 employee changes, 0 category changes and 0 tag lists" in text
+    )
     assert "(as expected)" in text
     assert "EB-CATEGORY-UNKNOWN" in text
     assert "EB-SUBMITTER-NO-VENDOR" in text

@@ -261,7 +261,7 @@ def _print_summary(
     console: Console, company: Company, emulator: AcumaticaEmulator, result: SyncResult
 ) -> None:
     documents, by_account = ledger_summary(emulator)
-    table = Table(title="Documents created in Acumatica")
+    table = Table(title="Documents created in Acumatica", min_width=32)
     table.add_column("type")
     table.add_column("count", justify="right")
     for kind, count in sorted(documents.items()):
@@ -436,14 +436,18 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
             calls.add_row("provisioning again", "-", str(again.expensify_calls), str(throttled[3]))
             console.print(calls)
             changes_again = len(again.employees.plan.changes)
+            categories_again = sum(len(p.changes) for p in again.categories.category_plans)
+            tags_again = sum(1 for p in again.tags.tag_plans if p.levels is not None)
             posted_again = sum(1 for o in second.outcomes if o.action is Action.POSTED)
             total_429s = sum(throttled)
-            ok = created_again == 0 and posted_again == 0 and changes_again == 0
+            ok = created_again == posted_again == changes_again == 0
+            ok = ok and categories_again == tags_again == 0
             ok = ok and total_429s == 0
             console.print(
                 f"Second sync pulled {second.pulled} reports, posted {posted_again} and created "
                 f"{created_again} documents; second provisioning found {changes_again} employee "
-                f"changes; Expensify answered {total_429s} requests with 429 (rate limited) "
+                f"changes, {categories_again} category changes and {tags_again} tag lists to "
+                f"send; Expensify answered {total_429s} requests with 429 (rate limited) "
                 f"({'as expected' if ok else 'UNEXPECTED'})."
             )
             shown = next((o.report_id for o in first.outcomes if o.action is Action.POSTED), None)
