@@ -60,6 +60,7 @@ EXPECTED = [
     "Project",
     "ProjectTask",
     "RateLimitError",
+    "RequestLimiter",
     "RetryPolicy",
     "SetupNotEnteredError",
     "Subaccount",
