@@ -627,6 +627,11 @@ def plan_tags(
     """
     levels = list(policy.tag_levels)
     index = next((i for i, level in enumerate(levels) if level.name == settings.tag_level), None)
+    if index is None and len(levels) == 1:
+        # Expensify's single-level tag form carries no level name (the client sends none),
+        # so a policy's only level keeps whatever name it has ("Tag" for a new list): with
+        # one level, that level is the configured one whatever its name.
+        index = 0
     current = levels[index].tags if index is not None else ()
     by_code = {t.gl_code: t for t in current if t.gl_code}
     wanted: list[Tag] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+
 from acumatica_client import Account, Contact, Employee, EmployeeSettings, Project
 from expense_bridge.provisioning import (
     EmployeeAction,
@@ -274,3 +276,19 @@ def test_tags_from_active_projects_keep_other_levels() -> None:
     assert plan.disabled == ("OLD01",)
     again = plan_tags(codes, Policy(policy_id="P1", tag_levels=plan.levels), SETTINGS)
     assert again.levels is None
+
+
+def test_plan_tags_treats_a_policys_only_level_as_the_configured_one_whatever_its_name() -> None:
+    """The single-level tag form carries no level name: Expensify names a new list "Tag"."""
+    codes = {"ACME01": "Acme audit"}
+    first = plan_tags(codes, Policy(policy_id="P1", tag_levels=()), SETTINGS)
+    assert first.levels is not None
+    (level,) = first.levels
+    as_stored = Policy(policy_id="P1", tag_levels=(attrs.evolve(level, name="Tag"),))
+    again = plan_tags(codes, as_stored, SETTINGS)
+    assert again.levels is None  # no change planned on every run
+    codes["BETA02"] = "Beta review"
+    grown = plan_tags(codes, as_stored, SETTINGS)
+    assert grown.levels is not None
+    assert len(grown.levels) == 1  # still one level, never a second copy in front
+    assert grown.added == ("BETA02",)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import httpx
 import pytest
 
@@ -191,15 +192,32 @@ def test_held_reports_do_not_block_the_batch(world: World) -> None:
     assert result.warnings == ()  # "Mystery" has no GL code: not an inactive-account warning
 
 
+INACTIVE_MEALS = (
+    "policy POL1: category 'Meals' has GL code 62000, which is not an active expense "
+    "account in Acumatica"
+)
+
+
 def test_preflight_warns_about_categories_on_inactive_accounts(world: World) -> None:
+    """The getter answers GL codes (the emulator's switch): every category is checked."""
+    world.expensify.options = attrs.evolve(world.expensify.options, category_gl_codes=True)
     world.acumatica.seed("Account", [{"AccountCD": "62000", "Type": "Expense", "Active": False}])
     add_approved(world, 1)
     result = run_sync(world)
-    assert result.warnings == (
-        "policy POL1: category 'Meals' has GL code 62000, which is not an active expense "
-        "account in Acumatica",
-    )
+    assert result.warnings == (INACTIVE_MEALS,)
     assert result.posted == 1
+
+
+def test_preflight_warns_from_exported_codes_with_the_documented_getter(world: World) -> None:
+    """The documented getter has no GL codes: only codes seen in the export can be checked."""
+    world.acumatica.seed("Account", [{"AccountCD": "62000", "Type": "Expense", "Active": False}])
+    add_approved(world, 1)
+    quiet = run_sync(world)
+    assert quiet.warnings == ()  # 'Meals' is on no exported expense: its code is unknown
+    add_approved(world, 2, category="Meals")
+    world.clock.now += timedelta(hours=1)
+    result = run_sync(world)
+    assert result.warnings == (INACTIVE_MEALS,)
 
 
 def test_dry_run_changes_nothing_on_either_side(world: World) -> None:

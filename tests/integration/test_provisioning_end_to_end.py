@@ -138,6 +138,8 @@ def test_bad_data_is_reported_not_guessed(prov: World) -> None:
 
 
 def test_categories_merged_and_disabled_never_deleted(prov: World) -> None:
+    # The getter answers category GL codes (emulator switch): 'Meals' is known to be on 62000.
+    prov.expensify.options = attrs.evolve(prov.expensify.options, category_gl_codes=True)
     prov.acumatica.seed("Account", [
         {"AccountCD": "63000", "Type": "Expense", "Active": True, "Description": "Software"},
         {"AccountCD": "62000", "Type": "Expense", "Active": False, "Description": "Meals"},
@@ -150,6 +152,20 @@ def test_categories_merged_and_disabled_never_deleted(prov: World) -> None:
     assert categories["Software"]["glCode"] == "63000"
     assert categories["Meals"]["enabled"] is False  # disabled, still there
     assert "Travel" in categories
+
+
+def test_documented_getter_disables_nothing_it_cannot_identify(prov: World) -> None:
+    """Without GL codes in the getter answer no category can be tied to an inactive account."""
+    prov.acumatica.seed("Account", [
+        {"AccountCD": "62000", "Type": "Expense", "Active": False, "Description": "Meals"},
+    ])  # fmt: skip
+    result = run(prov)
+    reasons = {
+        c.category.name: c.reason for p in result.categories.category_plans for c in p.changes
+    }
+    assert "Meals" not in reasons
+    categories = {c["name"]: c for c in prov.expensify.policy("POL1")["categories"]}
+    assert categories["Meals"]["enabled"] is True
 
 
 def test_tags_follow_active_projects(prov: World) -> None:
