@@ -19,9 +19,7 @@ Look-ups are safe on every database Acumatica runs on and on IIS's default limit
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import httpx
 
@@ -89,13 +87,6 @@ def _journal_doc(batch: JournalTransaction, key: str) -> LedgerDocument:
     )
 
 
-def _accepts(method: Callable[..., Any], name: str) -> bool:
-    try:
-        return name in inspect.signature(method).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
-
-
 class AcumaticaLedger:
     """Acumatica as the bridge uses it (one instance per sync)."""
 
@@ -128,10 +119,6 @@ class AcumaticaLedger:
             project_tasks=c.iterate(ProjectTask),
             branches=c.branches(),
         )
-
-    def _archive(self, method: Callable[..., Any]) -> dict[str, Any]:
-        # ``include_archived`` sends ``PX-ApiArchive: SHOW`` (acumatica_client >= 0.4).
-        return {"include_archived": True} if _accepts(method, "include_archived") else {}
 
     def _url_bytes(self, entity: str, filter: Filter, select: Sequence[str]) -> int:
         url = entity_url(self.client.base_url, self.client.endpoint, entity)
@@ -166,7 +153,6 @@ class AcumaticaLedger:
         found: dict[str, LedgerDocument] = {}
         bills = sorted({k for kind, k in keys if kind is DocumentKind.BILL})
         journals = sorted({k for kind, k in keys if kind is DocumentKind.JOURNAL})
-        archive = self._archive(self.client.list)
 
         def bill_filter(page: list[str]) -> Filter:
             return Field("VendorRef").in_(page)
@@ -179,7 +165,7 @@ class AcumaticaLedger:
         for page in self._sized_pages(bills, Bill.ENTITY, bill_filter, _BILL_SELECT):
             wanted = set(page)
             for bill in self.client.list(
-                Bill, filter=bill_filter(page), select=_BILL_SELECT, **archive
+                Bill, filter=bill_filter(page), select=_BILL_SELECT, include_archived=True
             ):
                 # SQL Server compares case-insensitively: confirm the exact key here.
                 if isinstance(bill.vendor_ref, str) and bill.vendor_ref in wanted:
@@ -189,7 +175,10 @@ class AcumaticaLedger:
         ):
             wanted = set(page)
             for batch in self.client.list(
-                JournalTransaction, filter=journal_filter(page), select=_JOURNAL_SELECT, **archive
+                JournalTransaction,
+                filter=journal_filter(page),
+                select=_JOURNAL_SELECT,
+                include_archived=True,
             ):
                 key = (
                     key_from_description(batch.description)
@@ -202,12 +191,13 @@ class AcumaticaLedger:
 
     def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction:
         """The document as saved, with its detail lines (one GET; archived ones too)."""
-        archive = self._archive(self.client.get)
         if document.kind is DocumentKind.BILL:
             doc_type, _, ref = document.number.rpartition(" ")
-            return self.client.get(Bill, doc_type, ref, expand=("Details",), **archive)
+            return self.client.get(Bill, doc_type, ref, expand=("Details",), include_archived=True)
         module, _, number = document.number.partition(" ")
-        return self.client.get(JournalTransaction, module, number, expand=("Details",), **archive)
+        return self.client.get(
+            JournalTransaction, module, number, expand=("Details",), include_archived=True
+        )
 
     def create(self, planned: PlannedDocument) -> LedgerDocument:
         """One PUT; the saved document's number. Not retried on a lost answer."""

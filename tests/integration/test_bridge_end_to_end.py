@@ -259,6 +259,40 @@ def test_a_dropped_create_over_the_emulators_is_adopted(world: World) -> None:
     assert "Acumatica" in world.expensify.exported_labels(rid)
 
 
+def test_a_save_time_rejection_is_held_after_one_put_with_the_tenants_message(
+    world: World,
+) -> None:
+    """The realistic tenant refuses at save time with 500 OutcomeEntityHasErrors."""
+    rid = add_approved(world, 1)
+    world.acumatica.reject_saves("Bill", "The document is out of balance.", times=5)
+    result = run_sync(world)
+    (outcome,) = result.outcomes
+    assert outcome.action is Action.HELD
+    (problem,) = outcome.problems
+    assert problem.code is ErrorCode.LEDGER_REJECTED
+    assert "The document is out of balance." in problem.message
+    puts = [p for m, p, _ in world.acumatica.request_log if m == "PUT" and p.endswith("/Bill")]
+    assert len(puts) == 1  # one attempt, never retried
+    assert world.acumatica.records("Bill") == []
+    assert world.expensify.exported_labels(rid) == set()  # nothing marked
+
+
+def test_an_archived_bill_is_found_and_adopted_not_created_again(world: World) -> None:
+    """The create lands but its answer is lost; the bill is archived before the next run."""
+    rid = add_approved(world, 1)
+    world.acumatica.inject(method="PUT", path="/Bill$", drop_response=True)
+    assert run_sync(world).outcomes[0].action is Action.PENDING
+    (bill,) = world.acumatica.records("Bill")
+    world.acumatica.archive("Bill", str(bill["Type"]), str(bill["ReferenceNbr"]))
+    world.clock.now += timedelta(minutes=10)
+    second = run_sync(world)
+    assert second.outcomes[0].action is Action.ADOPTED
+    assert vendor_refs(world) == [f"EXB-{rid}"]  # still one bill, the archived one
+    # the emulator hides archived records unless the request sends PX-ApiArchive: SHOW
+    assert world.acumatica.is_archived("Bill", str(bill["Type"]), str(bill["ReferenceNbr"]))
+    assert "Acumatica" in world.expensify.exported_labels(rid)
+
+
 def test_rate_limited_expensify_is_retried_after_backoff(world: World) -> None:
     add_approved(world, 1)
     world.expensify.inject(job_type="file", status=429, times=1)
