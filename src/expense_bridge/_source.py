@@ -86,23 +86,41 @@ class ExpensifySource:
     def acknowledge(
         self, report_ids: Sequence[str], label: str, states: Sequence[ReportState] = ALL_STATES
     ) -> frozenset[str]:
-        """Mark ``report_ids`` exported with ``label``; the IDs Expensify says it marked.
+        """Mark ``report_ids`` exported with ``label``; the IDs confirmed to carry it.
 
         One export job (``reportIDList``, every state in ``states``, ``onFinish``
         ``markAsExported``) and the download of its file: the reports in that file are
-        the ones the job exported, hence marked. A report missing from it (deleted, in
-        another state) was not marked and is not reported as such.
+        the ones the job exported. Expensify can export a report without the mark taking
+        effect, and its answer does not say so, so the label is then verified by a
+        second read (an export without marking, of the same IDs, filtered on
+        ``markedAsExported``: a report still returned does not carry the label). Only
+        reports exported by the job and absent from that read are confirmed; a report
+        missing from the job's file (deleted, in another state) is not confirmed either.
         """
         if not report_ids:
             return frozenset()
-        filters = ExportFilters(report_ids=tuple(report_ids))
+        wanted = tuple(dict.fromkeys(report_ids))
         request = ExportRequest(
-            filters=filters, report_states=tuple(states), mark_as_exported=label
+            filters=ExportFilters(report_ids=wanted),
+            report_states=tuple(states),
+            mark_as_exported=label,
         )
         names = self.client.export_files(request, today=self.today)
-        marked: set[str] = set()
+        exported: set[str] = set()
         for name in names[:1]:
             for item in iter_report_export(self.client.download(name)):
                 if item.report_id is not None:
-                    marked.add(item.report_id)
-        return frozenset(marked & set(report_ids))
+                    exported.add(item.report_id)
+        exported &= set(wanted)
+        if not exported:
+            return frozenset()
+        check = ExportRequest(
+            filters=ExportFilters(report_ids=tuple(sorted(exported)), marked_as_exported=label),
+            report_states=tuple(states),
+        )
+        unmarked = {
+            item.report_id
+            for item in iter_report_export(self.client.export_and_download(check, today=self.today))
+            if item.report_id is not None
+        }
+        return frozenset(exported - unmarked)

@@ -235,12 +235,25 @@ def _run(
     approved_after = _approved_after(config, bookmark, started)
     reports: dict[str, Report] = {}
     unparsed: dict[str, UnparsedReport] = {}
-    for after, end in export_windows(approved_after, started.date()):
+    pulls: list[tuple[tuple[ReportState, ...], date | None, date | None, date | None]] = [
+        (config.rules.pull_states(), after, None, end)
+        for after, end in export_windows(approved_after, started.date())
+    ]
+    if config.rules.post_closed:
+        # Submit-and-Close reports go straight to Closed and are never approved; whether
+        # ``approvedAfter`` keeps never-approved reports is an open question of the
+        # reference (the emulator drops them), so Closed reports are also pulled by their
+        # reference date (``startDate``: the later of created and submitted, inclusive).
+        pulls += [
+            ((ReportState.ARCHIVED,), None, start, end)
+            for start, end in export_windows(approved_after, started.date())
+        ]
+    for states, after, start_date, end in pulls:
         for item in source.fetch_reports(
             policy_ids=config.policies,
-            states=config.rules.pull_states(),
+            states=states,
             approved_after=after,
-            start_date=None,
+            start_date=start_date,
             end_date=end,
             exclude_label=config.export_label,
         ):

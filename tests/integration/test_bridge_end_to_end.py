@@ -234,9 +234,10 @@ def test_api_budget_for_200_reports(world: World) -> None:
         add_approved(world, n)
     result = run_sync(world)
     assert result.posted == 200
-    # Expensify: policies + one export + one acknowledgement (+ download polls).
+    # Expensify: policies, one export, one acknowledgement and the read that verifies
+    # its label (+ download polls), whatever the number of reports.
     downloads = [r for r in world.expensify.request_log if (r.job or "").startswith("download")]
-    assert result.calls.expensify - len(downloads) <= 3
+    assert result.calls.expensify - len(downloads) <= 4
     # Acumatica: one existence look-up per page of 50 keys, one write per new document.
     lookups = [p for m, p, _ in world.acumatica.request_log if m == "GET" and p.endswith("/Bill")]
     assert len(lookups) == 200 // world.config.page_size
@@ -291,6 +292,45 @@ def test_an_archived_bill_is_found_and_adopted_not_created_again(world: World) -
     # the emulator hides archived records unless the request sends PX-ApiArchive: SHOW
     assert world.acumatica.is_archived("Bill", str(bill["Type"]), str(bill["ReferenceNbr"]))
     assert "Acumatica" in world.expensify.exported_labels(rid)
+
+
+def test_a_closed_report_whose_mark_did_not_apply_stays_unacknowledged(world: World) -> None:
+    """Submit-and-Close: the report goes straight to Closed; the mark silently fails once."""
+    world.expensify.add_policy(
+        "POL2", "Closing", owner=OWNER, approval_mode="submit_and_close",
+        categories=[category("Travel", "61000")],
+        employees=[employee("ann@firm.test", submits_to=OWNER)],
+    )  # fmt: skip
+    world.config = attrs.evolve(
+        world.config,
+        policies=("POL1", "POL2"),
+        rules=attrs.evolve(world.config.rules, post_closed=True),
+    )
+    rid = world.expensify.add_report(
+        "POL2", submitter="ann@firm.test", name="Closed trip", currency="USD",
+        expenses=[ExpenseSpec(amount_cents=4_200, currency="USD", created=date(2026, 11, 10),
+                              merchant="Rail", category="Travel")],
+        created=world.clock.now - timedelta(days=3),
+    )  # fmt: skip
+    world.expensify.submit(rid, world.clock.now - timedelta(days=2))
+    world.expensify.refuse_marks(rid)
+    first = run_sync(world)
+    (outcome,) = first.outcomes
+    assert outcome.action is Action.POSTED
+    assert vendor_refs(world) == [f"EXB-{rid}"]
+    record = world.store.get("default", rid)
+    assert record is not None
+    assert record.status is ReportStatus.POSTED  # not confirmed: not recorded as acknowledged
+    assert world.expensify.exported_labels(rid) == set()
+
+    world.expensify.refuse_marks(rid, refuse=False)
+    world.clock.now += timedelta(hours=1)
+    run_sync(world)
+    record = world.store.get("default", rid)
+    assert record is not None
+    assert record.status is ReportStatus.ACKNOWLEDGED
+    assert "Acumatica" in world.expensify.exported_labels(rid)
+    assert vendor_refs(world) == [f"EXB-{rid}"]  # still one bill
 
 
 def test_rate_limited_expensify_is_retried_after_backoff(world: World) -> None:
