@@ -25,6 +25,8 @@ CASSETTES = Path(__file__).parent / "cassettes"
 
 
 def record() -> None:
+    for old in CASSETTES.glob("*.yaml"):  # vcrpy's "all" mode appends to a cassette
+        old.unlink()
     recorder = make_vcr(cassette_dir=CASSETTES, record_mode="all")
     emulator = AcumaticaEmulator(
         version=VERSION,

@@ -218,6 +218,9 @@ BAD_VALUES = [
     ("rules", "mark_reimbursed_when_paid", "yes", "rules.mark_reimbursed_when_paid"),
     ("rules", "tax_categories", {"VAT20": 20}, "rules.tax_categories"),
     ("rules", "tax_account", 23000, "rules.tax_account"),
+    ("rules", "prefer_policy_gl_code", "yes", "rules.prefer_policy_gl_code"),
+    ("rules", "post_card_only_approved", 1, "rules.post_card_only_approved"),
+    ("rules", "post_closed", "true", "rules.post_closed"),
 ]
 
 
