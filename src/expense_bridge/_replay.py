@@ -16,7 +16,7 @@ from ._config import BridgeConfig
 from ._errors import BridgeError
 from ._posting import PostingContext, plan_or_hold, policy_from_export, post_planned, settled
 from ._results import Action, CallCounts, PostResult, ReportOutcome
-from ._store import ReportStatus, SQLiteStore, StateStore
+from ._store import ReportStatus, StateStore
 
 __all__ = ["post_report", "replay"]
 
@@ -93,7 +93,14 @@ def replay(
     snapshot kept in the store is re-run. A report already posted is a no-op that says so.
     The next ``sync`` marks a replayed report exported in Expensify.
     """
-    store = store or SQLiteStore(config.state_path)
+    if store is None:
+        from ._factory import open_store
+
+        with open_store(config) as owned:
+            return replay(
+                report_id, config=config, acumatica=acumatica, expensify=expensify,
+                store=owned, policy=policy, now=now,
+            )  # fmt: skip
     record = store.get(config.connection, report_id)
     if record is None or record.snapshot is None:
         raise BridgeError(f"report {report_id} is not in the state store; run a sync first")

@@ -68,7 +68,7 @@ from ._posting import (
 from ._results import Action, CallCounts, ReportOutcome, SyncResult
 from ._rules import Trigger
 from ._source import ALL_STATES
-from ._store import AuditEntry, ReportStatus, SQLiteStore, StateStore
+from ._store import AuditEntry, ReportStatus, StateStore
 from .mapping import PlannedDocument, content_fingerprint
 from .provisioning import category_issues
 
@@ -145,7 +145,9 @@ def sync(
             acumatica = acumatica or opened_acu
             expensify = expensify or opened_exp
         if store is None:
-            store = SQLiteStore(config.state_path)
+            from ._factory import open_store
+
+            store = stack.enter_context(open_store(config))  # state.url, or the SQLite file
         if config.run_provisioning_first and not dry_run:
             from .provisioning import provision_all
 
