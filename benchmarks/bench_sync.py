@@ -20,6 +20,7 @@ from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
 from acumatica_client.emulator import AcumaticaEmulator
 from expense_bridge import BridgeConfig, PostingRules, SQLiteStore, sync
 from expense_bridge._config import AcumaticaSettings, ExpensifySettings
+from expense_bridge.demo._run import expensify_429s
 from expensify_client import ClientOptions as ExpensifyOptions
 from expensify_client import Credentials, ExpensifyClient, RateLimiter
 from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
@@ -146,8 +147,9 @@ def build(
 
 def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
-        config, acu, _exp, acu_client, exp_client, store, clock = build(n, Path(tmp_name))
+        config, acu, exp, acu_client, exp_client, store, clock = build(n, Path(tmp_name))
         for label in ("first sync", "second sync"):
+            logged = len(exp.request_log)
             tracemalloc.start()
             wall, cpu = time.perf_counter(), time.process_time()
             result = sync(
@@ -171,6 +173,8 @@ def main(n: int) -> None:
                     f"  calls: Acumatica {result.calls.acumatica}, "
                     f"Expensify {result.calls.expensify}"
                 )
+            refused = expensify_429s(exp.request_log[logged:])
+            print(f"  Expensify 429s {refused} (goal 0)")
             print(f"  peak traced memory {peak / 1e6:.1f} MB")
             clock.now += timedelta(hours=1)
         bills = len(acu.records("Bill"))
