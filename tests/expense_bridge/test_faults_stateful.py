@@ -42,7 +42,7 @@ from expensify_client import ReportState
 from .test_posting import NOW, Clock, FakeSource, config, expense, ledger_for, report, tenant
 
 STEPS = ("claimed", "looked_up", "intent", "created", "recorded", "posted")
-CI_DEFAULT = 150
+CI_DEFAULT = 200
 CI_SCHEDULES = int(os.environ.get("EB_FAULT_SCHEDULES", str(CI_DEFAULT)))
 THOROUGH_SCHEDULES = 3000
 
@@ -258,4 +258,4 @@ TestBridgeFaults = BridgeMachine.TestCase
 
 
 def test_the_ci_profile_runs_a_few_hundred_and_thorough_thousands() -> None:
-    assert 100 <= CI_DEFAULT < 1000 <= THOROUGH_SCHEDULES
+    assert 200 <= CI_DEFAULT < 1000 <= THOROUGH_SCHEDULES
