@@ -36,9 +36,24 @@ from expensify_client.emulator import (
     employee,
     tag_level,
 )
-from tests.reference import in_ci
+from tests.reference import in_ci, require
 
 EXAMPLES = Path(__file__).with_name("vendor_examples")
+#: The files the examples' curl commands send, as kept in ../shared/reference (the
+#: documentation's own samples; never copied into the repo).
+SHARED_FILES = {
+    "expensify_template.ftl": "expensify/Expensify-slate/doc_sample_export_template.ftl",
+    "tags.csv": "expensify/Expensify-slate/doc_sample_tags.csv",
+    "employeeData.csv": "expensify/Expensify-slate/doc_sample_employeeData_basic.csv",
+    "myEmployeeData.json": "expensify/Expensify-slate/doc_sample_employee_feed_full.json",
+}
+
+
+def attached(name: str) -> Path:
+    """The file a curl example sends (``@name``), read from ../shared/reference."""
+    return require(SHARED_FILES[name])
+
+
 URL = "https://integrations.expensify.com" + API_PATH
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 MAIN_POLICY = "0123456789ABCDEF"
@@ -158,12 +173,12 @@ def send(emu: ExpensifyEmulator, example: Example) -> httpx.Response:
                 "requestJobDescription": (None, job.encode())
             }
             if extra is not None:
-                files[extra[1]] = (extra[2], (EXAMPLES / extra[2]).read_bytes())
+                files[extra[1]] = (extra[2], attached(extra[2]).read_bytes())
             return http.post(URL, files=files, headers={"Expect": ""})
         # curl -d sends its text raw; --data-urlencode percent-encodes the file's content.
         body = "requestJobDescription=" + job
         if extra is not None:
-            content = (EXAMPLES / extra[2]).read_text(encoding="utf-8")
+            content = attached(extra[2]).read_text(encoding="utf-8")
             body += f"&{extra[1]}=" + quote(content, safe="")
         return http.post(
             URL,
