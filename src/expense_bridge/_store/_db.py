@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import tenacity
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
@@ -419,15 +420,10 @@ class DatabaseStore:
             if memory:
                 return
             # Switching to WAL needs a lock the busy handler does not always wait for when
-            # two processes open a new file at once: retry briefly.
-            for attempt in range(100):
-                try:
+            # two processes open a new file at once: retry briefly (100 tries, 20 ms apart).
+            for attempt in _wal_retrying():
+                with attempt:
                     dbapi.execute("PRAGMA journal_mode=WAL")
-                    break
-                except Exception as exc:  # sqlite3.OperationalError
-                    if "locked" not in str(exc) or attempt == 99:
-                        raise
-                    time.sleep(0.02)
 
         @event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
@@ -1104,3 +1100,17 @@ class SQLiteStore(DatabaseStore):
     def __init__(self, path: Path | str | None = None, *, timeout: float = 30.0, **kw: Any) -> None:
         self.path = str(path) if path is not None else None
         super().__init__(Path(path) if path is not None else None, timeout=timeout, **kw)
+
+
+def _wal_retrying() -> tenacity.Retrying:
+    """Retry ``PRAGMA journal_mode=WAL`` while SQLite says the file is locked.
+
+    Up to 100 tries 20 ms apart (about 2 s), then the last ``OperationalError`` is raised;
+    any other error is raised at once.
+    """
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(100),
+        wait=tenacity.wait_fixed(0.02),
+        retry=tenacity.retry_if_exception(lambda exc: "locked" in str(exc)),
+        reraise=True,
+    )
