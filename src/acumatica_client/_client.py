@@ -813,6 +813,78 @@ class AcumaticaClient:
             finally:
                 self._connection.get().cookies.clear()
 
+    # ------------------------------------------------------------------ files
+
+    def attach_file(
+        self,
+        cls: type[AcumaticaEntity],
+        keys: str | Sequence[str],
+        name: str,
+        content: bytes,
+        *,
+        content_type: str | None = None,
+        comment: str | None = None,
+    ) -> str | None:
+        """Attach ``content`` as file ``name`` to one record; returns the file's ``Location``.
+
+        ``PUT {base}/{Entity}/{keys…}/files/{name}`` (acumatica-api.md §3.8) with the raw
+        bytes. ``keys`` is the record's ``id`` (a GUID) or its key values in key order
+        (``("Bill", "000123")``; one key may be a bare string). ``content_type`` defaults
+        to ``application/octet-stream``; ``comment`` is sent as ``PX-CbFileComment``
+        (ASCII, at most 500 characters).
+
+        Attaching the same ``name`` to the same record again *replaces* that file (one
+        file per name), so the PUT is retried like a read after a timeout, connection
+        error or 5xx: a lost answer followed by a second attempt still leaves one file.
+        Use a deterministic name per file (``receipt-<transaction>.pdf``) to keep
+        attachments exactly-once. Goes through the licence limiter and retry policy like
+        every other request. A missing record raises :class:`NotFoundError`.
+
+        A name with a character ASP.NET refuses in a URL path (``< > * % & : \\ ? / "``),
+        a control character, or ``.``/``..`` raises ``ValueError`` before sending.
+
+        >>> client.attach_file(Bill, ("Bill", "000123"), "receipt-T1.pdf", pdf,
+        ...                    content_type="application/pdf")
+        """
+        entity = _top_level(cls)
+        segments = (keys,) if isinstance(keys, str) else tuple(keys)
+        if not segments:
+            raise ValueError("attach_file() needs the record's id or key values")
+        _check_file_name(name)
+        if not isinstance(content, bytes | bytearray | memoryview):
+            raise TypeError(f"attach_file() content must be bytes, not {type(content).__name__}")
+        headers = {"Content-Type": content_type or "application/octet-stream"}
+        if comment is not None:
+            if (
+                len(comment) > 500
+                or not comment.isascii()
+                or any(ord(c) < 32 or ord(c) == 127 for c in comment)
+            ):
+                raise ValueError("a file comment is printable ASCII of at most 500 characters")
+            headers["PX-CbFileComment"] = comment
+        response = self._request(
+            "PUT",
+            self._url(entity, *(_segment(k) for k in segments), "files", name),
+            content=bytes(content),
+            extra_headers=headers,
+            repeatable=True,  # same name replaces the file: a repeat leaves one file
+            check_version_on_404=True,
+        )
+        location = response.headers.get("Location")
+        return str(location) if location else None
+
+
+#: Characters ASP.NET refuses in a request path (``requestPathInvalidCharacters``) plus
+#: the path separator; a file name carrying one cannot be addressed by ``…/files/{name}``.
+_BAD_FILE_CHARS: Final = frozenset('<>*%&:\\?/"')
+
+
+def _check_file_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a file name is a non-empty string, not {name!r}")
+    if name in (".", "..") or any(c in _BAD_FILE_CHARS or ord(c) < 32 for c in name):
+        raise ValueError(f"file name {name!r} cannot be sent in a URL path")
+
 
 #: Header that makes archived records visible to the contract-based API (reference §2.3).
 ARCHIVE_HEADER: Final = "PX-ApiArchive"

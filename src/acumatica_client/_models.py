@@ -26,16 +26,22 @@ __all__ = [
     "BillDetail",
     "Branch",
     "Contact",
+    "Currency",
     "CustomField",
     "Employee",
     "EmployeeSettings",
     "ExpenseClaim",
     "ExpenseClaimDetail",
+    "FinancialPeriod",
+    "FinancialPeriodDetail",
     "JournalTransaction",
     "JournalTransactionDetail",
+    "NonStockItem",
     "Project",
     "ProjectTask",
     "Subaccount",
+    "TaxCategory",
+    "TaxCategoryTaxDetail",
     "UnsetType",
     "Vendor",
 ]
@@ -241,6 +247,140 @@ class ExpenseClaim(AcumaticaEntity):
     claim_total: OptDec = _f("ClaimTotal")
     last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
     details: tuple[ExpenseClaimDetail, ...] | UnsetType = _f("Details")
+
+
+# ------------------------------------------------------- accounting reference data
+
+
+@attrs.frozen(kw_only=True)
+class FinancialPeriodDetail(AcumaticaEntity):
+    """One period of a financial year (``FinancialPeriodDetail``, GL201000 ``Periods``).
+
+    ``financial_period_id`` is written as the contract writes a period, ``MMYYYY``
+    (``"032025"``), the form ``PostPeriod`` takes. ``status`` is the GL status (``Open``,
+    ``Closed``, ``Locked``, ``Inactive``); ``closed_in_ap`` … ``closed_in_in`` are the
+    per-module closing flags (there is no GL flag: GL closing is the ``status``).
+    Identical in Default/23.200.001 and 24.200.001.
+    """
+
+    financial_period_id: OptStr = _f("FinancialPeriodID")
+    period_nbr: OptStr = _f("PeriodNbr")
+    description: OptStr = _f("Description")
+    start_date: OptDate = _f("StartDate")
+    end_date: OptDate = _f("EndDate")
+    length_in_days: OptInt = _f("LengthInDays")
+    status: OptStr = _f("Status")
+    adjustment_period: OptBool = _f("AdjustmentPeriod")
+    closed_in_ap: OptBool = _f("ClosedInAP")
+    closed_in_ar: OptBool = _f("ClosedInAR")
+    closed_in_ca: OptBool = _f("ClosedInCA")
+    closed_in_fa: OptBool = _f("ClosedInFA")
+    closed_in_in: OptBool = _f("ClosedInIN")
+
+
+@attrs.frozen(kw_only=True)
+class FinancialPeriod(AcumaticaEntity):
+    """A financial year of the master calendar (``FinancialPeriod``, GL201000).
+
+    Key: ``financial_year`` (``"2025"``). Its periods are ``details`` (``$expand=Details``).
+    Identical in Default/23.200.001 and 24.200.001.
+    """
+
+    ENTITY: ClassVar[str] = "FinancialPeriod"
+
+    financial_year: OptStr = _f("FinancialYear")
+    start_date: OptDate = _f("StartDate")
+    nbr_of_periods: OptInt = _f("NbrOfPeriods")
+    user_defined_periods: OptBool = _f("UserDefinedPeriods")
+    created_date_time: OptDateTime = _f("CreatedDateTime")
+    last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
+    details: tuple[FinancialPeriodDetail, ...] | UnsetType = _f("Details")
+
+
+@attrs.frozen(kw_only=True)
+class Currency(AcumaticaEntity):
+    """A currency of the tenant's list (``Currency``, CM202000). Key: ``currency_id``.
+
+    Identical in Default/23.200.001 and 24.200.001.
+    """
+
+    ENTITY: ClassVar[str] = "Currency"
+
+    currency_id: OptStr = _f("CurrencyID")
+    description: OptStr = _f("Description")
+    currency_symbol: OptStr = _f("CurrencySymbol")
+    decimal_precision: OptInt = _f("DecimalPrecision")
+    active: OptBool = _f("Active")
+    use_for_accounting: OptBool = _f("UseForAccounting")
+    created_date_time: OptDateTime = _f("CreatedDateTime")
+    last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
+
+
+@attrs.frozen(kw_only=True)
+class TaxCategoryTaxDetail(AcumaticaEntity):
+    """A tax listed on a tax category (``TaxCategoryTaxDetail``)."""
+
+    tax_id: OptStr = _f("TaxID")
+    tax_category: OptStr = _f("TaxCategory")
+    description: OptStr = _f("Description")
+    tax_type: OptStr = _f("TaxType")
+    calculate_on: OptStr = _f("CalculateOn")
+    cash_discount: OptStr = _f("CashDiscount")
+
+
+@attrs.frozen(kw_only=True)
+class TaxCategory(AcumaticaEntity):
+    """A tax category (``TaxCategory``, TX205500). Key: ``tax_category_id``.
+
+    Bill lines and expense claim lines name it in ``TaxCategory``. ``details`` are the
+    taxes listed (``$expand=Details``); ``exclude_listed_taxes`` inverts the list.
+    Identical in Default/23.200.001 and 24.200.001.
+    """
+
+    ENTITY: ClassVar[str] = "TaxCategory"
+
+    tax_category_id: OptStr = _f("TaxCategoryID")
+    description: OptStr = _f("Description")
+    active: OptBool = _f("Active")
+    exclude_listed_taxes: OptBool = _f("ExcludeListedTaxes")
+    created_date_time: OptDateTime = _f("CreatedDateTime")
+    last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
+    details: tuple[TaxCategoryTaxDetail, ...] | UnsetType = _f("Details")
+
+
+@attrs.frozen(kw_only=True)
+class NonStockItem(AcumaticaEntity):
+    """A non-stock item (``NonStockItem``, IN202000). Key: ``inventory_id``.
+
+    Expense items (``item_type == "Expense"``) are what ``ExpenseClaimDetail.expense_item_id``
+    names; their expense account/subaccount and tax category are the line defaults. The
+    subset of fields an expense integration reads; the kit flag is ``IsKit`` in both
+    versions (24.200.001 adds ``IsAKit``), left out here.
+    """
+
+    ENTITY: ClassVar[str] = "NonStockItem"
+
+    inventory_id: OptStr = _f("InventoryID")
+    description: OptStr = _f("Description")
+    item_type: OptStr = _f("ItemType")
+    item_status: OptStr = _f("ItemStatus")
+    item_class: OptStr = _f("ItemClass")
+    posting_class: OptStr = _f("PostingClass")
+    tax_category: OptStr = _f("TaxCategory")
+    base_unit: OptStr = _f("BaseUnit")
+    purchase_unit: OptStr = _f("PurchaseUnit")
+    sales_unit: OptStr = _f("SalesUnit")
+    expense_account: OptStr = _f("ExpenseAccount")
+    expense_subaccount: OptStr = _f("ExpenseSubaccount")
+    expense_accrual_account: OptStr = _f("ExpenseAccrualAccount")
+    expense_accrual_subaccount: OptStr = _f("ExpenseAccrualSubaccount")
+    sales_account: OptStr = _f("SalesAccount")
+    sales_subaccount: OptStr = _f("SalesSubaccount")
+    current_cost: OptDec = _f("CurrentCost")
+    default_price: OptDec = _f("DefaultPrice")
+    require_receipt: OptBool = _f("RequireReceipt")
+    require_shipment: OptBool = _f("RequireShipment")
+    last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
 
 
 # ------------------------------------------------------------------ people and vendors
