@@ -1,5 +1,9 @@
 """Run one sync from your own code: configuration in code, secrets from your secret store.
 
+Every entry point takes the configuration first: ``sync(config, ...)``,
+``replay(config, report_id, ...)``, ``post_report(config, report, ...)``,
+``provision_all(config, ...)``; clients and the store are keyword arguments.
+
 This file is included in the documentation (``docs/embedding.md``) and run by the test
 suite against both emulators over loopback (``tests/docs/test_embedding.py``).
 """
@@ -10,7 +14,15 @@ import logging
 import os
 from pathlib import Path
 
-from expense_bridge import BridgeConfig, Secrets, SyncResult, open_clients, sync
+from expense_bridge import (
+    BridgeConfig,
+    PostResult,
+    Secrets,
+    SyncResult,
+    open_clients,
+    replay,
+    sync,
+)
 
 log = logging.getLogger("myapp.expenses")
 
@@ -52,4 +64,16 @@ def run_sync(config: BridgeConfig, secrets: Secrets) -> SyncResult:
             log.warning("report %s held: %s (%s)", outcome.report_id, problem.code.value,
                         problem.fix)  # fmt: skip
     log.info("sync %s: %s", result.run_id, {k: v for k, v in result.counts.items() if v})
+    return result
+
+
+def replay_report(config: BridgeConfig, secrets: Secrets, report_id: str) -> PostResult:
+    """After the cause of a hold is fixed (e.g. a GL code added in Expensify), post it again.
+
+    The report is exported again by ID, so a report re-opened since is refused, not posted.
+    """
+    with open_clients(config, secrets=secrets) as (acumatica, expensify):
+        result = replay(config, report_id, acumatica=acumatica, expensify=expensify)
+    log.info("replay %s: %s %s", report_id, result.outcome.action.value,
+             ", ".join(result.outcome.documents))  # fmt: skip
     return result

@@ -977,8 +977,8 @@ def replay_command(report_id: str) -> int:
         open_clients(config, vault=state.vault(config)) as (acumatica, expensify),
         _progress(state, f"Replaying {report_id}"),
     ):
-        result = replay(report_id, config=config, acumatica=acumatica,
-                        expensify=expensify, store=store)  # fmt: skip
+        result = replay(config, report_id, acumatica=acumatica, expensify=expensify,
+                        store=store)  # fmt: skip
     if not state.json:
         _render_result(state, f"Report {report_id}", result)
     return state.emit(EXIT_HELD if result.held else EXIT_OK, result.to_dict())

@@ -1,11 +1,21 @@
-"""``post_report`` (one report, idempotent) and ``replay`` (from the stored snapshot)."""
+"""``post_report`` (one report, idempotent) and ``replay`` (from the stored snapshot).
+
+Both take the configuration first, like :func:`~expense_bridge.sync` and
+:func:`~expense_bridge.provision_all`: ``post_report(config, report, ...)``,
+``replay(config, report_id, ...)``. The 0.1 call shapes ``post_report(report,
+config=...)`` and ``replay(report_id, config=...)`` still work for one release and
+raise a :class:`DeprecationWarning`.
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
+import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
 
 from acumatica_client import AcumaticaClient
 from expensify_client import ExpensifyClient, Policy, Report, UnparsedReport
@@ -21,14 +31,42 @@ from ._store import ReportStatus, StateStore
 __all__ = ["post_report", "replay"]
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _config_first(subject: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Also accept the deprecated ``func(<subject>, config=...)`` shape, with a warning."""
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        name = func.__name__
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if len(args) == 1 and "config" in kwargs and not isinstance(args[0], BridgeConfig):
+                warnings.warn(
+                    f"{name}({subject}, config=...) is deprecated and will be removed in "
+                    f"the next release: call {name}(config, {subject}, ...)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                args = (kwargs.pop("config"), args[0])
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@_config_first("report")
 def post_report(
+    config: BridgeConfig,
     report: Report,
     *,
-    config: BridgeConfig,
     acumatica: AcumaticaClient,
     store: StateStore,
     policy: Policy | None = None,
@@ -43,6 +81,9 @@ def post_report(
     Running it again -- after success, a crash or a lost answer -- never creates a
     second document. A report whose content changed since it was posted is held with
     ``CHANGED_AFTER_POSTING``. Marking the report exported in Expensify is ``sync``'s job.
+
+    ``post_report(report, config=config, ...)`` (0.1) still works and warns
+    (:class:`DeprecationWarning`).
     """
     clock = now or _utcnow
     ledger = AcumaticaLedger(acumatica, page_size=config.page_size)
@@ -74,10 +115,11 @@ def post_report(
     return PostResult(outcome=outcome, calls=CallCounts(acumatica=ledger.calls - start))
 
 
+@_config_first("report_id")
 def replay(
+    config: BridgeConfig,
     report_id: str,
     *,
-    config: BridgeConfig,
     acumatica: AcumaticaClient | None = None,
     expensify: ExpensifyClient | None = None,
     store: StateStore | None = None,
@@ -92,13 +134,16 @@ def replay(
     policy's current GL codes are used. With only an Acumatica client, the export
     snapshot kept in the store is re-run. A report already posted is a no-op that says so.
     The next ``sync`` marks a replayed report exported in Expensify.
+
+    ``replay(report_id, config=config, ...)`` (0.1) still works and warns
+    (:class:`DeprecationWarning`).
     """
     if store is None:
         from ._factory import open_store
 
         with open_store(config) as owned:
             return replay(
-                report_id, config=config, acumatica=acumatica, expensify=expensify,
+                config, report_id, acumatica=acumatica, expensify=expensify,
                 store=owned, policy=policy, now=now,
             )  # fmt: skip
     record = store.get(config.connection, report_id)
@@ -140,6 +185,4 @@ def replay(
                 policy = source.get_policies([report.policy_id]).get(report.policy_id)
         if report is None:  # pragma: no cover - guarded by the snapshot check above
             raise BridgeError(f"report {report_id} has no snapshot")
-        return post_report(
-            report, config=config, acumatica=acumatica, store=store, policy=policy, now=now
-        )
+        return post_report(config, report, acumatica=acumatica, store=store, policy=policy, now=now)

@@ -15,6 +15,7 @@ import expense_bridge
 from acumatica_client.emulator import AcumaticaEmulator
 from expense_bridge import Secrets, open_clients
 from expense_bridge._vault import VaultError
+from expensify_client import Category
 from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +89,14 @@ def test_docs_embedding_example_runs_against_the_emulators(
                                                 if a == "posted"]  # fmt: skip
     assert (tmp_path / "state.sqlite3").exists()  # the state went where the config said
     assert f"report {mystery} held: EB-CATEGORY-NO-GL-CODE" in caplog.text
+    # The admin gives the category a GL code; the example's replay(config, report_id) posts it.
+    secrets = example.secrets_from_environment()
+    with open_clients(config, secrets=secrets) as (_, expensify):
+        expensify.update_policy("POL1", categories=[Category(name="Mystery", gl_code="61000")])
+    replayed = example.replay_report(config, secrets, mystery)
+    assert replayed.outcome.action.value == "posted"
+    assert [b["VendorRef"] for b in acu.records("Bill")][-1] == f"EXB-{mystery}"
+    assert f"replay {mystery}: posted" in caplog.text
     for secret in (PASSWORD, CLIENT_SECRET, PARTNER_SECRET):
         assert secret not in caplog.text
 

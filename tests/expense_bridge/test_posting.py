@@ -427,24 +427,49 @@ def test_post_report_is_idempotent_and_replay_posts_a_fixed_report(store: SQLite
     emu = tenant()
     cfg = config()
     client = ledger_for(emu).client
-    first = post_report(report("R1"), config=cfg, acumatica=client, store=store, policy=POLICY)
-    again = post_report(report("R1"), config=cfg, acumatica=client, store=store, policy=POLICY)
+    first = post_report(cfg, report("R1"), acumatica=client, store=store, policy=POLICY)
+    again = post_report(cfg, report("R1"), acumatica=client, store=store, policy=POLICY)
     assert first.outcome.action is Action.POSTED
     assert again.outcome.action is Action.ALREADY_POSTED
     assert bills(emu) == ["EXB-R1"]
 
     orphan = report("R2", email="new.hire@firm.test")
-    held = post_report(orphan, config=cfg, acumatica=client, store=store, policy=POLICY)
+    held = post_report(cfg, orphan, acumatica=client, store=store, policy=POLICY)
     assert held.outcome.action is Action.HELD
     assert [p.code for p in held.outcome.problems] == [ErrorCode.SUBMITTER_NO_VENDOR]
     emu.seed("Vendor", [{"VendorID": "EMP0002", "Status": "Active",
                          "MainContact": {"Email": "new.hire@firm.test"}}])  # fmt: skip
-    fixed = replay("R2", config=cfg, acumatica=client, store=store, policy=POLICY)
+    fixed = replay(cfg, "R2", acumatica=client, store=store, policy=POLICY)
     assert fixed.outcome.action is Action.POSTED
     assert bills(emu) == ["EXB-R1", "EXB-R2"]
-    noop = replay("R2", config=cfg, acumatica=client, store=store, policy=POLICY)
+    noop = replay(cfg, "R2", acumatica=client, store=store, policy=POLICY)
     assert noop.outcome.action is Action.ALREADY_POSTED
     assert noop.outcome.detail == "already posted: nothing to replay"
+
+
+def test_the_old_argument_order_still_works_for_one_release_and_warns(store: SQLiteStore) -> None:
+    from expense_bridge import post_report, replay
+
+    emu = tenant()
+    cfg = config()
+    client = ledger_for(emu).client
+    with pytest.warns(DeprecationWarning, match=r"post_report\(config, report, \.\.\.\)"):
+        first = post_report(report("R1"), config=cfg, acumatica=client, store=store,
+                            policy=POLICY)  # fmt: skip
+    assert first.outcome.action is Action.POSTED
+    assert bills(emu) == ["EXB-R1"]
+    with pytest.warns(DeprecationWarning, match=r"replay\(config, report_id, \.\.\.\)"):
+        noop = replay("R1", config=cfg, acumatica=client, store=store, policy=POLICY)
+    assert noop.outcome.action is Action.ALREADY_POSTED
+    # Every keyword, or the new order: no warning (pytest turns warnings into errors).
+    again = post_report(config=cfg, report=report("R1"), acumatica=client, store=store,
+                        policy=POLICY)  # fmt: skip
+    assert again.outcome.action is Action.ALREADY_POSTED
+    assert replay(report_id="R1", config=cfg, acumatica=client, store=store).outcome.action is (
+        Action.ALREADY_POSTED
+    )
+    with pytest.raises(TypeError):
+        post_report(cfg, report("R1"), config=cfg, acumatica=client, store=store)
 
 
 def test_unknown_default_branch_holds_every_report_before_any_write(store: SQLiteStore) -> None:

@@ -353,14 +353,14 @@ def test_replay_after_a_fix_uses_the_current_policy_and_refuses_reopened_reports
     run_sync(world)
     # The admin gives the category a GL code in Expensify, then replays the report.
     world.exp_client.update_policy("POL1", categories=[Category(name="Mystery", gl_code="62000")])
-    fixed = replay(unmapped, config=world.config, acumatica=world.acu_client,
+    fixed = replay(world.config, unmapped, acumatica=world.acu_client,
                    expensify=world.exp_client, store=world.store, now=world.clock)  # fmt: skip
     assert fixed.outcome.action is Action.POSTED
     assert f"EXB-{unmapped}" in vendor_refs(world)
     # A report re-opened in Expensify since it was held is never posted from the old copy.
     world.expensify.reject(reopened, world.clock.now)
     with pytest.raises(BridgeError, match="no longer approved"):
-        replay(reopened, config=world.config, acumatica=world.acu_client,
+        replay(world.config, reopened, acumatica=world.acu_client,
                expensify=world.exp_client, store=world.store, now=world.clock)  # fmt: skip
     assert f"EXB-{reopened}" not in vendor_refs(world)
     world.clock.now += timedelta(hours=1)
