@@ -49,6 +49,7 @@ from ._jobs import (
 )
 from ._limiter import RateLimiter, SharedRateLimiter
 from ._models import (
+    Attendee,
     Category,
     Employee,
     Expense,
@@ -84,6 +85,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "Attendee",
     "AuthenticationError",
     "Category",
     "ClientOptions",

@@ -66,7 +66,7 @@ import ijson  # type: ignore[import-untyped]  # no stubs published
 
 from ._cents import MINOR_UNITS
 from ._exceptions import ExportParseError
-from ._models import Expense, Report, ReportProblem, ReportState, TagValue, UnparsedReport
+from ._models import Attendee, Expense, Report, ReportProblem, ReportState, TagValue, UnparsedReport
 
 __all__ = ["ExportSource", "iter_report_export", "parse_report_export"]
 
@@ -139,12 +139,15 @@ _EXPENSE_KEYS: Final = frozenset(
         "mcc",
         "bank",
         "cardID",
+        "cardNumber",
         "externalID",
         "receiptObject",
+        "attendees",
     }
 )
 #: Keys whose absence is tolerated (added to the template later than the others).
-_OPTIONAL_EXPENSE_KEYS: Final = frozenset({"modified"})
+_OPTIONAL_EXPENSE_KEYS: Final = frozenset({"modified", "cardNumber", "attendees"})
+_ATTENDEE_KEYS: Final = frozenset({"email", "displayName"})
 
 #: ``status`` (website / New Expensify vocabulary, and the filter spellings) to the state.
 _STATUSES: Final[Mapping[str, ReportState]] = {
@@ -452,6 +455,33 @@ def _modified_date(x: _Fields) -> date | None:
     return x.optional_date("modifiedCreated")
 
 
+def _attendees(x: _Fields) -> tuple[Attendee, ...]:
+    """``attendees``: null is none; each item an object with ``email``/``displayName``.
+
+    An item with neither value (what the template renders for an item that is not an
+    object) is dropped; an item of the wrong shape is a hard problem.
+    """
+    value = x.data.get("attendees")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        x.wrong("attendees", "a list or null")
+        return ()
+    found: list[Attendee] = []
+    for n, item in enumerate(value):
+        path = f"{x.at('attendees')}[{n}]"
+        try:
+            a = _Fields(item, path, x.problems, _ATTENDEE_KEYS, hard=x.hard)
+        except _Bad:
+            continue
+        email = a.optional_str("email")
+        name = a.optional_str("displayName")
+        if email is None and name is None:
+            continue  # what the template renders for an item that is not an object
+        found.append(Attendee(email=email, display_name=name))
+    return tuple(found)
+
+
 def _expense(data: object, path: str, report_id: str, problems: list[ReportProblem]) -> Expense:
     hard = [False]
     x = _Fields(data, path, problems, _EXPENSE_KEYS, hard=hard, optional=_OPTIONAL_EXPENSE_KEYS)
@@ -495,8 +525,10 @@ def _expense(data: object, path: str, report_id: str, problems: list[ReportProbl
         "mcc": x.optional_str("mcc"),
         "bank": x.optional_str("bank"),
         "card_id": x.optional_str("cardID"),
+        "card_number": x.optional_str("cardNumber"),
         "external_id": x.optional_str("externalID"),
         "receipt_url": receipt_url,
+        "attendees": _attendees(x),
     }
     if hard[0]:
         raise _Bad

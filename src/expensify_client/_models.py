@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "Attendee",
     "Category",
     "Employee",
     "Expense",
@@ -73,6 +74,22 @@ class TagValue:
 
 
 @attrs.frozen(kw_only=True)
+class Attendee:
+    """One attendee of an expense (an item of ``attendees``), as exported.
+
+    At least one of the two is set. ``display_name`` is the name Expensify shows.
+    """
+
+    email: str | None = None
+    display_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The display name when there is one, else the e-mail address."""
+        return self.display_name or self.email or ""
+
+
+@attrs.frozen(kw_only=True)
 class Expense:
     """One expense (an item of ``report.transactionList``)."""
 
@@ -105,8 +122,10 @@ class Expense:
     mcc: str | None = None
     bank: str | None = None
     card_id: str | None = None
+    card_number: str | None = None  # masked, e.g. "1234XXXXXXXX1979"
     external_id: str | None = None
     receipt_url: str | None = None
+    attendees: tuple[Attendee, ...] = ()
 
     @property
     def effective_amount_cents(self) -> int:

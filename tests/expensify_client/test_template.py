@@ -28,7 +28,7 @@ from expensify_client.emulator._render import (
 from .freemarker import FreeMarker, RenderFailure, compile_freemarker
 from .freemarker.models import HOSTILE, export_cases, messy_reports
 
-SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|receipt), "\w+"\)'
+SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|receipt), "\w+"\)|attendees\(x\)'
 WRAPPERS = ("default", "beans")
 TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "src/expensify_client/templates"
 
@@ -71,7 +71,12 @@ class TestTemplateSource:
         assert "?keys" not in code
         assert "?values" not in code
         for listing in re.findall(r"<#list\s+([^>]*)>", code):
-            assert re.fullmatch(r"(reports|r\.transactionList)!\[\] as \w+", listing), listing
+            # attendees(): ``v`` is the expense's attendee list, listed only when it is a
+            # sequence or collection (never a hash)
+            assert re.fullmatch(r"(reports|r\.transactionList)!\[\] as \w+|v as a", listing), (
+                listing
+            )
+        assert "<#if !(v?is_sequence || v?is_collection)>" in code
 
     def test_plain_text_output_and_no_locale_formatting(self):
         assert EXPORT_TEMPLATE.startswith('<#ftl output_format="plainText"')

@@ -725,8 +725,12 @@ class Backend:
             "mcc": spec.mcc,
             "bank": spec.bank,
             "cardID": spec.card_id,
+            "cardNumber": spec.card_number,
             "externalID": spec.external_id,
             "receiptObject": {"url": spec.receipt_url} if spec.receipt_url else {},
+            "attendees": [
+                {"email": a.email, "displayName": a.display_name} for a in spec.attendees
+            ],
         }
         if unmodified_values == "zero":
             for key, blank in (

@@ -83,8 +83,12 @@ Expense keys consumed (items of ``transactionList``)::
     mcc                     string  str | int
     bank                    string  str
     cardID                  string  str | int
+    cardNumber              string  str (masked card number)
     externalID              string  str
     receiptObject           hash    Mapping with ``url`` (string slot)
+    attendees               list    list/tuple of hashes with ``email``, ``displayName``
+                                    (string slots); not a list: ``null``; an item that is
+                                    not a hash (or None): both values ``null``
 
 Other keys (``type``, ``approvers``, ``actionList``, ``manager``, ``customField`` ...) are
 ignored, as the template ignores them (it never enumerates a hash: under ``BeansWrapper``
@@ -170,8 +174,10 @@ _EXPENSE: Final = (
     ("mcc", _S),
     ("bank", _S),
     ("cardID", _S),
+    ("cardNumber", _S),
     ("externalID", _S),
 )
+_ATTENDEE: Final = ("email", "displayName")
 
 #: Every data-model key the template reads: ``{"report": (...), "expense": (...)}``; nested
 #: hashes as ``"submitter.firstName"``, ``"receiptObject.url"``.
@@ -183,7 +189,11 @@ EXPORT_TEMPLATE_KEYS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             *(k for k, _ in _REPORT_TAIL),
             "transactionList",
         ),
-        "expense": (*(k for k, _ in _EXPENSE), "receiptObject.url"),
+        "expense": (
+            *(k for k, _ in _EXPENSE),
+            "receiptObject.url",
+            *(f"attendees.{k}" for k in _ATTENDEE),
+        ),
     }
 )
 
@@ -286,6 +296,17 @@ def _fields(data: Mapping[str, Any], spec: Sequence[tuple[str, str]]) -> str:
     return ",".join(f'"{key}":{_scalar(data.get(key), slot)}' for key, slot in spec)
 
 
+def _attendees(value: Any) -> str:
+    """``attendees(x)`` of the template: a list of ``{email, displayName}`` or ``null``."""
+    if not isinstance(value, list | tuple):
+        return "null"  # missing, or a hash/scalar where the list belongs
+    items = []
+    for item in value:
+        data: Mapping[str, Any] = item if isinstance(item, Mapping) else {}
+        items.append("{" + ",".join(f'"{k}":{_scalar(data.get(k), _S)}' for k in _ATTENDEE) + "}")
+    return "[" + ",".join(items) + "]"
+
+
 def _expense(expense: Any, where: str) -> str:
     if not isinstance(expense, Mapping):
         raise TypeError(f"{where} must be a hash (Mapping), not {type(expense).__name__}")
@@ -294,7 +315,8 @@ def _expense(expense: Any, where: str) -> str:
     return (
         "{"
         + _fields(data, _EXPENSE)
-        + f',"receiptObject":{{"url":{_scalar(receipt.get("url"), _S)}}}}}'
+        + f',"receiptObject":{{"url":{_scalar(receipt.get("url"), _S)}}}'
+        + f',"attendees":{_attendees(data.get("attendees"))}}}'
     )
 
 

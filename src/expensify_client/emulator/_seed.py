@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import attrs
 
-from .._models import Category, Employee, Tag, TagLevel, TagValue
+from .._models import Attendee, Category, Employee, Tag, TagLevel, TagValue
 
 __all__ = ["ExpenseSpec", "category", "employee", "tag_level"]
 
@@ -82,8 +82,10 @@ class ExpenseSpec:
     mcc: str | None = None
     bank: str | None = None
     card_id: str | None = None
+    card_number: str | None = None
     external_id: str | None = None
     receipt_url: str | None = None
+    attendees: tuple[Attendee, ...] = attrs.field(default=(), converter=tuple)
 
     @property
     def effective_amount_cents(self) -> int:

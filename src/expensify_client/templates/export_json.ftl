@@ -16,6 +16,9 @@
   a hash (no ?keys, no <#list h as k, v>), because the server's object wrapper decides what
   enumeration yields (under BeansWrapper a bean's ?keys lists getClass, class, empty...).
   So report fields (customField.*) are not exported.
+    - attendees(): the expense's attendee list as [{"email":...,"displayName":...}] (string
+      slots); null when absent or not a list; an item that is not a hash (or is missing)
+      gives both values null, which is also what BeansWrapper's bean lookup gives.
   The Python rendition in expensify_client.emulator._render must stay byte-for-byte equal.
 -->
 <#function jv h k>
@@ -34,6 +37,22 @@
   <#if v?is_string><#return "\"" + v?json_string + "\""></#if>
   <#if v?is_number || v?is_boolean><#return "\"" + v?c + "\""></#if>
   <#return "{}">
+</#function>
+<#function attendees h>
+  <#if !(h["attendees"]??)><#return "null"></#if>
+  <#local v = h["attendees"]>
+  <#if !(v?is_sequence || v?is_collection)><#return "null"></#if>
+  <#local out = "">
+  <#list v as a>
+    <#if a?? && a?is_hash>
+      <#local item = "{\"email\":" + js(a, "email") + ",\"displayName\":" + js(a, "displayName") + "}">
+    <#else>
+      <#local item = "{\"email\":null,\"displayName\":null}">
+    </#if>
+    <#local out = out + item>
+    <#sep><#local out = out + ","></#sep>
+  </#list>
+  <#return "[" + out + "]">
 </#function>
 {"reports":[<#t>
 <#list reports![] as r>
@@ -104,8 +123,10 @@
 "mcc":${js(x, "mcc")},<#t>
 "bank":${js(x, "bank")},<#t>
 "cardID":${js(x, "cardID")},<#t>
+"cardNumber":${js(x, "cardNumber")},<#t>
 "externalID":${js(x, "externalID")},<#t>
-"receiptObject":{"url":${js(receipt, "url")}}}<#sep>,</#sep><#t>
+"receiptObject":{"url":${js(receipt, "url")}},<#t>
+"attendees":${attendees(x)}}<#sep>,</#sep><#t>
 </#list>
 ]}<#sep>,</#sep><#t>
 </#list>

@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from expensify_client import Expense, Report, ReportState, TagValue
+from expensify_client import Attendee, Expense, Report, ReportState, TagValue
 from expensify_client._cents import MINOR_UNITS
 from expensify_client.emulator._render import EXPORT_TEMPLATE_KEYS
 
@@ -187,6 +187,7 @@ def expense_cases(draw: st.DrawFn, report_id: str, transaction_id: str) -> tuple
         ("mcc", "mcc", optional_id()),
         ("bank", "bank", optional_text()),
         ("cardID", "card_id", optional_id()),
+        ("cardNumber", "card_number", optional_text()),
         ("externalID", "external_id", optional_id()),
         ("reimbursable", "reimbursable", flag(True)),
         ("billable", "billable", flag(False)),
@@ -246,8 +247,22 @@ def expense_cases(draw: st.DrawFn, report_id: str, transaction_id: str) -> tuple
         expected["receipt_url"] = want_url
     elif receipt == "null":
         model["receiptObject"] = None
+    attendees: list[Attendee] = []
+    if draw(st.booleans()):
+        items = []
+        for _ in range(draw(st.integers(0, 3))):
+            email, want_email = draw(optional_text())
+            name, want_name = draw(optional_text())
+            item: dict[str, Any] = {"avatarUrl": "x.png"}
+            _put(item, "email", email)
+            _put(item, "displayName", name)
+            items.append(item)
+            if want_email is not None or want_name is not None:
+                attendees.append(Attendee(email=want_email, display_name=want_name))
+        model["attendees"] = items
+    expected["attendees"] = tuple(attendees)
     if draw(st.booleans()):  # keys the template ignores
-        model.update(type="expense", reportID="ignored", attendees=[{"email": "a@b.c"}])
+        model.update(type="expense", reportID="ignored")
     return model, Expense(**expected)
 
 
@@ -390,6 +405,13 @@ def messy_hash(draw: st.DrawFn, keys: list[str]) -> dict[str, Any]:
 @st.composite
 def messy_expense(draw: st.DrawFn) -> Any:
     expense = draw(messy_hash([k for k in _keys("expense") if k != "receiptObject"]))
+    attendees = draw(st.sampled_from(["absent", "list", "junk"]))
+    if attendees == "list":
+        expense["attendees"] = draw(
+            st.lists(st.one_of(messy_hash(["email", "displayName", "x"]), junk), max_size=3)
+        )
+    elif attendees == "junk":
+        expense["attendees"] = draw(st.one_of(junk, messy_hash(["email"])))
     receipt = draw(st.sampled_from(["absent", "null", "hash", "junk"]))
     if receipt == "hash":
         expense["receiptObject"] = draw(messy_hash(["url", "thumbnail"]))
