@@ -200,9 +200,14 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    state = ctx.find_object(CliState)
+    assert state is not None  # noqa: S101 - run() always provides it
+    # Called for every level of the command line, given or not: the innermost names the
+    # command ("tenants list"), whatever the options around it.
+    command = ctx.command_path.removeprefix(PROG).strip()
+    if command:
+        state.command = command
     if value:
-        state = ctx.find_object(CliState)
-        assert state is not None  # noqa: S101 - run() always provides it
         state.verbose += value
 
 
@@ -1049,8 +1054,9 @@ def demo(today: datetime | None) -> int:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@global_options
 def completion(shell: str) -> int:
-    """Print the shell completion script for bash, zsh or fish.
+    """Print the shell completion script for bash, zsh or fish (in the JSON with --json).
 
     \b
     Examples:
@@ -1065,8 +1071,11 @@ def completion(shell: str) -> int:
     if completer is None:  # pragma: no cover - the Choice lists only known shells
         raise UsageError(f"no completion for {shell}")
     source = completer(cli, {}, PROG, COMPLETE_VAR).source()
-    state.stdout.file.write(source if source.endswith("\n") else source + "\n")
-    return EXIT_OK
+    if not source.endswith("\n"):
+        source += "\n"
+    if not state.json:
+        state.stdout.file.write(source)
+    return state.emit(EXIT_OK, {"shell": shell, "script": source})
 
 
 # --------------------------------------------------------------------------- logging
@@ -1286,7 +1295,8 @@ def _pre_scan(raw: Sequence[str]) -> tuple[bool, str]:
             continue
         if not arg.startswith("-"):
             words.append(arg)
-    command = " ".join(words[:2]) if words[:1] == ["credentials"] else " ".join(words[:1])
+    group = words[0] if words and isinstance(cli.commands.get(words[0]), click.Group) else None
+    command = " ".join(words[:2]) if group else " ".join(words[:1])
     return "--json" in options, command
 
 

@@ -10,6 +10,7 @@ import socket
 import ssl
 from datetime import UTC, datetime
 
+import click
 import pytest
 from cryptography.fernet import Fernet
 from rich.console import Console
@@ -211,6 +212,94 @@ class TestGlobalOptionPlacement:
         assert seen == [(_cli.Path("b.toml"), 2)]
 
 
+def _leaf_commands(group=None, prefix=()):
+    """Every runnable command of the CLI, as its path of names (("tenants", "list"), ...)."""
+    group = group or _cli.cli
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+#: Every command with the arguments it needs to parse (FILE: an existing file).
+EVERY_COMMAND = {
+    ("init",): ["--policy", "P1"],
+    ("credentials", "set"): ["expensify", "--stdin"],
+    ("credentials", "rotate"): ["key"],
+    ("status",): ["--check"],
+    ("sync",): ["--dry-run"],
+    ("provision",): ["--dry-run"],
+    ("replay",): ["R1"],
+    ("audit",): ["R1"],
+    ("demo",): ["--today", "2026-11-20"],
+    ("completion",): ["bash"],
+    ("db", "upgrade"): [],
+    ("tenants", "list"): ["--registry", "REGISTRY"],
+    ("tenants", "add"): ["acme", "FILE", "--registry", "REGISTRY"],
+    ("tenants", "check"): ["acme", "--registry", "REGISTRY"],
+}
+
+
+class TestGlobalOptionsOnEveryCommand:
+    """`expense-bridge --config X cmd` == `expense-bridge cmd --config X`, for every command
+    the CLI has (a new command without an entry in EVERY_COMMAND fails the first test)."""
+
+    def test_every_command_is_covered(self):
+        assert set(_leaf_commands()) == set(EVERY_COMMAND)
+
+    @pytest.mark.parametrize("path", sorted(EVERY_COMMAND), ids=" ".join)
+    @pytest.mark.parametrize("placement", ["before", "between", "after"])
+    def test_options_reach_the_command_in_any_position(self, monkeypatch, tmp_path, path,
+                                                       placement):  # fmt: skip
+        seen = []
+        real_state = _cli._state
+
+        def state_then_stop():
+            state = real_state()
+            seen.append((state.config_path, state.json, state.verbose, state.command))
+            raise _cli.UsageError("stop here")
+
+        monkeypatch.setattr(_cli, "_state", state_then_stop)
+        tenant_file = tmp_path / "acme.toml"
+        tenant_file.write_text(MINIMAL, encoding="utf-8")
+        args = [str(tenant_file) if a == "FILE" else str(tmp_path / "reg") if a == "REGISTRY"
+                else a for a in EVERY_COMMAND[path]]  # fmt: skip
+        config = tmp_path / "tenant-b.toml"
+        options = ["--config", str(config), "--json", "-vv"]
+        if placement == "before":
+            argv = [*options, *path, *args]
+        elif placement == "between":  # after the group's name (or the command's), before args
+            argv = [*path[:1], *options, *path[1:], *args]
+        else:
+            argv = [*path, *args, *options]
+        code, out, err = invoke_both(argv)
+        assert (code, out) == (2, ""), err
+        assert seen == [(config, True, 2, " ".join(path))]
+        doc = as_json(err)
+        assert doc["error"]["message"] == "stop here"
+        assert doc["command"] == " ".join(path)
+
+    @pytest.mark.parametrize("path", sorted(EVERY_COMMAND), ids=" ".join)
+    def test_without_global_options_nothing_is_set(self, monkeypatch, tmp_path, path):
+        seen = []
+        real_state = _cli._state
+
+        def state_then_stop():
+            state = real_state()
+            seen.append((state.config_path, state.json, state.verbose))
+            raise _cli.UsageError("stop here")
+
+        monkeypatch.setattr(_cli, "_state", state_then_stop)
+        (tmp_path / "acme.toml").write_text(MINIMAL, encoding="utf-8")
+        args = [str(tmp_path / "acme.toml") if a == "FILE" else str(tmp_path / "reg")
+                if a == "REGISTRY" else a for a in EVERY_COMMAND[path]]  # fmt: skip
+        code, _, err = invoke_both([*path, *args])
+        assert code == 2
+        assert seen == [(None, False, 0)]
+        assert "stop here" in err
+
+
 class TestHelpVersionCompletion:
     """Every command explains itself, with examples and the exit codes."""
 
@@ -254,6 +343,9 @@ class TestHelpVersionCompletion:
         assert code == 0, err
         assert "_EXPENSE_BRIDGE_COMPLETE" in out
         assert f"{shell}_complete" in out
+        code, json_out, err = invoke_both(["completion", shell, "--json"])
+        assert (code, err) == (0, "")
+        assert as_json(json_out)["result"] == {"shell": shell, "script": out}
 
     def test_completion_answers_for_subcommands(self, monkeypatch, capsys):
         monkeypatch.setenv("_EXPENSE_BRIDGE_COMPLETE", "bash_complete")
