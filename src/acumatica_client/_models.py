@@ -32,6 +32,7 @@ __all__ = [
     "EmployeeSettings",
     "ExpenseClaim",
     "ExpenseClaimDetail",
+    "ExpenseClaimFinancialDetail",
     "FinancialPeriod",
     "FinancialPeriodDetail",
     "JournalTransaction",
@@ -229,6 +230,21 @@ class ExpenseClaimDetail(AcumaticaEntity):
     project_task_id: OptStr = _f("ProjectTaskID")
     billable: OptBool = _f("Billable")
     ref_nbr: OptStr = _f("RefNbr")
+    qty: OptDec = _f("Qty")
+    unit_cost: OptDec = _f("UnitCost")
+    tax_category: OptStr = _f("TaxCategory")
+    tax_amount: OptDec = _f("TaxAmount")
+
+
+@attrs.frozen(kw_only=True)
+class ExpenseClaimFinancialDetail(AcumaticaEntity):
+    """``ExpenseClaim.FinancialDetails`` (linked): the claim's branch, post period and tax
+    zone. ``post_to_period`` (``PosttoPeriod``) is written ``MMYYYY`` like ``PostPeriod``.
+    """
+
+    branch: OptStr = _f("Branch")
+    post_to_period: OptStr = _f("PosttoPeriod")
+    tax_zone: OptStr = _f("TaxZone")
 
 
 @attrs.frozen(kw_only=True)
@@ -247,6 +263,7 @@ class ExpenseClaim(AcumaticaEntity):
     claim_total: OptDec = _f("ClaimTotal")
     last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
     details: tuple[ExpenseClaimDetail, ...] | UnsetType = _f("Details")
+    financial_details: ExpenseClaimFinancialDetail | UnsetType | None = _f("FinancialDetails")
 
 
 # ------------------------------------------------------- accounting reference data

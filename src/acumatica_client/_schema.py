@@ -141,6 +141,14 @@ ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingPro
                         "VATTaxableTotal": "DecimalValue",
                     }
                 ),
+                "ExpenseClaimFinancialDetail": MappingProxyType(
+                    {
+                        "APDocuments": "ExpenseClaimAPDocument[]",
+                        "Branch": "StringValue",
+                        "PosttoPeriod": "StringValue",
+                        "TaxZone": "StringValue",
+                    }
+                ),
                 "ExpenseClaimDetails": MappingProxyType(
                     {
                         "APRefNbr": "StringValue",
@@ -703,6 +711,14 @@ ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingPro
                         "TaxTotal": "DecimalValue",
                         "VATExemptTotal": "DecimalValue",
                         "VATTaxableTotal": "DecimalValue",
+                    }
+                ),
+                "ExpenseClaimFinancialDetail": MappingProxyType(
+                    {
+                        "APDocuments": "ExpenseClaimAPDocument[]",
+                        "Branch": "StringValue",
+                        "PosttoPeriod": "StringValue",
+                        "TaxZone": "StringValue",
                     }
                 ),
                 "ExpenseClaimDetails": MappingProxyType(

@@ -42,6 +42,7 @@ EXPECTED = [
     "EntityHasErrorsError",
     "ExpenseClaim",
     "ExpenseClaimDetail",
+    "ExpenseClaimFinancialDetail",
     "Field",
     "FieldError",
     "FieldNotInVersionError",
