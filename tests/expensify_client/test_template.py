@@ -325,6 +325,26 @@ class TestObjectWrappers:
 
 
 @pytest.mark.java
+def test_the_emulators_reader_builds_the_types_a_java_server_holds(freemarker: FreeMarker):
+    """The harness reads its models with the emulator's FreeMarkerRender.parseJson (one
+    reader for both): each JSON value becomes the Java type a server's data model holds."""
+    model = {"xs": [1, -(2**63), 2**70, Decimal("1.50"), Decimal("1E+3"), "\u00e9\u20ac\U0001f600",
+                    True, [1], {"b": 1, "a": 2}]}  # fmt: skip
+    classes = freemarker.render("<#list xs as x>${x.class.name}|</#list>", model, "beans")
+    assert classes == (
+        "java.lang.Long|java.lang.Long|java.math.BigInteger|java.math.BigDecimal|"
+        "java.math.BigDecimal|java.lang.String|java.lang.Boolean|java.util.ArrayList|"
+        "java.util.LinkedHashMap|"
+    )
+    values = freemarker.render(
+        "<#list xs[8]?keys as k>${k}</#list>|${xs[3]?c}|${xs[2]?c}|${xs[4]?c}|${xs[5]}",
+        model,
+        "default",
+    )
+    assert values == "ba|1.5|1180591620717411303424|1000|\u00e9\u20ac\U0001f600"
+
+
+@pytest.mark.java
 @pytest.mark.parametrize("setup", ["default+classic", "beans+classic"])
 def test_classic_compatible_server_renders_the_same(freemarker: FreeMarker, setup: str):
     """classic_compatible=true (the live server's apparent setting) changes nothing either."""

@@ -11,9 +11,11 @@
 // "computer"; empty: FreeMarker's default). On a template error the
 // exit status is 3 and standard error holds the exception class and message.
 //
-// The JSON reader builds the types a Java server's data model holds: String, Long
-// (BigInteger beyond long range) for integers, BigDecimal for numbers with a fraction or
-// exponent, Boolean, null, ArrayList and LinkedHashMap (key order kept).
+// The JSON reader (parseJson) builds the types a Java server's data model holds: String,
+// Long (BigInteger beyond long range) for integers, BigDecimal for numbers with a fraction
+// or exponent, Boolean, null, ArrayList and LinkedHashMap (key order kept). The test suite's
+// batch harness (tests/expensify_client/freemarker/RenderTemplate.java) is compiled against
+// this file and reads its data models with the same reader.
 
 import freemarker.ext.beans.BeansWrapperBuilder;
 import freemarker.template.Configuration;
@@ -60,7 +62,7 @@ public final class FreeMarkerRender {
         } else {
             cfg.setObjectWrapper(new DefaultObjectWrapperBuilder(Configuration.VERSION_2_3_31).build());
         }
-        Object model = new FreeMarkerRender(json).document();
+        Object model = parseJson(json);
         Writer writer = new OutputStreamWriter(System.out, StandardCharsets.UTF_8);
         try {
             Template template = new Template("template.ftl", new StringReader(source), cfg);
@@ -72,6 +74,11 @@ public final class FreeMarkerRender {
             System.err.flush();
             System.exit(3);
         }
+    }
+
+    /** The data model in JSON {@code text}, as the types listed in the header. */
+    public static Object parseJson(String text) throws IOException {
+        return new FreeMarkerRender(text).document();
     }
 
     private Object document() throws IOException {

@@ -2,12 +2,16 @@
 
 :func:`compile_freemarker` compiles the harness with ``javac`` into a temporary directory and
 returns a :class:`FreeMarker` that renders a template against many data models in ONE JVM run
-(JVM start-up dominates, so tests batch their data models). When Java, javac or the jar is
-missing the calling test is skipped with the reason, or fails under ``CI=true``.
+(JVM start-up dominates, so tests batch their data models). The harness is compiled together
+with the emulator's ``FreeMarkerRender.java`` as the installed package ships it, and reads
+its data models with that file's JSON reader (one reader, not a copy); its FreeMarker
+``Configuration`` is its own. When Java, javac or the jar is missing the calling test is
+skipped with the reason, or fails under ``CI=true``.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import shutil
 import subprocess
@@ -23,6 +27,8 @@ from tests.reference import in_ci
 
 FREEMARKER_JAR = Path("/usr/share/java/freemarker.jar")
 HARNESS_SOURCE = Path(__file__).with_name("RenderTemplate.java")
+#: The emulator's renderer, whose JSON reader the harness uses (as the package ships it).
+EMULATOR_SOURCE = importlib.resources.files("expensify_client.emulator") / "FreeMarkerRender.java"
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ class FreeMarker:
 
 
 def compile_freemarker(target: Path) -> FreeMarker:
-    """Compile ``RenderTemplate.java`` into ``target``; skip (fail under CI) without Java."""
+    """Compile ``RenderTemplate.java`` with the emulator's ``FreeMarkerRender.java`` into
+    ``target``; skip (fail under CI) without Java."""
     java, javac = shutil.which("java"), shutil.which("javac")
     if java is None or javac is None:
         _unavailable("java/javac not on PATH (apt install default-jdk-headless)")
@@ -117,17 +124,19 @@ def compile_freemarker(target: Path) -> FreeMarker:
         _unavailable(f"{FREEMARKER_JAR} is absent (apt install libfreemarker-java)")
     classes = target / "classes"
     classes.mkdir(parents=True)
-    command = [
-        str(javac),
-        "-encoding",
-        "UTF-8",
-        "-cp",
-        str(FREEMARKER_JAR),
-        "-d",
-        str(classes),
-        str(HARNESS_SOURCE),
-    ]
-    done = subprocess.run(command, capture_output=True, check=False)
+    with importlib.resources.as_file(EMULATOR_SOURCE) as emulator_source:
+        command = [
+            str(javac),
+            "-encoding",
+            "UTF-8",
+            "-cp",
+            str(FREEMARKER_JAR),
+            "-d",
+            str(classes),
+            str(HARNESS_SOURCE),
+            str(emulator_source),
+        ]
+        done = subprocess.run(command, capture_output=True, check=False)
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     work = target / "runs"
     work.mkdir()
