@@ -586,6 +586,15 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "tax_categories); the document total is unchanged.",
     ),
     _Opt(
+        ("rules", "card_accounts"),
+        "table",
+        "Per-card routing: a card (its cardID, masked card number or bank feed name, as the "
+        "export gives them; looked up in that order) -> its own Acumatica vendor ID "
+        "(card_target 'ap_bill') or liability account (card_target 'journal'); unmapped "
+        "cards use card_vendor / card_liability_account.",
+        default={},
+    ),
+    _Opt(
         ("rules", "tag_map"),
         "tag_map",
         "Expensify tag levels -> Acumatica line fields, one [[rules.tag_map]] table each: "
@@ -1155,6 +1164,7 @@ def _build(
                 prefer_policy_gl_code=rules["prefer_policy_gl_code"],
                 post_card_only_approved=rules["post_card_only_approved"],
                 post_closed=rules["post_closed"],
+                card_accounts=rules["card_accounts"],
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

@@ -127,6 +127,11 @@ class PostingRules:
     # posted when ``post_closed`` is set.
     post_card_only_approved: bool = True
     post_closed: bool = False
+    # Per-card routing (see :mod:`.mapping`): a card, by the export's ``cardID``, masked
+    # ``cardNumber`` or ``bank`` (feed name), -> its own vendor (card_target ap_bill) or
+    # liability account (card_target journal); unmapped cards use card_vendor /
+    # card_liability_account.
+    card_accounts: Mapping[str, str] = attrs.field(factory=dict)
 
     def pull_states(self) -> tuple[ReportState, ...]:
         """The export states a pull asks for (the trigger's, plus the options above)."""

@@ -119,7 +119,14 @@ from expensify_client._cents import cents_to_decimal, minor_units
 
 from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
-from ._keys import DocumentKind, DocumentPart, clean_text, document_key, journal_description
+from ._keys import (
+    DESCRIPTION_MAX_LENGTH,
+    DocumentKind,
+    DocumentPart,
+    clean_text,
+    document_key,
+    journal_description,
+)
 from ._rules import AcumaticaField, CardTarget, DateRule, PostingRules, ReimbursableTarget
 
 __all__ = [
@@ -170,6 +177,8 @@ class _Line:
     project_task: str | None
     cost_code: str | None
     description: str
+    billable: bool
+    route: str | None = None  # the card's own vendor / liability account (card_accounts)
 
 
 @attrs.define
@@ -378,6 +387,88 @@ def _resolve_target(
     return account
 
 
+def card_route_key(expense: Expense, rules: PostingRules) -> str | None:
+    """The ``rules.card_accounts`` key that routes ``expense``'s card, if any.
+
+    Looked up by the export's ``cardID``, then the masked ``cardNumber``, then the
+    ``bank`` (card feed name): the most specific identifier wins.
+    """
+    for candidate in (expense.card_id, expense.card_number, expense.bank):
+        if candidate and candidate in rules.card_accounts:
+            return candidate
+    return None
+
+
+def _card_routes(
+    members: Sequence[tuple[int, Expense]],
+    kind: DocumentKind,
+    catalog: LedgerCatalog,
+    rules: PostingRules,
+    problems: _Problems,
+) -> dict[int, str | None]:
+    """Expense index -> its card's own vendor / liability account (``None``: the default)."""
+    routes: dict[int, str | None] = {}
+    checked: dict[str, bool] = {}
+    for i, expense in members:
+        card = card_route_key(expense, rules)
+        if card is None:
+            routes[i] = None
+            continue
+        value = rules.card_accounts[card].strip()
+        field = f"rules.card_accounts.{card}"
+        if card not in checked:
+            before = len(problems.items)
+            if kind is DocumentKind.BILL:
+                if value not in catalog.vendors:
+                    problems.add(
+                        ErrorCode.CARD_TARGET_INCOMPLETE,
+                        field,
+                        f"card {card!r} routes to vendor {value!r}, which is not a vendor in "
+                        "Acumatica",
+                        f"Set rules.card_accounts.{card} to an existing Acumatica vendor ID.",
+                        expense.transaction_id,
+                    )
+            else:
+                _check_account(catalog, value, field, field, problems, expense.transaction_id)
+            checked[card] = len(problems.items) == before
+        routes[i] = value if checked[card] else None
+    return routes
+
+
+def _card_bill_vendor(
+    report: Report,
+    members: Sequence[tuple[int, Expense]],
+    routes: dict[int, str | None],
+    default: str | None,
+    kind: DocumentKind,
+    problems: _Problems,
+) -> str | None:
+    """The one vendor of a card bill (routed cards and the default); journals: ``default``.
+
+    A bill has one vendor, so card expenses of one report routed to different vendors
+    are a problem naming them (split the report by card, or route the cards alike).
+    """
+    if kind is not DocumentKind.BILL:
+        return default
+    vendors: dict[str, list[str]] = {}
+    for i, expense in members:
+        vendor = routes.get(i) or default
+        if vendor:
+            vendors.setdefault(vendor, []).append(expense.transaction_id)
+    if len(vendors) <= 1:
+        return next(iter(vendors), default)
+    listed = "; ".join(f"{v}: {', '.join(tids)}" for v, tids in vendors.items())
+    problems.add(
+        ErrorCode.CARD_TARGET_INCOMPLETE,
+        "rules.card_accounts",
+        f"the company-card expenses of report {report.report_id} route to "
+        f"{len(vendors)} vendors ({listed}); one bill has one vendor",
+        "Route these cards to the same vendor in rules.card_accounts, or split the report "
+        "in Expensify so each report holds one card's expenses.",
+    )
+    return None
+
+
 def _amount(
     i: int, expense: Expense, report: Report, currency_ok: bool, problems: _Problems
 ) -> Decimal | None:
@@ -567,11 +658,48 @@ def _check_dimension(
     )
 
 
-def _description(expense: Expense) -> str:
+def _attendee_text(expense: Expense) -> str:
+    names = [clean_text(a.label) for a in expense.attendees]
+    names = list(dict.fromkeys(n for n in names if n))
+    return f"attendees: {', '.join(names)}" if names else ""
+
+
+def _rate_text(expense: Expense, report: Report) -> str:
+    """``"[EUR 12.50 @ 1.085]"`` for a foreign expense: its original amount and the rate."""
+    if expense.currency == report.currency:
+        return ""
+    cents = expense.effective_amount_cents
+    try:
+        original = cents_to_decimal(cents, expense.currency)
+    except (CurrencyPrecisionError, DataError):  # e.g. JPY with a fraction: as exported
+        original = Decimal(cents).scaleb(-2)
+    rate = expense.currency_conversion_rate
+    parts = [f"{expense.currency} {original}"]
+    if rate is not None:
+        parts.append(f"@ {rate.normalize():f}")
+    return "[" + " ".join(parts) + "]"
+
+
+def _description(expense: Expense, report: Report | None = None) -> str:
+    """``"<merchant> - <comment>; attendees: <names> [<cur> <amount> @ <rate>]"``.
+
+    Cut to :data:`~expense_bridge._keys.DESCRIPTION_MAX_LENGTH`: the rate note (foreign
+    expenses) is kept whole and the text before it is cut (attendees first, as they come
+    last). No key travels in a line description (bills: ``VendorRef``; journals: the
+    header ``Description`` and ``ReferenceNbr``), so a cut never touches a key.
+    """
     merchant = expense.effective_merchant.strip()
     comment = expense.comment.strip()
     text = f"{merchant} - {comment}" if merchant and comment else merchant or comment
-    return clean_text(text)
+    attendees = _attendee_text(expense)
+    if attendees:
+        text = f"{text}; {attendees}" if text else attendees
+    rate = "" if report is None else _rate_text(expense, report)
+    if not rate:
+        return clean_text(text)
+    room = DESCRIPTION_MAX_LENGTH - len(rate) - 1
+    head = clean_text(text, max(room, 0))
+    return f"{head} {rate}" if head else rate
 
 
 def _resolve_line(
@@ -590,6 +718,7 @@ def _resolve_line(
     if amount is None or account is None:
         return None
     return _Line(
+        billable=expense.billable,
         amount=amount,
         account=account,
         subaccount=dims.get(AcumaticaField.SUBACCOUNT, rules.default_subaccount),
@@ -597,7 +726,7 @@ def _resolve_line(
         project=dims.get(AcumaticaField.PROJECT),
         project_task=dims.get(AcumaticaField.PROJECT_TASK),
         cost_code=dims.get(AcumaticaField.COST_CODE),
-        description=_description(expense),
+        description=_description(expense, report),
     )
 
 
@@ -643,6 +772,7 @@ def _build_bill(
                 project=_opt(line.project),
                 project_task=_opt(line.project_task),
                 cost_code=_opt(line.cost_code),
+                non_billable=not line.billable,
             )
         )
     return Bill(
@@ -683,21 +813,26 @@ def _build_journal(
                 project=_opt(line.project),
                 project_task=_opt(line.project_task),
                 cost_code=_opt(line.cost_code),
+                non_billable=not line.billable,
             )
         )
-    net = sum((line.amount for line in lines), Decimal(0))
-    zero = _zero(net)
-    details.append(
-        JournalTransactionDetail(
-            account=liability,
-            subaccount=_opt(rules.default_subaccount),
-            branch_id=_opt(rules.default_branch),
-            debit_amount=_neg(net) if net < 0 else zero,
-            credit_amount=zero if net < 0 else net,
-            reference_nbr=key,
-            transaction_description=clean_text(f"Expensify report {report.report_id}"),
+    credits: dict[str, Decimal] = {}
+    for line in lines:  # one credit line per liability account, first use first
+        account = line.route or liability
+        credits[account] = credits.get(account, Decimal(0)) + line.amount
+    for account, net in credits.items():
+        zero = _zero(net)
+        details.append(
+            JournalTransactionDetail(
+                account=account,
+                subaccount=_opt(rules.default_subaccount),
+                branch_id=_opt(rules.default_branch),
+                debit_amount=_neg(net) if net < 0 else zero,
+                credit_amount=zero if net < 0 else net,
+                reference_nbr=key,
+                transaction_description=clean_text(f"Expensify report {report.report_id}"),
+            )
         )
-    )
     return JournalTransaction(
         module="GL",
         transaction_date=doc_date,
@@ -762,16 +897,34 @@ def _plan(
     doc_date: date | None = None
     targets: dict[DocumentPart, str | None] = {}
     lines: dict[DocumentPart, list[_Line | None]] = {}
+    routes: dict[int, str | None] = {}
     if active:
         doc_date = _document_date(report, rules, posting_date, zone, problems)
         _check_defaults(rules, catalog, problems)
         for part in active:
+            if part is DocumentPart.CARD and rules.card_accounts:
+                routes = _card_routes(members[part], wanted[part], catalog, rules, problems)
+                mapped = all(card_route_key(e, rules) is not None for _, e in members[part])
+                if mapped:  # every card has its own target: the default is not needed
+                    targets[part] = _card_bill_vendor(
+                        report, members[part], routes, None, wanted[part], problems
+                    )
+                    continue
             targets[part] = _resolve_target(report, part, wanted[part], catalog, rules, problems)
+            if part is DocumentPart.CARD and rules.card_accounts:
+                targets[part] = _card_bill_vendor(
+                    report, members[part], routes, targets[part], wanted[part], problems
+                )
         for part in active:
             lines[part] = [
                 _resolve_line(i, e, report, policy, catalog, rules, currency_ok, problems)
                 for i, e in members[part]
             ]
+            if part is DocumentPart.CARD and wanted[part] is DocumentKind.JOURNAL:
+                lines[part] = [
+                    None if line is None else attrs.evolve(line, route=routes.get(i))
+                    for (i, _), line in zip(members[part], lines[part], strict=True)
+                ]
     if problems.items:
         raise MappingError(report.report_id, tuple(problems.items))
     fingerprint = content_fingerprint(report)
@@ -779,8 +932,10 @@ def _plan(
     for part in active:
         target = targets[part]
         part_lines = [line for line in lines[part] if line is not None]
-        if target is None or doc_date is None:  # pragma: no cover - each gap is a problem
-            raise AssertionError("unreported gap in the mapping")
+        routed = target is None and all(line.route for line in part_lines)
+        if (target is None and not routed) or doc_date is None:  # pragma: no cover
+            raise AssertionError("unreported gap in the mapping")  # each gap is a problem
+        target = target or ""  # a journal whose every line carries its card's account
         key = keys[part]
         document: Bill | JournalTransaction
         if wanted[part] is DocumentKind.BILL:

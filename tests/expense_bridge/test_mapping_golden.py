@@ -149,6 +149,7 @@ class TestGoldenDocuments:
                     transaction_description="Uber - airport run",
                     project="PRJ1",
                     project_task="T1",
+                    non_billable=True,
                 ),
                 BillDetail(
                     account="62000",
@@ -157,6 +158,7 @@ class TestGoldenDocuments:
                     unit_cost=D("250.00"),
                     extended_cost=D("250.00"),
                     transaction_description="Hotel Metropol",
+                    non_billable=True,
                 ),
             ),
         )
@@ -203,7 +205,8 @@ class TestGoldenDocuments:
                     account="63000",
                     debit_amount=D("91.85"),
                     credit_amount=zero,
-                    transaction_description="Diner",
+                    transaction_description="Diner [USD 100.00]",  # the original amount
+                    non_billable=True,
                     **line,
                 ),
                 JournalTransactionDetail(
@@ -211,6 +214,7 @@ class TestGoldenDocuments:
                     debit_amount=D("45.50"),
                     credit_amount=zero,
                     transaction_description="Taxi",
+                    non_billable=True,
                     **line,
                 ),
                 JournalTransactionDetail(
