@@ -1,0 +1,103 @@
+"""Issue 11 end to end: billable flags, attendees, per-card routing through ``sync()``.
+
+Both emulators: the Expensify emulator exports the report through the real template
+(``cardNumber``, ``attendees``), the Acumatica emulator validates and stores the documents.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from expense_bridge import PostingRules
+from expense_bridge._rules import CardTarget
+from expensify_client import Attendee
+from expensify_client.emulator import ExpenseSpec
+
+from .test_accounting_support import World, close_world, make_world
+
+CARD = "4242XXXXXXXX4242"
+
+
+def _world(tmp_path: Path, **rules: Any) -> World:
+    base = PostingRules(employee_liability_account="21000", card_liability_account="22000")
+    world = make_world(tmp_path, rules=attrs.evolve(base, **rules))
+    world.acumatica.seed("Account", [
+        {"AccountCD": "22000", "Type": "Liability", "Active": True},
+        {"AccountCD": "22100", "Type": "Liability", "Active": True},
+    ])  # fmt: skip
+    world.acumatica.seed("Vendor", [{"VendorID": "AMEX", "Status": "Active"},
+                                    {"VendorID": "VISA", "Status": "Active"}])  # fmt: skip
+    return world
+
+
+def _spec(n: int, **kw: Any) -> ExpenseSpec:
+    values: dict[str, Any] = {
+        "amount_cents": 1000 * n,
+        "currency": "USD",
+        "created": date(2026, 11, 10),
+        "merchant": f"Merchant {n}",
+        "category": "Travel",
+    }
+    values.update(kw)
+    return ExpenseSpec(**values)
+
+
+def _approved(world: World, *expenses: ExpenseSpec) -> str:
+    rid = world.expensify.add_report(
+        "POL1", submitter="ann@firm.test", name="Client visit", currency="USD",
+        expenses=list(expenses), created=world.clock.now - timedelta(days=3),
+    )  # fmt: skip
+    world.expensify.submit(rid, world.clock.now - timedelta(days=2))
+    world.expensify.approve(rid, world.clock.now - timedelta(hours=1))
+    return rid
+
+
+def test_billable_attendees_and_card_routing_through_sync(tmp_path: Path) -> None:
+    world = _world(tmp_path, card_accounts={CARD: "22100"})
+    try:
+        guests = (Attendee(email="bob@client.test", display_name="Bob Client"),
+                  Attendee(email="cy@client.test"))  # fmt: skip
+        rid = _approved(
+            world,
+            _spec(1, comment="Q3 review", billable=True, attendees=guests),
+            _spec(2),
+            _spec(3, reimbursable=False, card_number=CARD, bank="Visa Feed"),
+            _spec(4, reimbursable=False, card_id="99", bank="Other Feed"),  # unmapped
+        )
+        result = world.sync()
+        assert result.posted == 1
+        (bill,) = world.acumatica.records("Bill")
+        assert bill["VendorRef"] == f"EXB-{rid}"
+        assert [d["NonBillable"] for d in bill["Details"]] == [False, True]
+        assert bill["Details"][0]["TransactionDescription"] == (
+            "Merchant 1 - Q3 review; attendees: Bob Client, cy@client.test"
+        )
+        (journal,) = world.acumatica.records("JournalTransaction")
+        credits = [
+            (d["Account"], Decimal(str(d["CreditAmount"])))
+            for d in journal["Details"]
+            if Decimal(str(d["CreditAmount"]))
+        ]
+        assert credits == [("22100", Decimal("30.00")), ("22000", Decimal("40.00"))]
+        assert world.sync().posted == 0  # exactly once
+    finally:
+        close_world(world)
+
+
+def test_a_card_bill_goes_to_the_cards_vendor(tmp_path: Path) -> None:
+    world = _world(
+        tmp_path, card_target=CardTarget.AP_BILL, card_vendor="AMEX",
+        card_accounts={"Visa Feed": "VISA"},
+    )  # fmt: skip
+    try:
+        rid = _approved(world, _spec(5, reimbursable=False, bank="Visa Feed"))
+        assert world.sync().posted == 1
+        (bill,) = world.acumatica.records("Bill")
+        assert (bill["Vendor"], bill["VendorRef"]) == ("VISA", f"EXB-{rid}-C")
+    finally:
+        close_world(world)
