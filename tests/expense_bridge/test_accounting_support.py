@@ -1,7 +1,7 @@
 """Shared pieces of the accounting-depth tests (no tests here).
 
-* :class:`World`: both emulators, real clients on a simulated clock, a real state store
-  (the same arrangement as tests/integration/test_bridge_end_to_end.py);
+* :class:`World` and :func:`make_world`: both emulators, real clients on a simulated clock, a
+  real state store (tests/bridge_world.py, shared with tests/integration/);
 * :class:`SmtpStub`: a tiny SMTP server from the standard library's ``socketserver`` on
   127.0.0.1 that smtplib can talk to (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) and that
   keeps every message and login;
@@ -18,148 +18,43 @@ import socketserver
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import attrs
+from tests.bridge_world import (  # the two-emulator world, shared with the e2e tests
+    CLIENT_SECRET,
+    OWNER,
+    PARTNER,
+    PARTNER_SECRET,
+    PASSWORD,
+    START,
+    SimClock,
+    World,
+    close_world,
+    make_world,
+)
 
-from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
-from acumatica_client.emulator import AcumaticaEmulator
-from expense_bridge import BridgeConfig, PostingRules, SQLiteStore, SyncResult, sync
-from expense_bridge._config import AcumaticaSettings, ExpensifySettings
-from expensify_client import ClientOptions as ExpensifyOptions
-from expensify_client import Credentials, ExpensifyClient, RateLimiter
-from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
-
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-PARTNER, PARTNER_SECRET = "aa_bridge_firm_test", "e2e-partner-secret-4f1a"
-CLIENT_SECRET, PASSWORD = "client-secret-9d2c7e", "admin-password-77b1"
 SMTP_SECRET = "smtp-pass-5e0a19"
 #: Every secret the tests hand out; none may appear in anything the bridge sends.
 SECRETS = (PARTNER_SECRET, CLIENT_SECRET, PASSWORD, SMTP_SECRET)
-OWNER = "controller@firm.test"
 
-
-@dataclass
-class SimClock:
-    """One simulated time for emulators, limiters and sleeps."""
-
-    now: datetime = START
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def monotonic(self) -> float:
-        return (self.now - START).total_seconds() + 1000.0
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class World:
-    clock: SimClock
-    acumatica: AcumaticaEmulator
-    expensify: ExpensifyEmulator
-    acu_client: AcumaticaClient
-    exp_client: ExpensifyClient
-    config: BridgeConfig
-    store: SQLiteStore
-
-    def sync(self, **kw: Any) -> SyncResult:
-        return sync(
-            self.config,
-            acumatica=self.acu_client,
-            expensify=self.exp_client,
-            store=self.store,
-            now=self.clock,
-            **kw,
-        )
-
-    def add_approved(self, n: int, *, email: str = "ann@firm.test", **spec: Any) -> str:
-        values: dict[str, Any] = {
-            "amount_cents": 10_000 + n,
-            "currency": "USD",
-            "created": date(2026, 11, 10),
-            "merchant": f"Merchant {n}",
-            "category": "Travel",
-        }
-        values.update(spec)
-        rid = self.expensify.add_report(
-            "POL1",
-            submitter=email,
-            name=f"Trip {n}",
-            currency="USD",
-            expenses=[ExpenseSpec(**values)],
-            created=self.clock.now - timedelta(days=3),
-        )
-        self.expensify.submit(rid, self.clock.now - timedelta(days=2))
-        self.expensify.approve(rid, self.clock.now - timedelta(hours=1))
-        return rid
-
-
-def make_world(tmp_path: Path, **config_changes: Any) -> World:
-    clock = SimClock()
-    acu = AcumaticaEmulator(
-        version="24.200.001", clock=clock, hold_on_entry=False, users={"admin": PASSWORD},
-        oauth_clients={"expense-bridge@Company": CLIENT_SECRET}, sleep=clock.sleep,
-    )  # fmt: skip
-    acu.seed("Account", [
-        {"AccountCD": "61000", "Type": "Expense", "Active": True, "Description": "Travel"},
-        {"AccountCD": "62000", "Type": "Expense", "Active": True, "Description": "Meals"},
-        {"AccountCD": "21000", "Type": "Liability", "Active": True},
-    ])  # fmt: skip
-    acu.seed("Vendor", [{"VendorID": "EMP0001", "Status": "Active",
-                         "MainContact": {"Email": "ann@firm.test"}}])  # fmt: skip
-    # GL codes in the policy getter (the bridge reads them there today)
-    exp = ExpensifyEmulator(clock=clock, sleep=clock.sleep, category_gl_codes=True)
-    exp.add_account(PARTNER, PARTNER_SECRET, email=OWNER)
-    exp.add_policy(
-        "POL1", "Firm", owner=OWNER,
-        categories=[category("Travel", "61000"), category("Meals", "62000"),
-                    category("Mystery", None)],
-        employees=[employee("ann@firm.test", submits_to=OWNER),
-                   employee("ghost@firm.test", submits_to=OWNER)],
-    )  # fmt: skip
-    auth = OAuth2(base_url="https://erp.test", client_id="expense-bridge@Company",
-                  client_secret=CLIENT_SECRET, username="admin", password=PASSWORD)  # fmt: skip
-    acu_client = AcumaticaClient(
-        base_url="https://erp.test", endpoint=Endpoint("Default", "24.200.001"), auth=auth,
-        transport=acu.transport(),
-        options=ClientOptions(sleep=clock.sleep, jitter=lambda: 0.0),
-    )  # fmt: skip
-    exp_client = ExpensifyClient(
-        credentials=Credentials(partner_user_id=PARTNER, partner_user_secret=PARTNER_SECRET),
-        transport=exp.transport(),
-        options=ExpensifyOptions(
-            sleep=clock.sleep, jitter=lambda: 0.0, today=lambda: clock.now.date(),
-            limits=RateLimiter(clock=clock.monotonic, sleep=clock.sleep),
-        ),
-    )  # fmt: skip
-    config = BridgeConfig(
-        acumatica=AcumaticaSettings(base_url="https://erp.test", endpoint_version="24.200.001",
-                                    username="admin", client_id="expense-bridge@Company",
-                                    tenant="Company"),
-        expensify=ExpensifySettings(partner_user_id=PARTNER),
-        policies=("POL1",),
-        rules=PostingRules(employee_liability_account="21000"),
-        vault_path=tmp_path / "no-vault.fernet",
-    )  # fmt: skip
-    if config_changes:
-        config = attrs.evolve(config, **config_changes)
-    return World(clock, acu, exp, acu_client, exp_client, config, SQLiteStore(
-        tmp_path / "state.sqlite3"))  # fmt: skip
-
-
-def close_world(world: World) -> None:
-    world.store.close()
-    world.acu_client.close()
-    world.exp_client.close()
+__all__ = [
+    "CLIENT_SECRET",
+    "OWNER",
+    "PARTNER",
+    "PARTNER_SECRET",
+    "PASSWORD",
+    "SECRETS",
+    "SMTP_SECRET",
+    "START",
+    "HttpSink",
+    "SimClock",
+    "SmtpStub",
+    "World",
+    "close_world",
+    "make_world",
+]
 
 
 # --------------------------------------------------------------------------- SMTP stub

@@ -1,154 +1,40 @@
 """The whole bridge against both emulators: real clients, real template, real state store.
 
-A simulated clock drives both emulators and both clients' limiters and sleeps, so the
-Integration Server's 5-per-10 s / 20-per-60 s windows are enforced without waiting.
+The world (tests/bridge_world.py, via the ``bridge_world`` fixture) runs both emulators on
+one simulated clock, so the Integration Server's 5-per-10 s / 20-per-60 s windows are
+enforced without waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import attrs
-import httpx
 import pytest
 
-from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
-from acumatica_client.emulator import AcumaticaEmulator
-from expense_bridge import (
-    Action,
-    BridgeConfig,
-    ErrorCode,
-    PostingRules,
-    ReportStatus,
-    SQLiteStore,
-    sync,
-)
-from expense_bridge._config import AcumaticaSettings, ExpensifySettings
-from expensify_client import (
-    ClientOptions as ExpensifyOptions,
-)
-from expensify_client import (
-    Credentials,
-    ExpensifyClient,
-    RateLimiter,
-)
-from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
+from expense_bridge import Action, ErrorCode, ReportStatus
+from expensify_client.emulator import ExpenseSpec, category, employee
+from tests.bridge_world import OWNER, PARTNER, START, SimClock, World
+from tests.bridge_world import PARTNER_SECRET as SECRET
 
-from .schema_check import SchemaChecked
-
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-PARTNER, SECRET = "aa_bridge_firm_test", "e2e-partner-secret-4f1a"
-OWNER = "controller@firm.test"
-
-
-@dataclass
-class SimClock:
-    """One simulated time for emulators, limiters and sleeps."""
-
-    now: datetime = START
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def monotonic(self) -> float:
-        return (self.now - START).total_seconds() + 1000.0
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class World:
-    clock: SimClock
-    acumatica: AcumaticaEmulator
-    expensify: ExpensifyEmulator
-    acu_client: AcumaticaClient
-    exp_client: ExpensifyClient
-    config: BridgeConfig
-    store: SQLiteStore
-    schema: SchemaChecked
+# Re-exported for tests/integration/test_accounting_end_to_end.py.
+__all__ = ["OWNER", "PARTNER", "SECRET", "SimClock", "World"]
 
 
 def add_approved(world: World, n: int, *, email: str = "ann@firm.test", **spec: object) -> str:
-    exp = world.expensify
-    values: dict[str, object] = {
-        "amount_cents": 10_000 + n,
-        "currency": "USD",
-        "created": date(2026, 11, 10),
-        "merchant": f"Merchant {n}",
-        "category": "Travel",
-    }
-    values.update(spec)
-    rid = exp.add_report(
-        "POL1",
-        submitter=email,
-        name=f"Trip {n}",
-        currency="USD",
-        expenses=[ExpenseSpec(**values)],  # type: ignore[arg-type]
-        created=world.clock.now - timedelta(days=3),
-    )
-    exp.submit(rid, world.clock.now - timedelta(days=2))
-    exp.approve(rid, world.clock.now - timedelta(hours=1))
-    return rid
+    return world.add_approved(n, email=email, **spec)
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    clock = SimClock()
-    acu = AcumaticaEmulator(version="24.200.001", clock=clock, hold_on_entry=False)
-    acu.seed("Account", [
-        {"AccountCD": "61000", "Type": "Expense", "Active": True, "Description": "Travel"},
-        {"AccountCD": "62000", "Type": "Expense", "Active": True, "Description": "Meals"},
-        {"AccountCD": "21000", "Type": "Liability", "Active": True},
-    ])  # fmt: skip
-    acu.seed("Vendor", [{"VendorID": "EMP0001", "Status": "Active",
-                         "MainContact": {"Email": "ann@firm.test"}}])  # fmt: skip
-    exp = ExpensifyEmulator(clock=clock, sleep=clock.sleep)
-    exp.add_account(PARTNER, SECRET, email=OWNER)
-    exp.add_policy(
-        "POL1", "Firm", owner=OWNER,
-        categories=[category("Travel", "61000"), category("Meals", "62000"),
-                    category("Mystery", None)],
-        employees=[employee("ann@firm.test", submits_to=OWNER),
-                   employee("ghost@firm.test", submits_to=OWNER)],
-    )  # fmt: skip
-    schema = SchemaChecked(acu, "24.200.001")
-    auth = OAuth2(base_url="https://erp.test", client_id="expense-bridge@Company",
-                  client_secret="client-secret", username="admin",
-                  password="admin-password")  # fmt: skip
-    acu_client = AcumaticaClient(
-        base_url="https://erp.test", endpoint=Endpoint("Default", "24.200.001"), auth=auth,
-        transport=httpx.MockTransport(schema),
-        options=ClientOptions(sleep=clock.sleep, jitter=lambda: 0.0),
-    )  # fmt: skip
-    exp_client = ExpensifyClient(
-        credentials=Credentials(partner_user_id=PARTNER, partner_user_secret=SECRET),
-        transport=exp.transport(),
-        options=ExpensifyOptions(
-            sleep=clock.sleep, jitter=lambda: 0.0, today=lambda: clock.now.date(),
-            limits=RateLimiter(clock=clock.monotonic, sleep=clock.sleep),
-        ),
-    )  # fmt: skip
-    config = BridgeConfig(
-        acumatica=AcumaticaSettings(base_url="https://erp.test", endpoint_version="24.200.001",
-                                    username="admin", client_id="expense-bridge@Company"),
-        expensify=ExpensifySettings(partner_user_id=PARTNER),
-        policies=("POL1",),
-        rules=PostingRules(employee_liability_account="21000"),
-    )  # fmt: skip
-    store = SQLiteStore(tmp_path / "state.sqlite3")
-    yield World(clock, acu, exp, acu_client, exp_client, config, store, schema)
-    store.close()
+def world(bridge_world: Callable[..., World]) -> World:
+    """The shared two-emulator world (tests/conftest.py) with the documented getter shape
+    (GL codes only in the export) and every Acumatica entity body schema-checked."""
+    return bridge_world(category_gl_codes=False, schema_checked=True)
 
 
 def run_sync(world: World, **kw: object):  # type: ignore[no-untyped-def]
-    return sync(world.config, acumatica=world.acu_client, expensify=world.exp_client,
-                store=world.store, now=world.clock, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return world.sync(**kw)
 
 
 def vendor_refs(world: World) -> list[str]:
