@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -134,10 +133,6 @@ def test_exactly_the_two_designed_problems(company):
     assert all(h.fix for h in company.held)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("expensify_client._cents") is None,
-    reason="the mapping needs expensify_client._cents, not written yet",
-)
 def test_the_mapping_holds_exactly_the_designed_reports(company):
     from expense_bridge._errors import MappingError
     from expense_bridge.mapping import plan_report
@@ -243,10 +238,6 @@ def test_hotel_tax_abroad_is_included_and_mapped(company):
     assert not any(e.has_tax for r in company.reports for e in r.expenses if e.currency == "USD")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("expensify_client._cents") is None,
-    reason="the mapping needs expensify_client._cents, not written yet",
-)
 def test_taxed_bill_lines_get_their_tax_category(company):
     from expense_bridge._tax import plan_with_tax, tax_code_of
     from expense_bridge.mapping import plan_report

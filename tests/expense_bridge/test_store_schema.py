@@ -5,11 +5,13 @@ Run against SQLite and PostgreSQL (fresh database per test) like ``test_store``.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -230,16 +232,70 @@ def test_state_directory_that_cannot_be_created_names_the_file(tmp_path: Path) -
     assert not caught.value.retryable
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+@contextmanager
+def permission_bits_enforced() -> Iterator[None]:
+    """Make the kernel apply file permission bits to this thread, even as root (CI).
+
+    Root passes permission checks through CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH; this
+    takes both out of the calling thread's effective capability set (capset(2), Linux
+    capabilities are per thread) and puts them back afterwards. Any other user: nothing
+    to do. The refusal the test then sees is the kernel's own, not a simulated one.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    saved = data[0].effective
+    data[0].effective &= ~((1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH))
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    try:
+        yield
+    finally:
+        data[0].effective = saved
+        if libc.capset(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset (restore) failed")
+
+
 def test_read_only_state_directory_names_the_file(tmp_path: Path) -> None:
+    """Runs as root too (CI): the permission bits are enforced by dropping root's
+    permission-check capabilities for the duration (see permission_bits_enforced)."""
     directory = tmp_path / "ro"
     directory.mkdir()
-    SQLiteStore(directory / "state.sqlite3").bookmark("c")
+    with SQLiteStore(directory / "state.sqlite3") as store:
+        store.bookmark("c")
     directory.chmod(0o500)
     (directory / "state.sqlite3").chmod(0o400)
     try:
-        with pytest.raises(StateUnavailableError) as caught:
-            SQLiteStore(directory / "state.sqlite3").set_bookmark("c", T0)
+        with permission_bits_enforced():
+            # the refusal is real: nobody, root included, can create a file here now
+            with pytest.raises(PermissionError):
+                (directory / "probe").touch()
+            store = SQLiteStore(directory / "state.sqlite3")
+            try:
+                with pytest.raises(StateUnavailableError) as caught:
+                    store.set_bookmark("c", T0)
+            finally:
+                store.close()
         assert str(directory / "state.sqlite3") in str(caught.value)
     finally:
         directory.chmod(0o700)
