@@ -573,6 +573,14 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         default=_DEFAULT_RULES.post_closed,
     ),
     _Opt(
+        ("rules", "posting_concurrency"),
+        "int",
+        "Reports posted at once. Empty: the licence's acumatica.max_concurrent (one at a "
+        "time when that is empty too). It can only lower the licence's allowance, never "
+        "raise it.",
+        minimum=1,
+    ),
+    _Opt(
         ("rules", "tax_categories"),
         "table",
         "Expensify tax code (or tax name) -> Acumatica tax category set on the bill line of "
@@ -1164,6 +1172,7 @@ def _build(
                 prefer_policy_gl_code=rules["prefer_policy_gl_code"],
                 post_card_only_approved=rules["post_card_only_approved"],
                 post_closed=rules["post_closed"],
+                posting_concurrency=rules["posting_concurrency"],
                 card_accounts=rules["card_accounts"],
             ),
             provisioning=ProvisioningSettings(

@@ -19,10 +19,13 @@ document per key. A rejected create (Acumatica validation) holds the report with
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -61,6 +64,7 @@ __all__ = [
     "policy_from_export",
     "post_batch",
     "post_planned",
+    "posting_concurrency",
     "problem_dicts",
     "settled",
 ]
@@ -91,6 +95,9 @@ class PostingContext:
     owner: str = attrs.field(factory=lambda: uuid.uuid4().hex)
     lease_seconds: float = 600.0
     on_step: StepHook = _no_hook
+    #: Reports posted at once (worker threads; 1: one after the other, no thread). See
+    #: :func:`posting_concurrency` for how a sync chooses it from the licence.
+    concurrency: int = attrs.field(default=1, validator=attrs.validators.ge(1))
 
     def audit(
         self,
@@ -308,6 +315,63 @@ def settled(
     )
 
 
+def posting_concurrency(requested: int | None, licensed: int | None) -> int:
+    """How many reports a run posts at once.
+
+    ``requested`` is ``rules.posting_concurrency`` (None: not set), ``licensed`` the
+    licence's ``max_concurrent`` (None: the licence sets none). The licence's figure is
+    used unless the option lowers it; the option never raises it. With neither, reports
+    are posted one after the other (1).
+    """
+    if requested is None:
+        return licensed or 1
+    return max(1, min(requested, licensed) if licensed is not None else requested)
+
+
+_Claimed = tuple[Report, Sequence[PlannedDocument], datetime]
+
+
+def _claim_page(
+    ctx: PostingContext,
+    page: Sequence[tuple[Report, Sequence[PlannedDocument]]],
+    outcomes: dict[str, ReportOutcome],
+) -> tuple[list[_Claimed], Mapping[str, LedgerDocument]]:
+    """Claim a page, then look up its keys (the look-up is newer than every claim).
+
+    Reports another worker holds are skipped; when the look-up fails transiently, every
+    claimed report is left pending and released, and nothing is returned to post.
+    """
+    claimed: list[_Claimed] = []
+    try:
+        for report, planned in page:
+            at = ctx.clock()
+            if ctx.store.claim(ctx.connection, report.report_id, ctx.owner, at,
+                               ctx.lease_seconds):  # fmt: skip
+                claimed.append((report, planned, at))
+                ctx.on_step("claimed", report.report_id)
+            else:
+                outcomes[report.report_id] = _skipped(ctx, report.report_id)
+        keys = [(d.kind, d.key) for _, planned, _ in claimed for d in planned]
+        existing: Mapping[str, LedgerDocument] = {}
+        if keys:
+            try:
+                existing = ctx.ledger.find_documents(keys)
+            except _TRANSIENT as exc:
+                for report, _, _ in claimed:
+                    outcomes[report.report_id] = _pending(ctx, report.report_id, exc)
+                claimed_now, claimed = claimed, []
+                for report, _, _ in claimed_now:
+                    ctx.store.release(ctx.connection, report.report_id, ctx.owner)
+                return [], {}
+        for report, _, _ in claimed:
+            ctx.on_step("looked_up", report.report_id)
+    except BaseException:
+        for report, _, _ in claimed:
+            ctx.store.release(ctx.connection, report.report_id, ctx.owner)
+        raise
+    return claimed, existing
+
+
 def post_batch(
     ctx: PostingContext,
     items: Sequence[tuple[Report, Sequence[PlannedDocument]]],
@@ -321,36 +385,24 @@ def post_batch(
     claim, whatever an earlier look-up said: a document another run created before we
     took the lease is found and adopted, never created twice. A page holds at most
     ``page_size`` reports (one look-up per page of keys and kind).
+
+    With ``ctx.concurrency`` above 1 the claimed reports of a page are posted by that
+    many worker threads, and the next page is claimed and looked up while the current
+    one is posted (at most one page ahead), so the licence's concurrent requests stay
+    busy. Each report is still posted by one thread under its own lease; ``on_step``
+    hooks run in the worker threads; ``progress`` is called under a lock, one call at a
+    time, with a count that only grows. A worker that raises anything but a transient
+    ledger error stops the run: reports not yet started are released and not posted,
+    those already started finish, and the first error is raised.
     """
+    if ctx.concurrency > 1 and len(items) > 1:
+        return _post_concurrently(ctx, items, progress)
     outcomes: dict[str, ReportOutcome] = {}
     size = max(1, getattr(ctx.ledger, "page_size", 50))
     done = 0
     for start in range(0, len(items), size):
-        page = items[start : start + size]
-        claimed: list[tuple[Report, Sequence[PlannedDocument], datetime]] = []
+        claimed, existing = _claim_page(ctx, items[start : start + size], outcomes)
         try:
-            for report, planned in page:
-                at = ctx.clock()
-                if ctx.store.claim(ctx.connection, report.report_id, ctx.owner, at,
-                                   ctx.lease_seconds):  # fmt: skip
-                    claimed.append((report, planned, at))
-                    ctx.on_step("claimed", report.report_id)
-                else:
-                    outcomes[report.report_id] = _skipped(ctx, report.report_id)
-            keys = [(d.kind, d.key) for _, planned, _ in claimed for d in planned]
-            existing: Mapping[str, LedgerDocument] = {}
-            if keys:
-                try:
-                    existing = ctx.ledger.find_documents(keys)
-                except _TRANSIENT as exc:
-                    for report, _, _ in claimed:
-                        outcomes[report.report_id] = _pending(ctx, report.report_id, exc)
-                    claimed_now, claimed = claimed, []
-                    for report, _, _ in claimed_now:
-                        ctx.store.release(ctx.connection, report.report_id, ctx.owner)
-                    continue
-            for report, _, _ in claimed:
-                ctx.on_step("looked_up", report.report_id)
             for report, planned, at in claimed:
                 outcomes[report.report_id] = _post_claimed(ctx, report, planned, existing, at)
                 done += 1
@@ -360,6 +412,80 @@ def post_batch(
             for report, _, _ in claimed:
                 ctx.store.release(ctx.connection, report.report_id, ctx.owner)
     return outcomes
+
+
+def _post_concurrently(
+    ctx: PostingContext,
+    items: Sequence[tuple[Report, Sequence[PlannedDocument]]],
+    progress: Callable[[str, int, int], None] | None,
+) -> dict[str, ReportOutcome]:
+    """:func:`post_batch` with ``ctx.concurrency`` worker threads (see there)."""
+    outcomes: dict[str, ReportOutcome] = {}
+    size = max(1, getattr(ctx.ledger, "page_size", 50))
+    lock = threading.Lock()
+    done = 0
+    failed = threading.Event()
+
+    def post_one(
+        report: Report,
+        planned: Sequence[PlannedDocument],
+        existing: Mapping[str, LedgerDocument],
+        at: datetime,
+    ) -> None:
+        nonlocal done
+        rid = report.report_id
+        try:
+            if failed.is_set():
+                return  # the run is stopping: not started, released below
+            outcome = _post_claimed(ctx, report, planned, existing, at)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            ctx.store.release(ctx.connection, rid, ctx.owner)
+        with lock:
+            outcomes[rid] = outcome
+            done += 1
+            if progress is not None:
+                progress("post", done, len(items))
+
+    pages = [items[start : start + size] for start in range(0, len(items), size)]
+    running: list[Future[None]] = []  # the page being posted (the next one queues behind)
+    with ThreadPoolExecutor(
+        max_workers=ctx.concurrency, thread_name_prefix="expense-bridge-post"
+    ) as pool:
+        try:
+            for page in pages:
+                if failed.is_set():
+                    break
+                page_outcomes: dict[str, ReportOutcome] = {}
+                claimed, existing = _claim_page(ctx, page, page_outcomes)
+                with lock:
+                    outcomes.update(page_outcomes)
+                submitted = [
+                    # Each task runs in a copy of the caller's context (context variables).
+                    pool.submit(contextvars.copy_context().run, post_one, r, p, existing, at)
+                    for r, p, at in claimed
+                ]
+                # Keep one page ahead: wait for the page before this one to finish.
+                _settle(running, stop_on_error=True)
+                running = submitted
+            _settle(running, stop_on_error=False)
+        except BaseException:
+            failed.set()  # tasks not started yet only release their report
+            raise
+    return outcomes
+
+
+def _settle(futures: Sequence[Future[None]], *, stop_on_error: bool) -> None:
+    """Wait for ``futures``; raise the first error a worker raised."""
+    if not futures:
+        return
+    finished, _ = wait(futures, return_when=FIRST_EXCEPTION if stop_on_error else ALL_COMPLETED)
+    for future in futures:
+        error = future.exception() if future in finished else None
+        if error is not None:
+            raise error
 
 
 def post_planned(

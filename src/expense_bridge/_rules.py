@@ -127,6 +127,11 @@ class PostingRules:
     # posted when ``post_closed`` is set.
     post_card_only_approved: bool = True
     post_closed: bool = False
+    # Reports posted at once (see :func:`~expense_bridge._posting.posting_concurrency`):
+    # None follows the licence's ``max_concurrent``; a number can only lower it.
+    posting_concurrency: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
     # Per-card routing (see :mod:`.mapping`): a card, by the export's ``cardID``, masked
     # ``cardNumber`` or ``bank`` (feed name), -> its own vendor (card_target ap_bill) or
     # liability account (card_target journal); unmapped cards use card_vendor /

@@ -62,6 +62,7 @@ from ._posting import (
     StepHook,
     plan_or_hold,
     post_batch,
+    posting_concurrency,
     problem_dicts,
     settled,
 )
@@ -286,6 +287,9 @@ def _run(
         run_id=run_id,
         clock=clock,
         on_step=on_step or (lambda step, rid: None),
+        concurrency=posting_concurrency(
+            config.rules.posting_concurrency, _licensed_concurrency(config, ledger)
+        ),
     )
     outcomes: dict[str, ReportOutcome] = {}
     for rid, item in sorted(unparsed.items()):
@@ -467,6 +471,16 @@ def _ready(config: BridgeConfig, report: Report) -> bool:
 
 def _named(item: UnparsedReport) -> str:
     return "; ".join(str(p) for p in item.problems) or "unreadable"
+
+
+def _licensed_concurrency(config: BridgeConfig, ledger: Ledger) -> int | None:
+    """The licence's concurrent requests: the configured figure, or the Acumatica
+    client's licence when that is lower (None: neither sets one)."""
+    figures = [config.acumatica.max_concurrent]
+    if isinstance(ledger, AcumaticaLedger):
+        figures.append(ledger.client.options.licence.max_concurrent)
+    known = [figure for figure in figures if figure is not None]
+    return min(known) if known else None
 
 
 def _hold_unparsed(ctx: PostingContext | None, item: UnparsedReport) -> ReportOutcome:

@@ -222,6 +222,7 @@ BAD_VALUES = [
     ("rules", "prefer_policy_gl_code", "yes", "rules.prefer_policy_gl_code"),
     ("rules", "post_card_only_approved", 1, "rules.post_card_only_approved"),
     ("rules", "post_closed", "true", "rules.post_closed"),
+    ("rules", "posting_concurrency", 0, "rules.posting_concurrency"),
 ]
 
 
