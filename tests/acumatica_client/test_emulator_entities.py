@@ -334,8 +334,10 @@ class TestWrites:
 
     def test_expense_claims_validate_the_claimant_and_total_their_lines(self, version: str) -> None:
         emu = tenant(version)
+        emu.seed_expense_items("TRAVEL")
         client = signed_in(emu)
-        line = {"ExpenseAccount": w("61000"), "Amount": w(Decimal("12.30")),
+        line = {"ExpenseItemID": w("TRAVEL"), "Description": w("Taxi"),
+                "ExpenseAccount": w("61000"), "Amount": w(Decimal("12.30")),
                 "ProjectID": w("ACME"), "ProjectTaskID": w("01")}  # fmt: skip
         claim = {"ClaimedBy": w("NOBODY"), "Details": [{**line, "ProjectTaskID": w("99")}]}
         bad = put(client, "ExpenseClaim", claim)

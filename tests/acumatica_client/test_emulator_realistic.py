@@ -211,7 +211,7 @@ class TestRendering:
         row = dict.fromkeys(KEY_FIELDS[entity], "K1")
         emu.seed(entity, [row])
         client = signed_in(emu)
-        body = client.get(f"/{entity}").json()[0]
+        body = client.get(f"/{entity}/" + "/".join(row.values())).json()
         validate_entity(version, entity, body)
         published = entity_properties(version, entity)
         table = ENTITY_FIELDS[version][entity]

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from .._schema import ACTIONS, ENTITY_FIELDS, KEY_FIELDS
+from ._accounting import default_currencies, default_tax_categories, fiscal_year_row
 from ._errors import EmulatorError
 
 __all__ = ["KEYS", "LINK_TARGETS", "REFRESH_LIFETIME", "Backend", "Grant", "StoredFile"]
@@ -50,6 +51,14 @@ LINK_TARGETS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
         "Subaccount": ("PX.Objects.GL.SubAccountMaint", "SubRecords", "SubRecords"),
         "Project": ("PX.Objects.PM.ProjectEntry", "Project", "Tasks"),
         "ProjectTask": ("PX.Objects.PM.ProjectTaskEntry", "Task", "Activities"),
+        "FinancialPeriod": (
+            "PX.Objects.GL.FinPeriods.MasterFinPeriodMaint",
+            "FiscalYear",
+            "Periods",
+        ),
+        "Currency": ("PX.Objects.CM.CurrencyMaint", "CuryListRecords", "CuryListRecords"),
+        "TaxCategory": ("PX.Objects.TX.TaxCategoryMaint", "TxCategory", "Details"),
+        "NonStockItem": ("PX.Objects.IN.NonStockItemMaint", "Item", "itemxrefrecords"),
     }
 )
 
@@ -100,6 +109,7 @@ class Backend:
         base_currency: str = "USD",
         silent_unknown_fields: bool = False,
         session_timeout: float = 600.0,
+        accounting_setup: bool = True,
     ) -> None:
         if version not in ENTITY_FIELDS:
             raise ValueError(f"the emulator has no schema table for {version}")
@@ -112,6 +122,7 @@ class Backend:
         self.base_currency = base_currency
         self.silent_unknown_fields = silent_unknown_fields
         self.session_timeout = timedelta(seconds=session_timeout)
+        self.accounting_setup = accounting_setup
         self.lock = threading.RLock()
         self.reset()
 
@@ -129,6 +140,28 @@ class Backend:
             self.archived: set[str] = set()  # ids of archived records
             self.files: dict[str, dict[str, StoredFile]] = {}  # record id -> name -> file
             self.save_rejections: list[list[Any]] = []  # [entity, message, times left]
+            if self.accounting_setup:
+                self.seed_accounting_setup()
+
+    def seed_accounting_setup(self) -> None:
+        """What a set-up tenant has before any document: the currency list (the base
+        currency first), tax categories ``TAXABLE``/``EXEMPT``, and a fiscal calendar of
+        calendar-month periods for the previous, current and next year (by the clock);
+        the previous year is closed in every module and GL once the clock is past its
+        first quarter (a year-end close), the others are open."""
+        today = self.clock()
+        self.seed("Currency", default_currencies(self.base_currency))
+        self.seed("TaxCategory", default_tax_categories())
+        year = today.year
+        closed_previous = (today.month, today.day) > (3, 31)
+        self.seed(
+            "FinancialPeriod",
+            [
+                fiscal_year_row(year - 1, closed=closed_previous),
+                fiscal_year_row(year),
+                fiscal_year_row(year + 1),
+            ],
+        )
 
     # ------------------------------------------------------------------ parsing
 

@@ -16,6 +16,9 @@ Python: ``emulator.seed_accounts(...)``, ``emulator.records("Bill")``,
 ``GET files/{E}/{keys}``   the record's attachments: ``{name: {id, size, comment}}``
 ``POST reject_saves``      body ``{"entity", "message", "times"}``: the next saves of
                            that entity fail at save time (see :meth:`reject_saves`)
+``POST close_period/{p}``  body ``{"modules": ["AP"]}`` (optional, default GL = all):
+                           close financial period ``p`` (``MMYYYY``); ``reopen_period``
+                           reopens it
 =========================  ==========================================================
 
 The control plane needs no authentication: the server only listens on 127.0.0.1.
@@ -30,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from ._accounting import CLOSING_FLAGS, MODULES, fiscal_year_row, normalize_period, set_period
 from ._backend import KEYS, Backend
 from ._errors import json_response
 from ._faults import Fault, FaultPlan
@@ -110,6 +114,73 @@ class ControlPlane:
     def seed_project_tasks(self, *rows: Mapping[str, Any]) -> int:
         """Project tasks (``ProjectID`` + ``ProjectTaskID``)."""
         return self.seed("ProjectTask", [{"Status": "Active", **row} for row in rows])
+
+    def seed_currencies(self, *rows: SeedRow) -> int:
+        """Currencies (``CurrencyID``; a bare string is an active currency, 2 decimals).
+
+        A set-up tenant already lists the base currency and a few others
+        (``accounting_setup``); documents in a currency not listed (or inactive) are refused.
+        """
+        return self.seed(
+            "Currency",
+            _rows(rows, "CurrencyID", Active=True, UseForAccounting=True, DecimalPrecision=2),
+        )
+
+    def seed_tax_categories(self, *rows: SeedRow) -> int:
+        """Tax categories (``TaxCategoryID``; a bare string is an active category).
+
+        Bill and expense claim lines naming a category not listed (or inactive) are refused.
+        """
+        return self.seed("TaxCategory", _rows(rows, "TaxCategoryID", Active=True))
+
+    def seed_expense_items(self, *rows: SeedRow) -> int:
+        """Expense items: non-stock items of type Expense (``InventoryID``).
+
+        A bare string is an active expense item with no default account; a dict may give
+        ``ExpenseAccount``, ``ExpenseSubaccount``, ``TaxCategory`` (the defaults of an
+        expense claim line naming the item) and anything else of ``NonStockItem``;
+        ``ItemType`` defaults to ``Expense``, ``ItemStatus`` to ``Active``, units to ``EA``.
+        """
+        defaults = {"ItemType": "Expense", "ItemStatus": "Active", "BaseUnit": "EA",
+                    "PurchaseUnit": "EA", "SalesUnit": "EA"}  # fmt: skip
+        items = [{**defaults, **row} for row in _rows(rows, "InventoryID")]
+        return self.seed("NonStockItem", items)
+
+    def seed_financial_years(self, *years: int, closed: bool = False) -> int:
+        """Fiscal years of twelve calendar-month periods (``FinancialPeriod`` records,
+        period IDs ``MMYYYY``), open unless ``closed`` (closed in every module and GL).
+
+        A set-up tenant already has the previous, current and next year
+        (``accounting_setup``); seeding a year again replaces its periods.
+        """
+        return self.seed("FinancialPeriod", [fiscal_year_row(y, closed=closed) for y in years])
+
+    def close_period(self, period: str, *modules: str) -> None:
+        """Close a financial period (``"082026"`` or ``"08-2026"``) in ``modules``
+        (``AP``, ``AR``, ``CA``, ``FA``, ``IN``; ``GL`` closes it in every module and sets
+        its ``Status`` to ``Closed``). Without modules: GL (everything).
+
+        Documents of a module whose period is closed are refused when saved (and their
+        release is refused), as the real tenant does.
+        """
+        self._set_period(period, modules or ("GL",), closed=True)
+
+    def reopen_period(self, period: str, *modules: str) -> None:
+        """Reopen a financial period in ``modules`` (default: every module and GL)."""
+        self._set_period(period, modules or ("GL", *CLOSING_FLAGS), closed=False)
+
+    def _set_period(self, period: str, modules: Iterable[str], *, closed: bool) -> None:
+        wanted = frozenset(m.upper() for m in modules)
+        unknown = wanted - MODULES
+        if unknown:
+            raise ValueError(f"unknown module(s) {sorted(unknown)}; known: {sorted(MODULES)}")
+        normal = normalize_period(period)
+        if normal is None:
+            raise ValueError(f"a period is MMYYYY or MM-YYYY, not {period!r}")
+        b = self.backend
+        with b.lock:
+            year = set_period(b.records["FinancialPeriod"], normal, modules=wanted, closed=closed)
+            year["LastModifiedDateTime"] = b.clock()
 
     def seed_branches(self, branches: Iterable[SeedRow]) -> int:
         """Branches, served as ``Results`` rows of the ``CompaniesStructure`` inquiry.
@@ -275,6 +346,15 @@ class ControlPlane:
                         for name, f in stored.items()
                     }
                 return json_response(200, listing)
+            if len(parts) == 2 and parts[0] in ("close_period", "reopen_period"):
+                if method != "POST":
+                    return json_response(405, {"error": "POST only"})
+                modules = [str(m) for m in (_object(body or {}).get("modules") or ())]
+                if parts[0] == "close_period":
+                    self.close_period(parts[1], *modules)
+                else:
+                    self.reopen_period(parts[1], *modules)
+                return json_response(200, {"ok": True})
             if parts == ["reject_saves"] and method == "POST":
                 spec = _rejection(body)
                 self.reject_saves(

@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from ._accounting import normalize_period, period_of, period_problem
 from ._backend import KEYS, Backend
 from ._errors import EmulatorError, error_object, json_response
 from ._odata import FilterSyntaxError, compile_filter
@@ -557,6 +559,9 @@ class EntityHandlers:
                 errors["Record"] = pending[1]
                 break
         b.save_rejections[:] = [p for p in b.save_rejections if p[2] > 0]
+        closed = self.period_error(entity, record)
+        if closed is not None:
+            errors[closed[0] if closed[0] in b.fields.get(entity, {}) else "Record"] = closed[1]
         if entity == "Bill" and b.reject_duplicate_vendor_ref and record.get("VendorRef"):
             twin = next(
                 (
@@ -640,6 +645,7 @@ class EntityHandlers:
             self._check_sub(line.get("Subaccount"), "Subaccount", line_errors)
             self._check_branch(line.get("Branch"), "Branch", line_errors)
             self._check_project(line, line_errors)
+            self._check_tax_category(line.get("TaxCategory"), "TaxCategory", line_errors)
             qty = line.get("Qty") if line.get("Qty") is not None else Decimal(1)
             if line.get("ExtendedCost") is None:
                 unit = line.get("UnitCost")
@@ -653,12 +659,14 @@ class EntityHandlers:
                 detail_errors[index] = line_errors
         if total < 0:
             errors["Amount"] = "The document balance cannot be negative."
+        record.setdefault("CurrencyID", b.base_currency)
+        self._check_currency(record.get("CurrencyID"), "CurrencyID", errors)
+        record.setdefault("Date", b.clock().replace(hour=0, minute=0, second=0, microsecond=0))
+        self._set_period(record, "PostPeriod", record.get("Date"), errors)
         if errors or detail_errors:
             raise _validation(self.backend, body, "Bill", errors, detail_errors, record)
         record["Amount"] = total
         record["Balance"] = total
-        record.setdefault("CurrencyID", b.base_currency)
-        record.setdefault("Date", b.clock().replace(hour=0, minute=0, second=0, microsecond=0))
         if new:
             record["ReferenceNbr"] = record.get("ReferenceNbr") or b.next_number("Bill")
             record.setdefault("Hold", b.hold_on_entry)
@@ -694,11 +702,16 @@ class EntityHandlers:
             errors["Details"] = (
                 f"Batch is out of balance: debits {debit} and credits {credit} must be equal."
             )
+        record.setdefault("CurrencyID", b.base_currency)
+        self._check_currency(record.get("CurrencyID"), "CurrencyID", errors)
+        record.setdefault(
+            "TransactionDate", b.clock().replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        self._set_period(record, "PostPeriod", record.get("TransactionDate"), errors)
         if errors or detail_errors:
             raise _validation(
                 self.backend, body, "JournalTransaction", errors, detail_errors, record
             )
-        record.setdefault("CurrencyID", b.base_currency)
         record.setdefault("LedgerID", "ACTUAL")
         if new:
             record["BatchNbr"] = record.get("BatchNbr") or b.next_number("JournalTransaction")
@@ -717,14 +730,21 @@ class EntityHandlers:
             errors["ClaimedBy"] = f"Employee '{claimant}' cannot be found in the system."
         if not new and record.get("Status") not in (None, "On Hold"):
             errors["Status"] = "Only a claim on hold can be changed."
+        record.setdefault("CurrencyID", b.base_currency)
+        self._check_currency(record.get("CurrencyID"), "CurrencyID", errors)
         total = _ZERO
         for index, line in enumerate(record.get("Details", [])):
             line_errors: dict[str, str] = {}
-            if line.get("ExpenseAccount") is not None:
-                self._check_account(line["ExpenseAccount"], "ExpenseAccount", line_errors)
+            self._expense_item_defaults(line, line_errors)
+            if not line.get("Description"):
+                line_errors["Description"] = "'Description' cannot be empty."
+            self._check_account(line.get("ExpenseAccount"), "ExpenseAccount", line_errors)
             self._check_sub(line.get("ExpenseSubaccount"), "ExpenseSubaccount", line_errors)
             self._check_branch(line.get("Branch"), "Branch", line_errors)
             self._check_project(line, line_errors, "ProjectID", "ProjectTaskID")
+            self._check_tax_category(line.get("TaxCategory"), "TaxCategory", line_errors)
+            if line.get("CurrencyID") is not None:
+                self._check_currency(line["CurrencyID"], "CurrencyID", line_errors)
             qty = line.get("Qty") if line.get("Qty") is not None else Decimal(1)
             unit = line.get("UnitCost")
             amount = qty * unit if unit is not None else line.get("Amount")
@@ -738,14 +758,99 @@ class EntityHandlers:
                 detail_errors[index] = line_errors
         if total < 0:
             errors["ClaimTotal"] = "The claim total cannot be negative."
+        record.setdefault("Date", b.clock().replace(hour=0, minute=0, second=0, microsecond=0))
+        financial = dict(record.get("FinancialDetails") or {})
+        self._set_period(financial, "PosttoPeriod", record.get("Date"), errors)
+        self._check_branch(financial.get("Branch"), "FinancialDetails", errors)
+        record["FinancialDetails"] = financial
         if errors or detail_errors:
             raise _validation(self.backend, body, "ExpenseClaim", errors, detail_errors, record)
         record["ClaimTotal"] = total
-        record.setdefault("CurrencyID", b.base_currency)
-        record.setdefault("Date", b.clock().replace(hour=0, minute=0, second=0, microsecond=0))
         if new:
             record["RefNbr"] = record.get("RefNbr") or b.next_number("ExpenseClaim")
             record["Status"] = "On Hold"
+
+    def _check_currency(self, code: Any, field: str, errors: dict[str, str]) -> None:
+        """The currency must be in the tenant's Currency list and active (CM202000)."""
+        b = self.backend
+        if code is None or code == b.base_currency:
+            return
+        found = b.find("Currency", {"CurrencyID": code})
+        if found is None:
+            errors[field] = f"Currency '{code}' cannot be found in the system."
+        elif found.get("Active") is False:
+            errors[field] = f"Currency '{code}' is inactive."
+
+    def _check_tax_category(self, code: Any, field: str, errors: dict[str, str]) -> None:
+        """A line's tax category must exist and be active (TX205500)."""
+        if code is None:
+            return
+        found = self.backend.find("TaxCategory", {"TaxCategoryID": code})
+        if found is None:
+            errors[field] = f"Tax Category '{code}' cannot be found in the system."
+        elif found.get("Active") is False:
+            errors[field] = f"Tax Category '{code}' is inactive."
+
+    def _expense_item_defaults(self, line: dict[str, Any], errors: dict[str, str]) -> None:
+        """An expense claim line needs an active expense item (a non-stock item of type
+        Expense); the item supplies the expense account, subaccount and tax category the
+        line does not give, and the unit of measure."""
+        code = line.get("ExpenseItemID")
+        if not code:
+            errors["ExpenseItemID"] = "'Expense Item' cannot be empty."
+            return
+        item = self.backend.find("NonStockItem", {"InventoryID": code})
+        if item is None or item.get("ItemType") not in (None, "Expense"):
+            errors["ExpenseItemID"] = f"Expense Item '{code}' cannot be found in the system."
+            return
+        if item.get("ItemStatus") not in (None, "Active"):
+            errors["ExpenseItemID"] = f"Expense Item '{code}' is {item.get('ItemStatus')}."
+            return
+        for field, source in (
+            ("ExpenseAccount", "ExpenseAccount"),
+            ("ExpenseSubaccount", "ExpenseSubaccount"),
+            ("TaxCategory", "TaxCategory"),
+            ("UOM", "PurchaseUnit"),
+        ):
+            if line.get(field) is None and item.get(source) is not None:
+                line[field] = item[source]
+        if line.get("UOM") is None and item.get("BaseUnit") is not None:
+            line["UOM"] = item["BaseUnit"]
+
+    def _set_period(
+        self, record: dict[str, Any], field: str, when: Any, errors: dict[str, str]
+    ) -> None:
+        """Default ``field`` (a post period) from the document date; normalise what was
+        sent (``MM-YYYY`` -> ``MMYYYY``). Whether the period is open is checked when the
+        record is saved (:meth:`_save_time_checks`)."""
+        given = record.get(field)
+        if given is None:
+            if isinstance(when, datetime):
+                record[field] = period_of(when.date())
+            return
+        period = normalize_period(given)
+        if period is None:
+            errors[field] = f"'{given}' is not a valid financial period (MM-YYYY)."
+        else:
+            record[field] = period
+
+    def period_error(self, entity: str, record: Mapping[str, Any]) -> tuple[str, str] | None:
+        """``(field, message)`` when the document's post period is not open for its
+        module (bills and claims: AP; journal transactions: GL)."""
+        if entity == "ExpenseClaim":
+            field, period = (
+                "PosttoPeriod",
+                (record.get("FinancialDetails") or {}).get("PosttoPeriod"),
+            )
+        elif entity in ("Bill", "JournalTransaction"):
+            field, period = "PostPeriod", record.get("PostPeriod")
+        else:
+            return None
+        if period is None:
+            return None
+        module = "GL" if entity == "JournalTransaction" else "AP"
+        problem = period_problem(self.backend.records["FinancialPeriod"], str(period), module)
+        return None if problem is None else (field, problem)
 
     def _check_account(self, code: Any, field: str, errors: dict[str, str]) -> None:
         if code is None:
@@ -857,6 +962,9 @@ class EntityHandlers:
                 raise _entity_error(
                     b.render(entity, record), f"{action} cannot be run on this document. {why}"
                 )
+            closed = self.period_error(entity, record) if action.startswith("Release") else None
+            if closed is not None:
+                raise _entity_error(b.render(entity, record), f"{action}: {closed[1]}")
             ident = uuid.uuid4().hex
             keys_path = "/".join(str(record.get(k)) for k in KEYS[entity])
             b.actions[ident] = [

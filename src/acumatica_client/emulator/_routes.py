@@ -85,6 +85,13 @@ class AcumaticaEmulator(ControlPlane):
       request (on ``clock``), freeing its API seat, as the real service does.
     * ``discovery_shape`` / ``discovery_href``: ``GET /entity`` as the wrapper object or
       the bare array of older builds; endpoint ``href`` site-relative or absolute.
+    * ``accounting_setup``: the tenant starts set up (``True``): the Currency list
+      (``base_currency`` first), tax categories ``TAXABLE``/``EXEMPT``, and a fiscal
+      calendar of monthly periods for the previous, current and next year (the previous
+      one closed once the clock is past March). Documents are checked against them:
+      currency, line tax category, expense item, post period open for the module.
+      ``False`` starts with none of them (then only the base currency is accepted and,
+      until a ``FinancialPeriod`` is seeded, periods are not checked).
     """
 
     def __init__(
@@ -116,6 +123,8 @@ class AcumaticaEmulator(ControlPlane):
         discovery_shape: str = "object",
         discovery_href: str = "relative",
         oauth_uses_seats: bool = False,
+        accounting_setup: bool = True,
+        base_currency: str = "USD",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not_found_status not in (404, 500):
@@ -136,6 +145,8 @@ class AcumaticaEmulator(ControlPlane):
             action_polls=action_polls,
             silent_unknown_fields=silent_unknown_fields,
             session_timeout=session_timeout,
+            accounting_setup=accounting_setup,
+            base_currency=base_currency,
         )
         self.handlers = EntityHandlers(
             self.backend,
