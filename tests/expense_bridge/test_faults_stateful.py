@@ -17,7 +17,10 @@ written for it) has exactly one document whose amount matches the report as last
 and is acknowledged; a report edited after its document was written is held, not marked.
 
 Profiles: the default (CI) runs ``CI_SCHEDULES`` schedules; ``HYPOTHESIS_PROFILE=thorough``
-runs ``THOROUGH_SCHEDULES``.
+runs ``THOROUGH_SCHEDULES``. Every schedule runs with one posting thread
+(``TestBridgeFaults``) and with several (``TestBridgeFaultsConcurrent``,
+``rules.posting_concurrency``); there the overlapping run starts once the first run's
+other workers are parked at step boundaries (see :class:`~.concurrency.Parking`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from expense_bridge._store import ReportStatus, SQLiteStore
 from expense_bridge._sync import _run
 from expensify_client import ReportState
 
+from .concurrency import CONCURRENCIES, Parking
 from .test_posting import NOW, Clock, FakeSource, config, expense, ledger_for, report, tenant
 
 STEPS = ("claimed", "looked_up", "intent", "created", "recorded", "posted")
@@ -81,6 +85,9 @@ class Source(FakeSource):
 
 
 class BridgeMachine(RuleBasedStateMachine):
+    #: rules.posting_concurrency of every sync (1: no worker threads).
+    concurrency = 1
+
     def __init__(self) -> None:
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory()
@@ -100,9 +107,12 @@ class BridgeMachine(RuleBasedStateMachine):
             out.setdefault(str(bill["VendorRef"]), []).append(Decimal(bill["Amount"]))
         return out
 
-    def _sync(self, on_step: object = None, store: SQLiteStore | None = None) -> None:
-        _run(config(), self.ledger, self.source, store or self.store, dry_run=False,
-             clock=self.clock, progress=None, on_step=on_step)  # type: ignore[arg-type]  # fmt: skip
+    def _sync(
+        self, on_step: object = None, store: SQLiteStore | None = None, progress: object = None
+    ) -> None:
+        _run(config(posting_concurrency=self.concurrency), self.ledger, self.source,
+             store or self.store, dry_run=False, clock=self.clock, progress=progress,  # type: ignore[arg-type]
+             on_step=on_step)  # type: ignore[arg-type]  # fmt: skip
 
     def teardown(self) -> None:
         try:
@@ -197,6 +207,7 @@ class BridgeMachine(RuleBasedStateMachine):
         self.clock.now += timedelta(minutes=30)
         seen: list[str] = []
         other = SQLiteStore(self.path)
+        parking = Parking()
 
         def run_b() -> None:
             if lapse:
@@ -213,10 +224,11 @@ class BridgeMachine(RuleBasedStateMachine):
             if at == step:
                 seen.append(rid)
                 if len(seen) == nth + 1:
-                    run_b()
+                    with parking.stopped():  # A's other workers wait at step boundaries
+                        run_b()
 
         try:
-            self._sync(a_hook)
+            self._sync(parking.hook(a_hook), progress=parking.progress)
         finally:
             other.close()
 
@@ -255,6 +267,16 @@ BridgeMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestBridgeFaults = BridgeMachine.TestCase
+
+
+class ConcurrentBridgeMachine(BridgeMachine):
+    """The same schedules with several posting threads in every sync."""
+
+    concurrency = max(CONCURRENCIES)
+
+
+ConcurrentBridgeMachine.TestCase.settings = BridgeMachine.TestCase.settings
+TestBridgeFaultsConcurrent = ConcurrentBridgeMachine.TestCase
 
 
 def test_the_ci_profile_runs_a_few_hundred_and_thorough_thousands() -> None:

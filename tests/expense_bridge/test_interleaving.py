@@ -11,10 +11,15 @@ is left. Checked directly:
 * every create is sent by the run holding the report's lease (the last successful claim
   of that report is that run's) with a look-up of the report made after that claim;
 * at the end: exactly one document per key and every report marked exported.
+
+Each case runs with one posting thread and with several (``rules.posting_concurrency``):
+then A's other workers are parked at their step boundaries while B runs (see
+:class:`~.concurrency.Parking`), so "A stopped at a step" means the whole run.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +32,7 @@ from expense_bridge._store import SQLiteStore
 from expense_bridge._sync import _run
 from expense_bridge.mapping import PlannedDocument
 
+from .concurrency import CONCURRENCIES, Parking, RunStack
 from .fakes import Clock, FakeLedger, FakeSource, config, report
 
 
@@ -43,7 +49,7 @@ class Tracer:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str, str]] = []  # (run, step, report)
-        self.active: list[str] = []
+        self.active = RunStack()  # the run each thread (and its posting workers) serves
 
     def hook(self, name: str, then: Callable[[str, str], None]) -> Callable[[str, str], None]:
         def on_step(step: str, rid: str) -> None:
@@ -115,15 +121,19 @@ POINTS = _points()
 
 def _interleave(
     tmp_path: Path, a_at: int, b_at: int | None, lapse: bool, b_keeps_leases: bool,
-    b_loses_answer: bool,
+    b_loses_answer: bool, concurrency: int = 1,
 ) -> None:  # fmt: skip
     tracer = Tracer()
     ledger = CheckedLedger(tracer)
     source = FakeSource(_reports(2))
     clock = Clock()
-    path = tmp_path / f"s-{a_at}-{b_at}-{lapse}-{b_keeps_leases}-{b_loses_answer}.sqlite3"
+    name = f"s-{a_at}-{b_at}-{lapse}-{b_keeps_leases}-{b_loses_answer}-{concurrency}"
+    path = tmp_path / f"{name}.sqlite3"
     store_a = SQLiteStore(path)
     count = {"a": 0, "b": 0}
+    counting = threading.Lock()
+    parking = Parking()
+    cfg = config(posting_concurrency=concurrency)
 
     def run_b() -> None:
         if lapse:
@@ -133,13 +143,15 @@ def _interleave(
         store_b = (KeepLeases if b_keeps_leases else SQLiteStore)(path)
 
         def b_step(step: str, rid: str) -> None:
-            count["b"] += 1
-            if b_at is not None and count["b"] == b_at + 1:
+            with counting:
+                count["b"] += 1
+                stop = b_at is not None and count["b"] == b_at + 1
+            if stop:
                 raise Crash("B stops here")
 
         tracer.active.append("B")
         try:
-            _run(config(), ledger, source, store_b, dry_run=False, clock=clock, progress=None,
+            _run(cfg, ledger, source, store_b, dry_run=False, clock=clock, progress=None,
                  on_step=tracer.hook("B", b_step))  # fmt: skip
         except Crash:
             pass
@@ -149,20 +161,23 @@ def _interleave(
             store_b.close()
 
     def a_step(step: str, rid: str) -> None:
-        count["a"] += 1
-        if count["a"] == a_at + 1:
-            run_b()
+        with counting:
+            count["a"] += 1
+            now = count["a"] == a_at + 1
+        if now:
+            with parking.stopped():  # A's other workers wait at their step boundaries
+                run_b()
 
     tracer.active.append("A")
-    _run(config(), ledger, source, store_a, dry_run=False, clock=clock, progress=None,
-         on_step=tracer.hook("A", a_step))  # fmt: skip
+    _run(cfg, ledger, source, store_a, dry_run=False, clock=clock, progress=parking.progress,
+         on_step=parking.hook(tracer.hook("A", a_step)))  # fmt: skip
     tracer.active.pop()
     assert count["a"] > a_at  # B really ran at this point of A
 
     # A later run (leases of a dead B long gone) finishes whatever is left.
     clock.now += timedelta(hours=1)
     tracer.active.append("C")
-    final: SyncResult = _run(config(), ledger, source, store_a, dry_run=False, clock=clock,
+    final: SyncResult = _run(cfg, ledger, source, store_a, dry_run=False, clock=clock,
                              progress=None, on_step=tracer.hook("C", _nothing))  # fmt: skip
     tracer.active.pop()
     assert final.errors == ()
@@ -171,16 +186,25 @@ def _interleave(
     store_a.close()
 
 
+@pytest.mark.parametrize("concurrency", CONCURRENCIES, ids=lambda n: f"threads-{n}")
 @pytest.mark.parametrize("lapse", [False, True], ids=["lease-held", "lease-lapsed"])
 @pytest.mark.parametrize("a_at", range(POINTS))
-def test_b_runs_at_every_point_of_a(tmp_path: Path, a_at: int, lapse: bool) -> None:
+def test_b_runs_at_every_point_of_a(
+    tmp_path: Path, a_at: int, lapse: bool, concurrency: int
+) -> None:
     assert POINTS >= 10  # claims, look-ups, intents, creates, records, posts of 2 reports
     for b_at in [None, *range(POINTS)]:
-        _interleave(tmp_path, a_at, b_at, lapse, b_keeps_leases=False, b_loses_answer=False)
+        _interleave(tmp_path, a_at, b_at, lapse, b_keeps_leases=False, b_loses_answer=False,
+                    concurrency=concurrency)  # fmt: skip
 
 
+@pytest.mark.parametrize("concurrency", CONCURRENCIES, ids=lambda n: f"threads-{n}")
 @pytest.mark.parametrize("a_at", range(POINTS))
-def test_b_loses_a_create_answer_or_dies_holding_leases(tmp_path: Path, a_at: int) -> None:
+def test_b_loses_a_create_answer_or_dies_holding_leases(
+    tmp_path: Path, a_at: int, concurrency: int
+) -> None:
     for b_at in [None, *range(0, POINTS, 2)]:
-        _interleave(tmp_path, a_at, b_at, True, b_keeps_leases=True, b_loses_answer=False)
-        _interleave(tmp_path, a_at, b_at, True, b_keeps_leases=False, b_loses_answer=True)
+        _interleave(tmp_path, a_at, b_at, True, b_keeps_leases=True, b_loses_answer=False,
+                    concurrency=concurrency)  # fmt: skip
+        _interleave(tmp_path, a_at, b_at, True, b_keeps_leases=False, b_loses_answer=True,
+                    concurrency=concurrency)  # fmt: skip
