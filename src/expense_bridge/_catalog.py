@@ -3,8 +3,9 @@
 The posting layer reads it once per sync (accounts, subaccounts, vendors/employees,
 projects, tasks, branches, currencies) and passes it into the pure mapping functions.
 Every set is the *complete* list of valid codes: a code missing from it is reported as
-unknown, so an empty set means "nothing is valid", not "don't check". The two optional
-lists (``currencies``, ``cost_codes``) use ``None`` for "don't check".
+unknown, so an empty set means "nothing is valid", not "don't check". The optional
+lists (``currencies``, ``cost_codes``, ``expense_items``) use ``None`` for "don't check";
+``periods`` (the financial calendar, read only when the tenant has one) too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import attrs
 
 from acumatica_client import Account, Branch, Employee, Project, ProjectTask, Subaccount, Vendor
+
+from ._periods import PeriodCalendar
 
 __all__ = ["AccountInfo", "LedgerCatalog"]
 
@@ -75,6 +78,10 @@ class LedgerCatalog:
     branches: frozenset[str] = attrs.field(factory=frozenset, converter=_strs)
     currencies: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
     cost_codes: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
+    # Expense items (active NonStockItem IDs) an expense claim line may name; None: unchecked.
+    expense_items: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
+    # The tenant's financial periods; None: not read (no closed-period check).
+    periods: PeriodCalendar | None = None
 
     @classmethod
     def from_records(

@@ -25,13 +25,18 @@ again, and no action is ever sent twice for one transition.
 Card expenses keep their own target (``rules.card_target``): the Default contract has no
 "Paid With" field (§5.8), so a claim cannot carry corporate-card spend.
 
-Nothing here is wired into :func:`expense_bridge.sync` yet (see ``docs/features.md``).
+Wiring: with ``rules.reimbursable_target = "expense_claim"`` the mapping plans the
+reimbursable part as a bill (same checks) and :func:`plan_with_claims` turns it into the claim
+(:class:`~expense_bridge.mapping.PlannedDocument` of kind ``CLAIM``);
+:class:`~expense_bridge._ledger.AcumaticaLedger` looks claims up, creates them and takes
+them to the configured stage (``rules.claim_stage``, else :meth:`ClaimStage.from_rules`).
+Tax (``tax_categories``/``tax_account``) cannot be combined with claims: the client's
+``ExpenseClaimDetail`` carries no ``TaxCategory`` (the configuration refuses it).
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar, Final
@@ -52,35 +57,28 @@ from expensify_client import Expense, Policy, Report
 
 from ._catalog import LedgerCatalog
 from ._errors import BridgeError, ErrorCode, MappingError, Problem
-from ._keys import DocumentPart, document_key, journal_description, key_from_description
-from ._rules import PostingRules
-from .mapping import report_to_bill
+from ._keys import (
+    DocumentKind,
+    DocumentPart,
+    document_key,
+    journal_description,
+    key_from_description,
+)
+from ._rules import ClaimStage, PostingRules, ReimbursableTarget
+from .mapping import PlannedDocument, report_to_bill
 
 __all__ = [
     "ClaimLedger",
     "ClaimMismatchError",
     "ClaimPlan",
     "ClaimStage",
+    "claim_from_bill",
+    "expense_item_warnings",
     "plan_claim",
+    "plan_with_claims",
 ]
 
 _FIELDS: Final = ("RefNbr", "Description", "Status", "ClaimedBy", "ClaimTotal", "CurrencyID")
-
-
-class ClaimStage(enum.Enum):
-    """How far a created claim is taken through its workflow."""
-
-    HOLD = "hold"  # left On Hold (as created)
-    SUBMIT = "submit"  # SubmitExpenseClaim -> Pending Approval
-    APPROVE = "approve"  # ... ApproveExpenseClaim -> Approved
-    RELEASE = "release"  # ... ReleaseExpenseClaim -> Released (AP bill to the employee)
-
-    @classmethod
-    def from_rules(cls, rules: PostingRules) -> ClaimStage:
-        """``rules.release`` -> RELEASE; ``rules.hold`` -> HOLD; otherwise SUBMIT."""
-        if rules.release:
-            return cls.RELEASE
-        return cls.HOLD if rules.hold else cls.SUBMIT
 
 
 #: status -> (action that moves it on, the status it reaches).
@@ -123,7 +121,9 @@ class ClaimMismatchError(BridgeError):
 
 
 def _item_problems(
-    report: Report, expense_items: Mapping[str, str]
+    report: Report,
+    expense_items: Mapping[str, str],
+    known_items: frozenset[str] | None = None,
 ) -> tuple[list[Problem], list[tuple[int, Expense, str]]]:
     problems: list[Problem] = []
     items: list[tuple[int, Expense, str]] = []
@@ -147,9 +147,57 @@ def _item_problems(
                     transaction_id=expense.transaction_id,
                 )
             )
+        elif known_items is not None and item not in known_items:
+            problems.append(
+                Problem(
+                    code=ErrorCode.RULES_INVALID,
+                    field=f"expenses[{i}].category",
+                    message=(
+                        f"category {expense.category!r} maps to expense item {item!r} "
+                        "(rules.expense_items), which is not an active non-stock item in "
+                        "Acumatica"
+                    ),
+                    fix=(
+                        f"Create the non-stock item {item} in Acumatica (IN202000) or "
+                        "correct rules.expense_items."
+                    ),
+                    transaction_id=expense.transaction_id,
+                )
+            )
         else:
             items.append((i, expense, item))
     return problems, items
+
+
+def _refund_problem(total: Decimal, currency: str) -> Problem:
+    return Problem(
+        code=ErrorCode.RULES_INVALID,
+        field="expenses",
+        message=(
+            f"the reimbursable expenses net to {total} {currency}; an "
+            "expense claim total cannot be negative"
+        ),
+        fix="Post this report as a bill (Debit Adj.) or correct the refund in Expensify.",
+    )
+
+
+def _claim(
+    report: Report, bill: Bill, items: list[tuple[int, Expense, str]], key: str
+) -> tuple[ExpenseClaim, str]:
+    details = bill.details if isinstance(bill.details, tuple) else ()
+    lines = [
+        _line(expense, item, detail, report.currency)
+        for (_, expense, item), detail in zip(items, details, strict=True)
+    ]
+    claimant = bill.vendor if isinstance(bill.vendor, str) else ""
+    claim = ExpenseClaim(
+        claimed_by=claimant,
+        date=bill.date,
+        description=journal_description(key, report.report_name),
+        currency_id=report.currency,
+        details=tuple(lines),
+    )
+    return claim, claimant
 
 
 def plan_claim(
@@ -167,10 +215,11 @@ def plan_claim(
     mapping exactly (:func:`expense_bridge.mapping.report_to_bill`; the claimant is the
     submitter's employee -- :meth:`LedgerCatalog.vendor_for` maps employees first).
     Raises :class:`~expense_bridge.MappingError` listing every problem: the bill
-    mapping's, every reimbursable expense whose category has no expense item, and a net
-    refund (a claim total cannot be negative; post such reports as bills).
+    mapping's, every reimbursable expense whose category has no expense item (or one the
+    catalog's ``expense_items`` does not list), and a net refund (a claim total cannot be
+    negative; post such reports as bills).
     """
-    item_problems, items = _item_problems(report, expense_items)
+    item_problems, items = _item_problems(report, expense_items, catalog.expense_items)
     problems: list[Problem] = []
     bill = None
     try:
@@ -186,33 +235,11 @@ def plan_claim(
         problems.extend(exc.problems)
     problems.extend(item_problems)
     if bill is not None and bill.total < 0:
-        problems.append(
-            Problem(
-                code=ErrorCode.RULES_INVALID,
-                field="expenses",
-                message=(
-                    f"the reimbursable expenses net to {bill.total} {report.currency}; an "
-                    "expense claim total cannot be negative"
-                ),
-                fix="Post this report as a bill (Debit Adj.) or correct the refund in Expensify.",
-            )
-        )
+        problems.append(_refund_problem(bill.total, report.currency))
     if problems or bill is None or not isinstance(bill.document, Bill):
         raise MappingError(report.report_id, tuple(problems))
-    document = bill.document
-    details = document.details if isinstance(document.details, tuple) else ()
-    lines = []
-    for (_, expense, item), detail in zip(items, details, strict=True):
-        lines.append(_line(expense, item, detail, report.currency))
     key = document_key(report.report_id, DocumentPart.REIMBURSABLE)
-    claimant = document.vendor if isinstance(document.vendor, str) else ""
-    claim = ExpenseClaim(
-        claimed_by=claimant,
-        date=document.date,
-        description=journal_description(key, report.report_name),
-        currency_id=report.currency,
-        details=tuple(lines),
-    )
+    claim, claimant = _claim(report, bill.document, items, key)
     return ClaimPlan(
         report_id=report.report_id,
         key=key,
@@ -220,6 +247,66 @@ def plan_claim(
         claimant=claimant,
         total=bill.total,
         currency=report.currency,
+    )
+
+
+def claim_from_bill(
+    report: Report, planned: PlannedDocument, *, catalog: LedgerCatalog, rules: PostingRules
+) -> PlannedDocument:
+    """The claim carrying what ``planned`` (the reimbursable part, planned as a bill)
+    carries: same key, total and fingerprint, kind ``CLAIM``. Raises
+    :class:`~expense_bridge.MappingError` for missing/unknown expense items and refunds."""
+    problems, items = _item_problems(report, rules.expense_items, catalog.expense_items)
+    if planned.total < 0:
+        problems.append(_refund_problem(planned.total, planned.currency))
+    if problems:
+        raise MappingError(report.report_id, tuple(problems))
+    if not isinstance(planned.document, Bill):  # pragma: no cover - the mapping plans a bill
+        raise TypeError("claim_from_bill() needs the reimbursable part planned as a bill")
+    claim, _ = _claim(report, planned.document, items, planned.key)
+    return attrs.evolve(planned, kind=DocumentKind.CLAIM, document=claim)
+
+
+def expense_item_warnings(rules: PostingRules, catalog: LedgerCatalog) -> list[str]:
+    """Preflight: one warning per ``rules.expense_items`` entry naming an item that is not
+    an active non-stock item in Acumatica (reports using it are held when planned)."""
+    if rules.reimbursable_target is not ReimbursableTarget.EXPENSE_CLAIM:
+        return []
+    known = catalog.expense_items
+    if known is None:
+        return []
+    return [
+        f"rules.expense_items: category {category!r} maps to expense item {item!r}, which "
+        "is not an active non-stock item in Acumatica"
+        for category, item in sorted(rules.expense_items.items())
+        if item not in known
+    ]
+
+
+def plan_with_claims(
+    plan: Callable[[], tuple[PlannedDocument, ...]],
+    report: Report,
+    rules: PostingRules,
+    catalog: LedgerCatalog,
+) -> tuple[PlannedDocument, ...]:
+    """``plan()`` with the reimbursable bill turned into a claim when the target is
+    ``expense_claim`` (else ``plan()`` as it is).
+
+    The expense-item problems are reported together with the mapping's own problems in
+    one :class:`~expense_bridge.MappingError`.
+    """
+    if rules.reimbursable_target is not ReimbursableTarget.EXPENSE_CLAIM:
+        return plan()
+    extra, _ = _item_problems(report, rules.expense_items, catalog.expense_items)
+    try:
+        docs = plan()
+    except MappingError as exc:
+        raise MappingError(report.report_id, (*exc.problems, *extra)) from None
+    return tuple(
+        claim_from_bill(report, d, catalog=catalog, rules=rules)
+        if d.part is DocumentPart.REIMBURSABLE
+        else d
+        for d in docs
     )
 
 

@@ -46,6 +46,8 @@ from ._notify import NotificationSettings
 from ._rules import (
     AcumaticaField,
     CardTarget,
+    ClaimStage,
+    ClosedPeriodRule,
     DateRule,
     PostingRules,
     ReimbursableTarget,
@@ -485,8 +487,10 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
     _Opt(
         ("rules", "reimbursable_target"),
         "choice",
-        "Out-of-pocket spend becomes an AP bill to the employee's vendor ('ap_bill') or a "
-        "GL journal crediting rules.employee_liability_account ('journal').",
+        "Out-of-pocket spend becomes an AP bill to the employee's vendor ('ap_bill'), a "
+        "GL journal crediting rules.employee_liability_account ('journal'), or an Acumatica "
+        "expense claim by the employee ('expense_claim', lines by rules.expense_items; card "
+        "spend keeps card_target: the Default contract has no 'Paid With' field).",
         default=_DEFAULT_RULES.reimbursable_target.value,
         choices=_values(ReimbursableTarget),
     ),
@@ -601,6 +605,38 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "(card_target 'ap_bill') or liability account (card_target 'journal'); unmapped "
         "cards use card_vendor / card_liability_account.",
         default={},
+    ),
+    _Opt(
+        ("rules", "expense_items"),
+        "table",
+        "Expensify category -> Acumatica expense item (a non-stock item, IN202000) of each "
+        "expense claim line (reimbursable_target 'expense_claim'); a category missing here is "
+        "held (EB-RULES-INVALID), an item unknown to Acumatica too.",
+        default={},
+    ),
+    _Opt(
+        ("rules", "claim_stage"),
+        "choice",
+        "How far a created expense claim is taken: hold (left On Hold) | submit (Pending "
+        "Approval) | approve (Approved) | release (Released). Default: 'release' with "
+        "rules.release, 'hold' with rules.hold, else 'submit'.",
+        choices=_values(ClaimStage),
+    ),
+    _Opt(
+        ("rules", "attach_receipts"),
+        "bool",
+        "Download each expense's receipt and attach it to its posted document, once per "
+        "receipt; a missing or unreachable receipt is a warning, never a re-post.",
+        default=_DEFAULT_RULES.attach_receipts,
+    ),
+    _Opt(
+        ("rules", "closed_period"),
+        "choice",
+        "A document dated in a financial period closed for AP (bills, claims) or GL "
+        "(journals): 'hold' it (EB-PERIOD-CLOSED, the period named) or post it into the "
+        "first open period after it ('next_open': PostPeriod set, the date kept).",
+        default=_DEFAULT_RULES.closed_period.value,
+        choices=_values(ClosedPeriodRule),
     ),
     _Opt(
         ("rules", "tag_map"),
@@ -1062,6 +1098,25 @@ def _build(
                 _MISSING,
             )
         )
+    if rules["reimbursable_target"] == "expense_claim":
+        if not rules["expense_items"]:
+            reader.problems.append(
+                _problem(
+                    "rules.expense_items",
+                    "rules.expense_items is required when reimbursable_target is 'expense_claim'",
+                    "Map each Expensify category to the Acumatica expense item it is "
+                    'claimed as: expense_items = { Travel = "TRAVEL" }.',
+                    _MISSING,
+                )
+            )
+        for name in ("tax_categories", "tax_account"):
+            if rules[name]:
+                reader.bad(
+                    opt("rules", name),
+                    f"rules.{name} cannot be combined with reimbursable_target "
+                    "'expense_claim' (expense claim lines carry no tax category here)",
+                    f"Remove rules.{name}, or post reimbursable spend as 'ap_bill'.",
+                )
     if rules["card_target"] == "ap_bill" and not rules["card_vendor"]:
         reader.problems.append(
             _problem(
@@ -1172,6 +1227,10 @@ def _build(
                 prefer_policy_gl_code=rules["prefer_policy_gl_code"],
                 post_card_only_approved=rules["post_card_only_approved"],
                 post_closed=rules["post_closed"],
+                expense_items=rules["expense_items"],
+                claim_stage=ClaimStage(rules["claim_stage"]) if rules["claim_stage"] else None,
+                attach_receipts=rules["attach_receipts"],
+                closed_period=ClosedPeriodRule(rules["closed_period"]),
                 posting_concurrency=rules["posting_concurrency"],
                 card_accounts=rules["card_accounts"],
             ),

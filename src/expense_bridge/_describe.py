@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from acumatica_client import UNSET, Bill
+from acumatica_client import UNSET, Bill, ExpenseClaim
 
 if TYPE_CHECKING:
     from .mapping import PlannedDocument
@@ -45,6 +45,17 @@ def _describe_one(doc: PlannedDocument) -> list[str]:
             lines.append(
                 f"  account {_v(line.account)}{dims}: {_v(line.amount) or _v(line.extended_cost)}"
                 f"  {_v(line.transaction_description) or _v(line.description)}".rstrip()
+            )
+    elif isinstance(body, ExpenseClaim):
+        lines.append(
+            f"Expense claim {doc.key}: {doc.total} {doc.currency}, claimed by "
+            f"{_v(body.claimed_by)}, date {_v(body.date)}"
+        )
+        for cline in body.details if body.details is not UNSET else ():
+            dims = _dims(cline, ("expense_subaccount", "branch", "project_id", "project_task_id"))
+            lines.append(
+                f"  item {_v(cline.expense_item_id)}, account {_v(cline.expense_account)}{dims}: "
+                f"{_v(cline.amount)}  {_v(cline.description)}".rstrip()
             )
     else:
         lines.append(

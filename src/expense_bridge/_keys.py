@@ -75,6 +75,7 @@ class DocumentKind(enum.Enum):
 
     BILL = "bill"  # AP Bill (or Debit Adj.)
     JOURNAL = "journal"  # GL JournalTransaction
+    CLAIM = "claim"  # EP ExpenseClaim (key as the Description prefix, as for journals)
 
 
 def document_key(report_id: str, part: DocumentPart) -> str:

@@ -7,20 +7,27 @@ PUT (never retried by the client: a lost answer is resolved by the next look-up)
 
 Look-ups are safe on every database Acumatica runs on and on IIS's default limits:
 
-* bills are found by ``VendorRef eq '<key>'`` (no ``LIKE``); journals by
-  ``startswith(Description,'<prefix>')`` where the prefix holds no ``LIKE``
+* bills are found by ``VendorRef eq '<key>'`` (no ``LIKE``); journals and expense
+  claims by ``startswith(Description,'<prefix>')`` where the prefix holds no ``LIKE``
   metacharacter (see :func:`~expense_bridge._keys.description_prefix`); every match is
   confirmed client-side (exact, case-sensitive key) before it is reported;
 * they send ``PX-ApiArchive: SHOW`` (``include_archived``), so an archived document is
   found (and adopted) rather than created again;
 * pages of keys are cut so that every GET stays within :data:`MAX_URL_BYTES` (2,048) of
   path plus query string, IIS's default ``maxQueryString``, whatever the keys' length.
+
+Expense claims (``DocumentKind.CLAIM``, number ``"Claim <RefNbr>"``): :meth:`release`
+takes a claim to ``claim_stage`` through :meth:`ClaimLedger.advance
+<expense_bridge._claims.ClaimLedger.advance>`, which reads the claim's status first, so
+calling it again after a lost answer sends only the transitions still missing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 
+import attrs
 import httpx
 
 from acumatica_client import (
@@ -29,28 +36,41 @@ from acumatica_client import (
     AcumaticaError,
     Bill,
     Employee,
+    ExpenseClaim,
     Field,
     Filter,
+    FinancialPeriod,
     JournalTransaction,
+    NonStockItem,
+    NotFoundError,
     Project,
     ProjectTask,
     Subaccount,
     Vendor,
     entity_url,
+    to_wire,
 )
 
 from ._catalog import LedgerCatalog
+from ._claims import ClaimLedger
 from ._keys import DocumentKind, description_prefix, key_from_description
+from ._periods import PeriodCalendar
 from ._ports import LedgerDocument
+from ._rules import ClaimStage
 from .mapping import PlannedDocument
 
 __all__ = ["MAX_URL_BYTES", "AcumaticaLedger", "LedgerDocument", "NoDocumentNumberError"]
+
+logger = logging.getLogger(__name__)
 
 #: Longest path + query string a look-up may send (IIS ``maxQueryString`` default 2,048).
 MAX_URL_BYTES = 2048
 
 _BILL_SELECT = ("Type", "ReferenceNbr", "VendorRef", "Status")
 _JOURNAL_SELECT = ("Module", "BatchNbr", "Description", "Status")
+_CLAIM_SELECT = ("RefNbr", "Description", "Status", "ClaimedBy", "ClaimTotal", "CurrencyID")
+#: The number prefix of an expense claim (``"Claim 000123"``).
+CLAIM_PREFIX = "Claim"
 
 
 class NoDocumentNumberError(AcumaticaError):
@@ -87,12 +107,47 @@ def _journal_doc(batch: JournalTransaction, key: str) -> LedgerDocument:
     )
 
 
-class AcumaticaLedger:
-    """Acumatica as the bridge uses it (one instance per sync)."""
+def _claim_doc(claim: ExpenseClaim, key: str) -> LedgerDocument:
+    number = _text(claim.ref_nbr)
+    if number is None:
+        raise NoDocumentNumberError(
+            f"Acumatica returned the expense claim for key {key} without its RefNbr"
+        )
+    return LedgerDocument(
+        key=key,
+        kind=DocumentKind.CLAIM,
+        number=f"{CLAIM_PREFIX} {number}",
+        status=_text(claim.status),
+    )
 
-    def __init__(self, client: AcumaticaClient, *, page_size: int = 50) -> None:
+
+def _description_key(text: object) -> str | None:
+    return key_from_description(text) if isinstance(text, str) else None
+
+
+class AcumaticaLedger:
+    """Acumatica as the bridge uses it (one instance per sync).
+
+    ``claim_stage``: how far :meth:`release` takes an expense claim.
+    ``read_expense_items``: :meth:`load_catalog` also lists the non-stock items (expense
+    claims name them). ``read_periods``: it also reads the financial calendar
+    (``FinancialPeriod``, for the closed-period rule).
+    """
+
+    def __init__(
+        self,
+        client: AcumaticaClient,
+        *,
+        page_size: int = 50,
+        claim_stage: ClaimStage = ClaimStage.SUBMIT,
+        read_expense_items: bool = False,
+        read_periods: bool = False,
+    ) -> None:
         self.client = client
         self.page_size = page_size
+        self.claim_stage = claim_stage
+        self.read_expense_items = read_expense_items
+        self.read_periods = read_periods
 
     @property
     def calls(self) -> int:
@@ -110,7 +165,7 @@ class AcumaticaLedger:
         the Default endpoint has no Branch entity).
         """
         c = self.client
-        return LedgerCatalog.from_records(
+        catalog = LedgerCatalog.from_records(
             accounts=c.iterate(Account),
             subaccounts=c.iterate(Subaccount),
             employees=c.iterate(Employee, expand=("ContactInfo",)),
@@ -119,6 +174,33 @@ class AcumaticaLedger:
             project_tasks=c.iterate(ProjectTask),
             branches=c.branches(),
         )
+        if self.read_expense_items:
+            items = {
+                ident
+                for item in c.iterate(NonStockItem)
+                if (ident := _text(item.inventory_id)) is not None
+                and (_text(item.item_status) or "Active") == "Active"
+            }
+            catalog = attrs.evolve(catalog, expense_items=items)
+        if self.read_periods:
+            catalog = attrs.evolve(catalog, periods=self._calendar())
+        return catalog
+
+    def _calendar(self) -> PeriodCalendar | None:
+        """The financial calendar; None (check skipped, a logged warning) when the tenant
+        has no periods or the endpoint does not serve them."""
+        try:
+            years = list(self.client.iterate(FinancialPeriod, expand=("Details",)))
+        except NotFoundError:
+            years = []
+        calendar = PeriodCalendar.from_records(to_wire(y) for y in years)
+        if not calendar.periods:
+            logger.warning(
+                "Acumatica returned no financial periods: the closed-period check "
+                "(rules.closed_period) is skipped this run"
+            )
+            return None
+        return calendar
 
     def _url_bytes(self, entity: str, filter: Filter, select: Sequence[str]) -> int:
         url = entity_url(self.client.base_url, self.client.endpoint, entity)
@@ -130,20 +212,29 @@ class AcumaticaLedger:
         self, keys: Sequence[str], entity: str, make: Callable[[list[str]], Filter],
         select: Sequence[str],
     ) -> Iterable[list[str]]:  # fmt: skip
-        """Pages of at most ``page_size`` keys whose GET fits :data:`MAX_URL_BYTES`."""
-        page: list[str] = []
-        for key in keys:
-            candidate = [*page, key]
-            fits = self._url_bytes(entity, make(candidate), select) <= MAX_URL_BYTES
-            if page and (len(candidate) > self.page_size or not fits):
-                yield page
-                page = [key]
-                if self._url_bytes(entity, make(page), select) > MAX_URL_BYTES:
-                    raise ValueError(f"document key {key!r} alone makes a look-up too long")
-            else:
-                page = candidate
-        if page:
-            yield page
+        """Pages of at most ``page_size`` keys whose GET fits :data:`MAX_URL_BYTES`.
+
+        A URL only grows with its keys, so a page is the longest run that fits: one URL
+        built per full page, a binary search only where the limit cuts a page short
+        (linear in the keys, not one URL per key and page).
+        """
+
+        def fits(page: Sequence[str]) -> bool:
+            return self._url_bytes(entity, make(list(page)), select) <= MAX_URL_BYTES
+
+        start = 0
+        while start < len(keys):
+            end = min(len(keys), start + self.page_size)
+            if not fits(keys[start:end]):
+                good, bad = 0, end - start  # keys[start:start+good] fits, +bad does not
+                while bad - good > 1:
+                    mid = (good + bad) // 2
+                    good, bad = (mid, bad) if fits(keys[start : start + mid]) else (good, mid)
+                if good == 0 and start > 0:
+                    raise ValueError(f"document key {keys[start]!r} alone makes a look-up too long")
+                end = start + max(good, 1)
+            yield list(keys[start:end])
+            start = end
 
     def find_documents(self, keys: Sequence[tuple[DocumentKind, str]]) -> dict[str, LedgerDocument]:
         """Existing documents for ``keys`` (archived ones too), confirmed by exact key.
@@ -153,6 +244,7 @@ class AcumaticaLedger:
         found: dict[str, LedgerDocument] = {}
         bills = sorted({k for kind, k in keys if kind is DocumentKind.BILL})
         journals = sorted({k for kind, k in keys if kind is DocumentKind.JOURNAL})
+        claims = sorted({k for kind, k in keys if kind is DocumentKind.CLAIM})
 
         def bill_filter(page: list[str]) -> Filter:
             return Field("VendorRef").in_(page)
@@ -187,10 +279,24 @@ class AcumaticaLedger:
                 )
                 if key is not None and key in wanted:
                     found[key] = _journal_doc(batch, key)
+        for page in self._sized_pages(claims, ExpenseClaim.ENTITY, journal_filter, _CLAIM_SELECT):
+            wanted = set(page)
+            for claim in self.client.list(
+                ExpenseClaim,
+                filter=journal_filter(page),
+                select=_CLAIM_SELECT,
+                include_archived=True,
+            ):
+                key = _description_key(claim.description)
+                if key is not None and key in wanted:
+                    found[key] = _claim_doc(claim, key)
         return found
 
-    def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction:
+    def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction | ExpenseClaim:
         """The document as saved, with its detail lines (one GET; archived ones too)."""
+        if document.kind is DocumentKind.CLAIM:
+            ref = document.number.removeprefix(CLAIM_PREFIX).strip()
+            return self.client.get(ExpenseClaim, ref, expand=("Details",), include_archived=True)
         if document.kind is DocumentKind.BILL:
             doc_type, _, ref = document.number.rpartition(" ")
             return self.client.get(Bill, doc_type, ref, expand=("Details",), include_archived=True)
@@ -204,11 +310,38 @@ class AcumaticaLedger:
         document = planned.document
         if isinstance(document, Bill):
             return _bill_doc(self.client.put(document), planned.key)
+        if isinstance(document, ExpenseClaim):
+            return _claim_doc(self.client.put(document), planned.key)
         return _journal_doc(self.client.put(document), planned.key)
 
+    def attach_file(
+        self, document: LedgerDocument, name: str, content: bytes, content_type: str | None = None
+    ) -> None:
+        """Attach a file to a saved document (``PUT …/files/{name}``; the same name
+        replaces, so the client repeats it after a lost answer and one file remains)."""
+        if document.kind is DocumentKind.CLAIM:
+            ref = document.number.removeprefix(CLAIM_PREFIX).strip()
+            self.client.attach_file(ExpenseClaim, (ref,), name, content, content_type=content_type)
+        elif document.kind is DocumentKind.BILL:
+            doc_type, _, ref = document.number.rpartition(" ")
+            self.client.attach_file(Bill, (doc_type, ref), name, content, content_type=content_type)
+        else:
+            module, _, number = document.number.partition(" ")
+            self.client.attach_file(
+                JournalTransaction, (module, number), name, content, content_type=content_type
+            )
+
     def release(self, document: LedgerDocument) -> None:
-        """Release a created document (``ReleaseBill`` / ``ReleaseJournalTransaction``)."""
+        """Release a created document (``ReleaseBill`` / ``ReleaseJournalTransaction``).
+
+        An expense claim is taken to :attr:`claim_stage` instead (submit, approve,
+        release: only the transitions its current status still needs).
+        """
         prefix, _, number = document.number.partition(" ")
+        if document.kind is DocumentKind.CLAIM:
+            ref = document.number.removeprefix(CLAIM_PREFIX).strip()
+            ClaimLedger(self.client).advance(ExpenseClaim(ref_nbr=ref), self.claim_stage)
+            return
         if document.kind is DocumentKind.BILL:
             doc_type, _, ref = document.number.rpartition(" ")
             self.client.invoke_action(Bill, "ReleaseBill", Bill(type=doc_type, reference_nbr=ref))

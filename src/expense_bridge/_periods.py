@@ -18,8 +18,13 @@ kept); ``"hold"`` (and ``next_open`` when no later period is open) holds the rep
 ``EB-PERIOD-CLOSED``, naming the period. A date outside every known period holds with
 ``EB-PERIOD-UNKNOWN``.
 
-This module is pure (it parses records it is given). Reading the periods needs a
-``FinancialPeriod`` model in :mod:`acumatica_client`, which the client does not have yet.
+This module is pure (it parses records it is given). The ledger reads the tenant's
+``FinancialPeriod`` records once per run into the catalog (``LedgerCatalog.periods``);
+:func:`with_periods` applies the rule to every planned document while it is planned, so
+a held report is held before any write. An expense claim's post period lives in the
+linked ``FinancialDetails.PosttoPeriod``, which the client's ``ExpenseClaim`` does not
+model: under ``next_open`` a claim dated in a closed period is held (``EB-PERIOD-CLOSED``,
+the next open period named in the fix) rather than posted into the wrong period.
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from ._errors import ErrorCode, Problem
+from ._errors import ErrorCode, MappingError, Problem
+
+if TYPE_CHECKING:
+    from .mapping import PlannedDocument
 
 __all__ = [
     "ClosedPeriodRule",
@@ -41,6 +49,7 @@ __all__ = [
     "PeriodCalendar",
     "PeriodDecision",
     "parse_period_id",
+    "with_periods",
 ]
 
 _MM_YYYY: Final = re.compile(r"(\d{2})-?(\d{4})")
@@ -227,3 +236,67 @@ class PeriodCalendar:
     def open_periods(self, module: Module) -> Sequence[Period]:
         """Periods open for ``module``, in order."""
         return [p for p in self.periods if p.open_for(module)]
+
+
+def with_periods(
+    planned: Sequence[PlannedDocument],
+    calendar: PeriodCalendar | None,
+    rule: ClosedPeriodRule,
+    report_id: str,
+) -> tuple[PlannedDocument, ...]:
+    """``planned`` with each document's period decided by ``calendar`` under ``rule``.
+
+    Bills and claims go by AP, journals by GL. ``next_open`` sets a bill's or journal's
+    ``PostPeriod`` (its date kept). Raises :class:`~expense_bridge.MappingError` with
+    every ``EB-PERIOD-CLOSED``/``EB-PERIOD-UNKNOWN`` problem. No calendar (or an empty
+    one): ``planned`` unchanged.
+    """
+    from acumatica_client import Bill, JournalTransaction
+
+    if calendar is None or not calendar.periods:
+        return tuple(planned)
+    problems: list[Problem] = []
+    out: list[PlannedDocument] = []
+    for doc in planned:
+        body = doc.document
+        if isinstance(body, JournalTransaction):
+            day, module = body.transaction_date, Module.GL
+        else:
+            day, module = body.date, Module.AP
+        if not isinstance(day, date):
+            out.append(doc)
+            continue
+        if isinstance(day, datetime):
+            day = day.date()
+        field = f"document[{doc.key}].date"
+        decision = calendar.decide(day, module, rule, field=field)
+        if decision.problem is not None:
+            problems.append(decision.problem)
+            continue
+        if decision.post_period is not None:
+            if isinstance(body, Bill | JournalTransaction):
+                doc = attrs.evolve(
+                    doc, document=attrs.evolve(body, post_period=decision.post_period)
+                )
+            else:
+                problems.append(
+                    Problem(
+                        code=ErrorCode.PERIOD_CLOSED,
+                        field=field,
+                        message=(
+                            f"{day.isoformat()} falls in financial period "
+                            f"{decision.moved_from}, which is closed for AP; an expense "
+                            "claim's post period (FinancialDetails.PosttoPeriod) cannot be "
+                            "set through this client"
+                        ),
+                        fix=(
+                            f"Reopen period {decision.moved_from} for AP in Acumatica, or "
+                            f"post the claim by hand into {decision.post_period}."
+                        ),
+                    )
+                )
+                continue
+        out.append(doc)
+    if problems:
+        raise MappingError(report_id, tuple(problems))
+    return tuple(out)

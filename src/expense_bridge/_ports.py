@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from acumatica_client import Bill, JournalTransaction
+from acumatica_client import Bill, ExpenseClaim, JournalTransaction
 from expensify_client import Policy, Report, ReportState, UnparsedReport
 
 from ._catalog import LedgerCatalog
@@ -41,7 +41,7 @@ class LedgerDocument:
 
     key: str
     kind: DocumentKind
-    number: str  # "Bill 000123" / "GL 000045"
+    number: str  # "Bill 000123" / "GL 000045" / "Claim 000007"
     status: str | None = None
 
 
@@ -68,7 +68,7 @@ class Ledger(Protocol):
         """Existing documents for ``keys`` (by key); one query per page of keys and kind."""
         ...
 
-    def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction:
+    def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction | ExpenseClaim:
         """The document as saved, with its lines (one read); archived documents too."""
         ...
 

@@ -38,6 +38,7 @@ from acumatica_client import (
     BadRequestError,
     Bill,
     ConflictError,
+    ExpenseClaim,
     InternalServerError,
     JournalTransaction,
     RateLimitError,
@@ -48,11 +49,14 @@ from expensify_client import Category, ExpensifyError, Policy, Report, cents_to_
 
 from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
-from ._keys import DocumentKind
+from ._claims import plan_with_claims
+from ._keys import DocumentKind, DocumentPart
 from ._ledger import NoDocumentNumberError
+from ._periods import with_periods
 from ._ports import Ledger, LedgerDocument
+from ._receipts import ReceiptFetcher, attach_receipts
 from ._results import Action, ReportOutcome
-from ._rules import CardTarget, PostingRules
+from ._rules import CardTarget, ClaimStage, PostingRules
 from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore
 from ._tax import plan_with_tax
 from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument, content_fingerprint, plan_report
@@ -95,6 +99,8 @@ class PostingContext:
     owner: str = attrs.field(factory=lambda: uuid.uuid4().hex)
     lease_seconds: float = 600.0
     on_step: StepHook = _no_hook
+    #: Downloads receipts when ``rules.attach_receipts`` (None: receipts are not attached).
+    receipts: ReceiptFetcher | None = None
     #: Reports posted at once (worker threads; 1: one after the other, no thread). See
     #: :func:`posting_concurrency` for how a sync chooses it from the licence.
     concurrency: int = attrs.field(default=1, validator=attrs.validators.ge(1))
@@ -189,17 +195,20 @@ def plan_or_hold(
 ) -> tuple[PlannedDocument, ...] | ReportOutcome:
     """Plan a report; a mapping error holds it (recorded unless ``ctx`` is None: dry run)."""
     try:
-        return _checked_total(
-            report,
-            plan_with_tax(
+        planned = plan_with_claims(
+            lambda: plan_with_tax(
                 lambda: plan_report(
                     report, policy=policy, catalog=catalog, rules=rules, posting_date=posting_date
                 ),
                 report,
                 rules,
             ),
+            report,
             rules,
+            catalog,
         )
+        planned = with_periods(planned, catalog.periods, rules.closed_period, report.report_id)
+        return _checked_total(report, planned, rules)
     except MappingError as exc:
         if ctx is None:
             return ReportOutcome(
@@ -563,10 +572,12 @@ def _post_claimed(
         ctx.audit(rid, "intent", "recorded", detail=", ".join(p.key for p in planned))
         ctx.on_step("intent", rid)
         numbers: list[str] = []
+        warnings: list[str] = []
         created = 0
         for document in planned:
             if document.key in known:
                 numbers.append(known[document.key].number)
+                warnings += _after_document(ctx, report, document, _known_doc(known, document))
                 continue
             found = existing.get(document.key)
             if found is None and _lapsed(ctx, claimed_at):
@@ -606,6 +617,7 @@ def _post_claimed(
             numbers.append(doc.number)
             if ctx.rules.release and doc.kind in (DocumentKind.BILL, DocumentKind.JOURNAL):
                 _release(ctx, rid, doc)
+            warnings += _after_document(ctx, report, document, doc)
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTED, ctx.clock())
         ctx.audit(rid, "post", "posted", document=", ".join(numbers))
         ctx.on_step("posted", rid)
@@ -616,6 +628,7 @@ def _post_claimed(
             status=ReportStatus.POSTED,
             documents=tuple(numbers),
             total=f"{total} {planned[0].currency}",
+            warnings=tuple(warnings),
         )
     except _TRANSIENT as exc:
         return _pending(ctx, rid, exc)
@@ -627,11 +640,15 @@ def _lapsed(ctx: PostingContext, claimed_at: datetime) -> bool:
     return elapsed >= ctx.lease_seconds * 0.9
 
 
-def document_lines(document: Bill | JournalTransaction) -> tuple[tuple[str, Decimal], ...]:
+Document = Bill | JournalTransaction | ExpenseClaim
+
+
+def document_lines(document: Document) -> tuple[tuple[str, Decimal], ...]:
     """What a document posts, as the bridge compares it: sorted ``(account, amount)``.
 
     Bill lines count their ``ExtendedCost`` (else ``Amount``), negated for a Debit Adj.;
-    journal lines count debit minus credit. Amounts are normalised (``12.30 == 12.3``).
+    journal lines count debit minus credit; expense claim lines their ``Amount`` on their
+    ``ExpenseAccount``. Amounts are normalised (``12.30 == 12.3``).
     """
     lines: list[tuple[str, Decimal]] = []
     if isinstance(document, Bill):
@@ -641,6 +658,10 @@ def document_lines(document: Bill | JournalTransaction) -> tuple[tuple[str, Deci
             if amount is None:
                 amount = _dec(bill_line.amount) or Decimal(0)
             lines.append((str(bill_line.account or ""), sign * amount))
+    elif isinstance(document, ExpenseClaim):
+        for claim_line in document.details or ():
+            amount = _dec(claim_line.amount) or Decimal(0)
+            lines.append((str(claim_line.expense_account or ""), amount))
     else:
         for gl_line in document.details or ():
             debit = _dec(gl_line.debit_amount) or Decimal(0)
@@ -653,13 +674,19 @@ def _dec(value: object) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
 
 
-def _signature(document: Bill | JournalTransaction) -> tuple[object, ...]:
-    party = document.vendor if isinstance(document, Bill) else document.module
+def _signature(document: Document) -> tuple[object, ...]:
+    party: object
+    if isinstance(document, Bill):
+        party = document.vendor
+    elif isinstance(document, ExpenseClaim):
+        party = document.claimed_by  # the claimant: a claim of another employee never matches
+    else:
+        party = document.module
     return (type(document).__name__, str(party or ""), str(document.currency_id or ""),
             document_lines(document))  # fmt: skip
 
 
-def _gross(document: Bill | JournalTransaction) -> Decimal:
+def _gross(document: Document) -> Decimal:
     return sum((abs(a) for _, a in document_lines(document)), start=Decimal(0))
 
 
@@ -697,7 +724,7 @@ def _mismatch(
     )
 
 
-def _accounts(document: Bill | JournalTransaction) -> str:
+def _accounts(document: Document) -> str:
     return ", ".join(sorted({a for a, _ in document_lines(document)})) or "no lines"
 
 
@@ -708,6 +735,69 @@ def _release(ctx: PostingContext, rid: str, doc: LedgerDocument) -> None:
         ctx.audit(rid, "release", "failed", document=doc.number, detail=type(exc).__name__)
         return
     ctx.audit(rid, "release", "released", document=doc.number)
+
+
+def _known_doc(known: Mapping[str, DocumentRecord], planned: PlannedDocument) -> LedgerDocument:
+    record = known[planned.key]
+    return LedgerDocument(key=planned.key, kind=DocumentKind(record.kind), number=record.number)
+
+
+def _after_document(
+    ctx: PostingContext, report: Report, planned: PlannedDocument, doc: LedgerDocument
+) -> list[str]:
+    """What follows a recorded document (created, adopted, or recorded by an earlier run
+    of a report still ``POSTING``): an expense claim is taken to its stage; receipts are
+    attached. Both are resumable: the claim's status is read before any action, and a
+    receipt already recorded in the audit is not attached again. Returns warnings.
+
+    A transient failure of a claim action propagates (the report stays ``POSTING`` and the
+    next run resumes from the claim's status); an action Acumatica refuses is a warning.
+    """
+    warnings: list[str] = []
+    if doc.kind is DocumentKind.CLAIM and ClaimStage.from_rules(ctx.rules) is not ClaimStage.HOLD:
+        try:
+            ctx.ledger.release(doc)
+        except _TRANSIENT:
+            ctx.audit(report.report_id, "advance", "unknown outcome", document=doc.number)
+            raise
+        except AcumaticaError as exc:
+            ctx.audit(report.report_id, "advance", "failed", document=doc.number,
+                      detail=type(exc).__name__)  # fmt: skip
+            warnings.append(f"{doc.number}: workflow action refused ({type(exc).__name__})")
+        else:
+            stage = ClaimStage.from_rules(ctx.rules).value
+            ctx.audit(report.report_id, "advance", "advanced", document=doc.number, detail=stage)
+    if ctx.rules.attach_receipts and ctx.receipts is not None:
+        warnings += _attach_receipts(ctx, report, planned, doc)
+    return warnings
+
+
+def _attach_receipts(
+    ctx: PostingContext, report: Report, planned: PlannedDocument, doc: LedgerDocument
+) -> list[str]:
+    """Attach the receipts of the document's expenses once (names recorded in the audit)."""
+    rid = report.report_id
+    attach = getattr(ctx.ledger, "attach_file", None)
+    if ctx.receipts is None or attach is None:
+        return []
+    done = {
+        e.detail
+        for e in ctx.store.audit_trail(rid, ctx.connection)
+        if e.step == "receipt" and e.outcome == "attached" and e.document == doc.number
+        and e.detail
+    }  # fmt: skip
+    reimbursable = planned.part is DocumentPart.REIMBURSABLE
+    expenses = [e for e in report.expenses if e.reimbursable is reimbursable]
+
+    def put_file(name: str, content: bytes) -> None:
+        attach(doc, name, content)
+
+    result = attach_receipts(expenses, fetcher=ctx.receipts, put_file=put_file, done=done)
+    for name in result.attached:
+        ctx.audit(rid, "receipt", "attached", document=doc.number, detail=name)
+    for warning in result.warnings:
+        ctx.audit(rid, "receipt", "warning", document=doc.number, detail=warning)
+    return list(result.warnings)
 
 
 def _doc_record(planned: PlannedDocument, doc: LedgerDocument) -> DocumentRecord:

@@ -40,6 +40,7 @@ class ReportOutcome:
     problems: tuple[Problem, ...] = ()
     detail: str | None = None
     total: str | None = None  # "1234.56 USD"
+    warnings: tuple[str, ...] = ()  # e.g. a receipt not attached (never a reason to re-post)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``--json`` output)."""
@@ -55,6 +56,7 @@ class ReportOutcome:
             ],
             "detail": self.detail,
             "total": self.total,
+            "warnings": list(self.warnings),
         }  # fmt: skip
 
 

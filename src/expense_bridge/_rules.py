@@ -13,9 +13,13 @@ import attrs
 
 from expensify_client import ReportState
 
+from ._periods import ClosedPeriodRule
+
 __all__ = [
     "AcumaticaField",
     "CardTarget",
+    "ClaimStage",
+    "ClosedPeriodRule",
     "DateRule",
     "PostingRules",
     "ReimbursableTarget",
@@ -43,6 +47,26 @@ class ReimbursableTarget(enum.Enum):
 
     AP_BILL = "ap_bill"  # an AP bill to the employee's vendor record
     JOURNAL = "journal"  # a GL journal transaction crediting the employee liability account
+    EXPENSE_CLAIM = "expense_claim"  # an EP expense claim claimed by the employee
+
+
+class ClaimStage(enum.Enum):
+    """How far a created expense claim is taken through its workflow."""
+
+    HOLD = "hold"  # left On Hold (as created)
+    SUBMIT = "submit"  # SubmitExpenseClaim -> Pending Approval
+    APPROVE = "approve"  # ... ApproveExpenseClaim -> Approved
+    RELEASE = "release"  # ... ReleaseExpenseClaim -> Released (AP bill to the employee)
+
+    @classmethod
+    def from_rules(cls, rules: PostingRules) -> ClaimStage:
+        """``rules.claim_stage`` when set; else ``release`` -> RELEASE, ``hold`` -> HOLD,
+        otherwise SUBMIT (the claim waits for approval in Acumatica)."""
+        if rules.claim_stage is not None:
+            return rules.claim_stage
+        if rules.release:
+            return cls.RELEASE
+        return cls.HOLD if rules.hold else cls.SUBMIT
 
 
 class CardTarget(enum.Enum):
@@ -127,6 +151,15 @@ class PostingRules:
     # posted when ``post_closed`` is set.
     post_card_only_approved: bool = True
     post_closed: bool = False
+    # Expense claims (reimbursable_target EXPENSE_CLAIM, see :mod:`._claims`): Expensify
+    # category -> Acumatica expense item (a NonStockItem); how far a claim is taken
+    # (None: follow ``hold``/``release``, see :meth:`ClaimStage.from_rules`).
+    expense_items: Mapping[str, str] = attrs.field(factory=dict)
+    claim_stage: ClaimStage | None = None
+    # Receipts (see :mod:`._receipts`): attach each expense's receipt to its document.
+    attach_receipts: bool = False
+    # Closed financial periods (see :mod:`._periods`): hold, or post into the next open one.
+    closed_period: ClosedPeriodRule = ClosedPeriodRule.HOLD
     # Reports posted at once (see :func:`~expense_bridge._posting.posting_concurrency`):
     # None follows the licence's ``max_concurrent``; a number can only lower it.
     posting_concurrency: int | None = attrs.field(

@@ -50,6 +50,7 @@ from expensify_client import (
 )
 
 from ._adapters import AcumaticaLedger, ExpensifySource
+from ._claims import expense_item_warnings
 from ._config import BridgeConfig
 from ._describe import describe_planned
 from ._errors import ConfigError, ErrorCode, Problem
@@ -67,7 +68,8 @@ from ._posting import (
     settled,
 )
 from ._results import Action, CallCounts, ReportOutcome, SyncResult
-from ._rules import Trigger
+from ._receipts import ReceiptFetcher
+from ._rules import ClaimStage, ReimbursableTarget, Trigger
 from ._source import ALL_STATES
 from ._store import AuditEntry, ReportStatus, StateStore
 from .mapping import PlannedDocument, content_fingerprint
@@ -153,7 +155,14 @@ def sync(
             from .provisioning import provision_all
 
             provision_all(config, acumatica=acumatica, expensify=expensify)
-        ledger = AcumaticaLedger(acumatica, page_size=config.page_size)
+        ledger = AcumaticaLedger(
+            acumatica,
+            page_size=config.page_size,
+            claim_stage=ClaimStage.from_rules(config.rules),
+            read_expense_items=config.rules.reimbursable_target is ReimbursableTarget.EXPENSE_CLAIM,
+            read_periods=True,
+        )
+        receipts = stack.enter_context(ReceiptFetcher()) if config.rules.attach_receipts else None
         source, run_store = ExpensifySource(expensify), store
         acu_client, exp_client, clock = acumatica, expensify, now or _utcnow
         return run_with_notifications(
@@ -169,6 +178,7 @@ def sync(
                     clock=clock,
                     progress=progress,
                     on_step=on_step,
+                    receipts=receipts,
                 ),
                 acumatica=acu_client,
                 expensify=exp_client,
@@ -191,6 +201,7 @@ def _run(
     clock: Callable[[], datetime],
     progress: Callable[[str, int, int], None] | None,
     on_step: StepHook | None,
+    receipts: ReceiptFetcher | None = None,
 ) -> SyncResult:
     started = clock()
     signpost = started
@@ -278,6 +289,7 @@ def _run(
         for policy_id, policy in sorted(policies.items())
         for issue in category_issues(_with_export_codes(policy, ordered), catalog.account_is_active)
     ]
+    warnings += expense_item_warnings(config.rules, catalog)
 
     ctx = PostingContext(
         connection=connection,
@@ -287,6 +299,7 @@ def _run(
         run_id=run_id,
         clock=clock,
         on_step=on_step or (lambda step, rid: None),
+        receipts=receipts,
         concurrency=posting_concurrency(
             config.rules.posting_concurrency, _licensed_concurrency(config, ledger)
         ),

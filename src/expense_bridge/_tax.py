@@ -140,7 +140,9 @@ def apply_tax(planned: PlannedDocument, report: Report, rules: TaxRules) -> Plan
     document = planned.document
     if isinstance(document, Bill):
         return attrs.evolve(planned, document=_bill(document, members, report, rules))
-    return attrs.evolve(planned, document=_journal(document, members, report, rules))
+    if isinstance(document, JournalTransaction):
+        return attrs.evolve(planned, document=_journal(document, members, report, rules))
+    return planned  # an expense claim (planned after tax; claims refuse tax rules)
 
 
 def plan_with_tax(

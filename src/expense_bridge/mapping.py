@@ -111,6 +111,7 @@ from acumatica_client import (
     UNSET,
     Bill,
     BillDetail,
+    ExpenseClaim,
     JournalTransaction,
     JournalTransactionDetail,
 )
@@ -156,7 +157,7 @@ class PlannedDocument:
     part: DocumentPart
     kind: DocumentKind
     key: str
-    document: Bill | JournalTransaction
+    document: Bill | JournalTransaction | ExpenseClaim  # a claim: see _claims.plan_with_claims
     total: Decimal
     currency: str
     fingerprint: str
@@ -200,8 +201,8 @@ class _Problems:
 
 def _target_kind(part: DocumentPart, rules: PostingRules) -> DocumentKind | None:
     if part is DocumentPart.REIMBURSABLE:
-        if rules.reimbursable_target is ReimbursableTarget.AP_BILL:
-            return DocumentKind.BILL
+        if rules.reimbursable_target is not ReimbursableTarget.JOURNAL:
+            return DocumentKind.BILL  # an expense claim is planned as a bill first (_claims)
         return DocumentKind.JOURNAL
     if rules.card_target is CardTarget.SKIP:
         return None

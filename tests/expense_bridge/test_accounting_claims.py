@@ -138,6 +138,10 @@ def tenant(**kw: Any) -> AcumaticaEmulator:
     ])  # fmt: skip
     emu.seed("Employee", [{"EmployeeID": "EMP0001", "Status": "Active",
                            "ContactInfo": {"Email": "ann@firm.test"}}])  # fmt: skip
+    emu.seed("NonStockItem", [  # expense items (the emulator checks ExpenseItemID)
+        {"InventoryID": item, "ItemType": "Expense", "ItemStatus": "Active"}
+        for item in ("TRAVEL", "MEALS")
+    ])  # fmt: skip
     return emu
 
 

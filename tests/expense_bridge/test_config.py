@@ -223,6 +223,10 @@ BAD_VALUES = [
     ("rules", "post_card_only_approved", 1, "rules.post_card_only_approved"),
     ("rules", "post_closed", "true", "rules.post_closed"),
     ("rules", "posting_concurrency", 0, "rules.posting_concurrency"),
+    ("rules", "expense_items", {"Travel": 5}, "rules.expense_items"),
+    ("rules", "claim_stage", "paid", "rules.claim_stage"),
+    ("rules", "attach_receipts", "yes", "rules.attach_receipts"),
+    ("rules", "closed_period", "previous_open", "rules.closed_period"),
 ]
 
 
