@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 import tomllib
 import zoneinfo
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import attrs
+import tomlkit
 
 from acumatica_client import Endpoint, Licence
 from expensify_client import DEFAULT_BASE_URL as EXPENSIFY_DEFAULT_BASE_URL
@@ -1355,109 +1357,130 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
     return result
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+_HEADER: Final = (
+    "expense-bridge configuration.",
+    "Every option can be overridden with EXPENSE_BRIDGE_<SECTION>__<FIELD>",
+    "(e.g. EXPENSE_BRIDGE_ACUMATICA__ENDPOINT_VERSION); top-level options with",
+    "EXPENSE_BRIDGE_<FIELD>. Secrets are NOT kept here: store them in the vault with",
+    "'expense-bridge credentials set acumatica' / '... expensify'.",
+)
+_TAG_MAP_EXAMPLE: Final = (
+    "[[rules.tag_map]]",
+    "level = 1",
+    'field = "project"',
+    "use_gl_code = true",
+    "required = false",
+)
+
+
+def _toml_item(value: Any) -> Any:
+    """A tomlkit item for a TOML-shaped value (a mapping becomes an inline table)."""
     if isinstance(value, timedelta):
-        return _toml_value(format_duration(value))
-    if isinstance(value, str | Path):
-        text = str(value)
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return tomlkit.item(format_duration(value))
+    if isinstance(value, Path):
+        return tomlkit.item(str(value))
     if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        return (
-            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-        )
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+        table = tomlkit.inline_table()
+        for key, item in value.items():
+            table.append(str(key), _toml_item(item))
+        return table
+    if isinstance(value, list | tuple):
+        array = tomlkit.array()
+        array.extend(_toml_item(v) for v in value)
+        return array
+    return tomlkit.item(value)
 
 
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
-
-
-def _wrap(text: str, prefix: str = "# ") -> list[str]:
-    import textwrap
-
-    return [prefix + line for line in textwrap.wrap(text, width=96 - len(prefix))]
+def _comment_lines(text: str, width: int = 94) -> list[Any]:
+    """``text`` wrapped into comment lines (``# `` + at most ``width`` characters)."""
+    return [tomlkit.comment(line) for line in textwrap.wrap(text, width=width)]
 
 
 def _render(data: Mapping[str, Any], *, comments: bool, placeholders: bool = False) -> str:
     """Write the options in schema order, grouped by table, with their explanations.
 
+    Built with tomlkit: each option's explanation is a comment above it; an option without
+    a value is shown commented out with its default (or an example) when ``comments``.
     ``placeholders``: write required options that have no value as ``""`` with a
     ``REQUIRED`` note (the template), instead of leaving them out.
     """
-    lines: list[str] = []
+    doc = tomlkit.document()
     if comments:
-        lines += [
-            "# expense-bridge configuration.",
-            "# Every option can be overridden with EXPENSE_BRIDGE_<SECTION>__<FIELD>",
-            "# (e.g. EXPENSE_BRIDGE_ACUMATICA__ENDPOINT_VERSION); top-level options with",
-            "# EXPENSE_BRIDGE_<FIELD>. Secrets are NOT kept here: store them in the vault with",
-            "# 'expense-bridge credentials set acumatica' / '... expensify'.",
-        ]
-    current: tuple[str, ...] = ()
+        for line in _HEADER:
+            doc.add(tomlkit.comment(line))
+    # Tables in schema order; each table's own options, then its sub-tables.
+    tables: dict[tuple[str, ...], list[_Opt]] = {(): []}
     for opt in _OPTIONS:
-        table = opt.path[:-1]
-        if opt.kind == "tag_map":
-            continue  # written after its table, as an array of tables
-        if table != current:
-            if current == ("rules",):
-                lines += _render_tag_map(data, comments=comments)
-            lines += ["", f"[{'.'.join(table)}]"]
-            current = table
-        node: Any = data
-        for part in opt.path:
-            node = node.get(part) if isinstance(node, Mapping) else None
-        key = opt.path[-1]
-        if comments:
-            lines.append("")
-            lines += _wrap(opt.doc)
-        if node is None or node == "" or node == []:
-            if opt.required and placeholders:
-                lines.append(f"{key} = {_toml_value(_empty(opt))}  # REQUIRED")
-            elif comments:
-                shown = opt.default if opt.default not in (None, {}, ()) else opt.example
-                lines.append(
-                    f"# {key} = {_toml_value(shown) if shown is not None else ''}".rstrip()
-                )
-            continue
-        lines.append(f"{key} = {_toml_value(node)}")
-    if current == ("rules",):  # pragma: no cover - rules is never the last table
-        lines += _render_tag_map(data, comments=comments)
-    return "\n".join(lines).lstrip("\n") + "\n"
+        for depth in range(1, len(opt.path)):
+            tables.setdefault(opt.path[:depth], [])
+        tables[opt.path[:-1]].append(opt)
+
+    def fill(container: Any, path: tuple[str, ...]) -> None:
+        for opt in tables[path]:
+            if opt.kind == "tag_map":
+                continue  # written last in its table, as an array of tables
+            node = _node_at(data, opt.path)
+            key = opt.path[-1]
+            if comments:
+                container.add(tomlkit.nl())
+                for line in _comment_lines(opt.doc):
+                    container.add(line)
+            if node is None or node == "" or node == []:
+                if opt.required and placeholders:
+                    item = _toml_item(_empty(opt))
+                    item.comment("REQUIRED")
+                    item.trivia.comment_ws = "  "
+                    container.add(key, item)
+                elif comments:
+                    shown = opt.default if opt.default not in (None, {}, ()) else opt.example
+                    text = _toml_item(shown).as_string() if shown is not None else ""
+                    container.add(tomlkit.comment(f"{key} = {text}".rstrip()))
+                continue
+            container.add(key, _toml_item(node))
+        for opt in tables[path]:
+            if opt.kind == "tag_map":
+                _add_tag_map(container, opt, _node_at(data, opt.path), comments=comments)
+        for child in tables:
+            if len(child) == len(path) + 1 and child[: len(path)] == path:
+                table = tomlkit.table()
+                fill(table, child)
+                if comments or len(table):
+                    container.add(child[-1], table)
+
+    fill(doc, ())
+    return tomlkit.dumps(doc).lstrip("\n")
+
+
+def _node_at(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a TOML-shaped mapping, or None."""
+    node: Any = data
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
 
 
 def _empty(opt: _Opt) -> Any:
     return [] if opt.kind == "list" else ""
 
 
-def _render_tag_map(data: Mapping[str, Any], *, comments: bool) -> list[str]:
-    opt = _BY_PATH["rules", "tag_map"]
-    rules = data.get("rules")
-    items = rules.get("tag_map", []) if isinstance(rules, Mapping) else []
-    lines: list[str] = []
+def _add_tag_map(container: Any, opt: _Opt, items: Any, *, comments: bool) -> None:
+    """``[[rules.tag_map]]``: its explanation, then one table per mapping (or an example)."""
     if comments:
-        lines.append("")
-        lines += _wrap(opt.doc)
-    if not items and comments:
-        lines += [
-            "# [[rules.tag_map]]",
-            "# level = 1",
-            '# field = "project"',
-            "# use_gl_code = true",
-            "# required = false",
-        ]
+        container.add(tomlkit.nl())
+        for line in _comment_lines(opt.doc):
+            container.add(line)
+    if not items:
+        if comments:
+            for line in _TAG_MAP_EXAMPLE:
+                container.add(tomlkit.comment(line))
+        return
+    tables = tomlkit.aot()
     for item in items:
-        lines += ["", "[[rules.tag_map]]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
-    return lines
+        table = tomlkit.table()
+        for key, value in item.items():
+            table.add(key, _toml_item(value))
+        tables.append(table)
+    container.add(opt.path[-1], tables)
 
 
 def render_template(values: Mapping[str, Any] | None = None) -> str:
