@@ -18,20 +18,23 @@ by a second attempt still leaves one file; the caller records the names returned
 A missing, unreachable, oversized or unexpected receipt is a warning on the report
 (:attr:`ReceiptResult.warnings`), never an error and never a reason to post again.
 
-:class:`AcumaticaFiles` does the ``PUT`` with ``httpx`` and the same ``httpx.Auth`` as the
-Acumatica client (its OAuth2 object), because :class:`acumatica_client.AcumaticaClient`
-has no file method yet. Nothing here is wired into :func:`expense_bridge.sync` yet.
+:func:`expense_bridge.sync` attaches receipts when ``rules.attach_receipts`` is set: after
+each document is recorded (created, adopted, or recorded by an earlier run), through
+:meth:`AcumaticaLedger.attach_file <expense_bridge._ledger.AcumaticaLedger.attach_file>`
+(the client's ``attach_file``), with the names already attached read back from the
+audit trail (step ``receipt``, outcome ``attached``). :class:`AcumaticaFiles` offers the
+same for a single record outside a sync.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from typing import Final
-from urllib.parse import quote
 
 import attrs
 import httpx
 
+from acumatica_client import AcumaticaClient, AcumaticaEntity
 from expensify_client import Expense
 
 __all__ = [
@@ -211,45 +214,27 @@ def attach_receipts(
 
 
 class AcumaticaFiles:
-    """``PUT {base}/entity/{endpoint}/{Entity}/{keys…}/files/{name}`` (§3.8), one per file.
-
-    ``auth`` is the Acumatica client's ``httpx.Auth`` (e.g. its :class:`OAuth2`);
-    ``transport`` e.g. the emulator's. A status other than 204/200 raises
-    :class:`ReceiptError` naming the status only.
+    """``put_file`` callables over :meth:`acumatica_client.AcumaticaClient.attach_file`
+    (``PUT …/{Entity}/{keys…}/files/{name}``, §3.8): the client's session (OAuth or
+    cookie), licence limiter and retry policy apply; the same name replaces the file, so
+    the client repeats the PUT after a lost answer and one file remains.
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        endpoint: str,
-        auth: httpx.Auth,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        self._root = f"{base_url.rstrip('/')}/entity/{endpoint.strip('/')}"
-        self._http = httpx.Client(auth=auth, transport=transport, timeout=timeout)
+    def __init__(self, client: AcumaticaClient) -> None:
+        self.client = client
 
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> AcumaticaFiles:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def putter(self, entity: str, *keys: str) -> Callable[[str, bytes], None]:
+    def putter(self, entity: type[AcumaticaEntity], *keys: str) -> Callable[[str, bytes], None]:
         """A ``put_file`` for :func:`attach_receipts` attaching to one record."""
-        path = "/".join(quote(k, safe="") for k in (entity, *keys))
 
         def put(name: str, content: bytes) -> None:
-            url = f"{self._root}/{path}/files/{quote(name, safe='')}"
-            response = self._http.put(
-                url, content=content, headers={"Content-Type": "application/octet-stream"}
-            )
-            if response.status_code not in (200, 204):
-                raise ReceiptError(f"attaching {name}: HTTP {response.status_code}")
+            self.client.attach_file(entity, keys, name, content, content_type=_sniff(content))
 
         return put
+
+
+def _sniff(content: bytes) -> str | None:
+    """The content type the file's first bytes show (None: unknown)."""
+    for content_type in DEFAULT_TYPES:
+        if _matches(content_type, content[:16]):
+            return content_type
+    return None
