@@ -1209,7 +1209,13 @@ def tenants() -> None:
 @click.option("--registry", help=_REGISTRY_HELP)
 @global_options
 def tenants_list(registry: str | None) -> int:
-    """List the tenants with their cadence and whether beat schedules them."""
+    """List the tenants with their cadence and whether beat schedules them.
+
+    \b
+    Examples:
+      expense-bridge tenants list --registry /etc/expense-bridge/tenants
+      EXPENSE_BRIDGE_TENANTS=postgresql://bridge@db/bridge expense-bridge tenants list --json
+    """
     state = _state()
     reg = _registry(state, registry)
     rows = []
@@ -1232,7 +1238,15 @@ def tenants_list(registry: str | None) -> int:
 @click.option("--registry", help=_REGISTRY_HELP)
 @global_options
 def tenants_add(name: str, file: Path, registry: str | None) -> int:
-    """Validate a tenant's configuration FILE and add it to the registry as NAME."""
+    """Validate a tenant's configuration FILE and add it to the registry as NAME.
+
+    The file is checked like --config (every problem named, exit 2) before it is added.
+
+    \b
+    Examples:
+      expense-bridge tenants add acme acme.toml --registry /etc/expense-bridge/tenants
+      expense-bridge tenants add globex globex.toml --json
+    """
     state = _state()
     reg = _registry(state, registry)
     tenant = reg.add(name, file.read_text(encoding="utf-8"))
@@ -1247,7 +1261,15 @@ def tenants_add(name: str, file: Path, registry: str | None) -> int:
 @click.option("--registry", help=_REGISTRY_HELP)
 @global_options
 def tenants_check(name: str | None, registry: str | None) -> int:
-    """Check one tenant (or all): configuration, secrets in its vault, state database."""
+    """Check one tenant (or all): configuration, secrets in its vault, state database.
+
+    Exit 2 when any tenant has a problem (each is named with its fix).
+
+    \b
+    Examples:
+      expense-bridge tenants check acme --registry /etc/expense-bridge/tenants
+      expense-bridge tenants check --json
+    """
     from .tenants import check_tenant
 
     state = _state()

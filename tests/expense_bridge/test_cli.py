@@ -241,6 +241,20 @@ EVERY_COMMAND = {
 }
 
 
+def _every_path():
+    """The top level, every group and every command, as paths of names."""
+    paths = [()]
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            paths.append((*prefix, name))
+            if isinstance(command, click.Group):
+                walk(command, (*prefix, name))
+
+    walk(_cli.cli, ())
+    return paths
+
+
 class TestGlobalOptionsOnEveryCommand:
     """`expense-bridge --config X cmd` == `expense-bridge cmd --config X`, for every command
     the CLI has (a new command without an entry in EVERY_COMMAND fails the first test)."""
@@ -304,12 +318,10 @@ class TestHelpVersionCompletion:
     """Every command explains itself, with examples and the exit codes."""
 
     @pytest.mark.parametrize(
-        "argv",
-        [[], ["init"], ["credentials"], ["credentials", "set"], ["credentials", "rotate"],
-         ["status"], ["sync"], ["provision"], ["replay"], ["audit"], ["demo"],
-         ["completion"]],
-    )  # fmt: skip
+        "argv", [list(path) for path in _every_path()], ids=lambda a: " ".join(a) or "(top)"
+    )
     def test_help(self, capsys, argv):
+        """Every command and group (db, tenants, credentials and their commands included)."""
         code, _, _ = invoke_both([*argv, "--help"])
         text = capsys.readouterr().out
         assert code == 0
