@@ -58,6 +58,11 @@ ERROR_HELP: dict[str, tuple[str, str]] = {
         "A tag value has no counterpart in Acumatica (e.g. no such project or branch).",
         "Create the value in Acumatica, add it to `rules.tag_map` values, or re-tag.",
     ),
+    "EB-REPORT-FIELD-UNKNOWN": (
+        "A report field mapped by `rules.report_fields` holds a value Acumatica does not have "
+        "(e.g. no such branch or project).",
+        "Create the value in Acumatica, or correct the report field in Expensify and `replay`.",
+    ),
     "EB-CURRENCY-UNSUPPORTED": (
         "The report or an expense uses a currency the ledger or the rules cannot take.",
         "Enable the currency in Acumatica (CM202000) or convert in Expensify.",

@@ -46,6 +46,7 @@ from expensify_client import DEFAULT_BASE_URL as EXPENSIFY_DEFAULT_BASE_URL
 from ._errors import ConfigError, ErrorCode, Problem
 from ._notify import NotificationSettings
 from ._rules import (
+    HEADER_FIELD_NAMES,
     AcumaticaField,
     CardTarget,
     ClaimStage,
@@ -609,6 +610,15 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         default={},
     ),
     _Opt(
+        ("rules", "report_fields"),
+        "table",
+        "Expensify report fields -> Acumatica document header fields: report field name -> "
+        "BranchID | Project | Description | LocationID | Terms (bills) or BranchID | "
+        "Description (journals; the key prefix stays). A BranchID also becomes the lines' "
+        "default branch. Values are checked like tag values (EB-REPORT-FIELD-UNKNOWN).",
+        default={},
+    ),
+    _Opt(
         ("rules", "expense_items"),
         "table",
         "Expensify category -> Acumatica expense item (a non-stock item, IN202000) of each "
@@ -1076,6 +1086,14 @@ def _build(
             "rules.tax_account and rules.tax_categories cannot both be set",
             "Keep tax_categories (tax categories on the lines) or tax_account (tax lines).",
         )
+    for name, field in (rules["report_fields"] or {}).items():
+        if field not in HEADER_FIELD_NAMES or not name.strip():
+            reader.bad(
+                opt("rules", "report_fields"),
+                f"rules.report_fields maps {name!r} to {field!r}, which is not a header field "
+                "the bridge can fill",
+                f"Use one of {', '.join(sorted(HEADER_FIELD_NAMES))}.",
+            )
     if not _CURRENCY_RE.fullmatch(rules["base_currency"] or ""):
         reader.bad(
             opt("rules", "base_currency"),
@@ -1235,6 +1253,7 @@ def _build(
                 closed_period=ClosedPeriodRule(rules["closed_period"]),
                 posting_concurrency=rules["posting_concurrency"],
                 card_accounts=rules["card_accounts"],
+                report_fields=rules["report_fields"],
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

@@ -167,7 +167,9 @@ def replay(
             expensify = expensify or opened
         report = record.report()
         if expensify is not None:
-            source = ExpensifySource(expensify)
+            source = ExpensifySource(
+                expensify, report_fields=tuple(config.rules.report_fields)
+            )
             fresh = source.fetch_by_ids([report_id], config.rules.pull_states())
             if not fresh:
                 raise BridgeError(

@@ -16,6 +16,7 @@ from expensify_client import ReportState
 from ._periods import ClosedPeriodRule
 
 __all__ = [
+    "HEADER_FIELD_NAMES",
     "AcumaticaField",
     "CardTarget",
     "ClaimStage",
@@ -96,6 +97,13 @@ class AcumaticaField(enum.Enum):
     COST_CODE = "cost_code"
 
 
+#: Header fields a report field can fill (``rules.report_fields`` values); which of them
+#: each document has: see :data:`expense_bridge.mapping.HEADER_FIELDS`.
+HEADER_FIELD_NAMES: frozenset[str] = frozenset(
+    {"BranchID", "Project", "Description", "LocationID", "Terms"}
+)
+
+
 @attrs.frozen(kw_only=True)
 class TagMapping:
     """Maps one Expensify tag level (1-based, as ``ntag1``) to an Acumatica line field.
@@ -170,6 +178,10 @@ class PostingRules:
     # liability account (card_target journal); unmapped cards use card_vendor /
     # card_liability_account.
     card_accounts: Mapping[str, str] = attrs.field(factory=dict)
+    # Report fields -> header fields (see :mod:`.mapping`): an Expensify report field (by
+    # name) -> the Acumatica header field its value fills (BranchID, Project, Description,
+    # LocationID, Terms on bills; BranchID, Description on journals).
+    report_fields: Mapping[str, str] = attrs.field(factory=dict)
 
     def pull_states(self) -> tuple[ReportState, ...]:
         """The export states a pull asks for (the trigger's, plus the options above)."""

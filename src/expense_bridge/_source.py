@@ -20,6 +20,7 @@ from expensify_client import (
     Report,
     ReportState,
     UnparsedReport,
+    export_template,
     iter_report_export,
 )
 
@@ -33,9 +34,17 @@ __all__ = ["ALL_STATES", "ExpensifySource"]
 class ExpensifySource:
     """Expensify as the bridge uses it."""
 
-    def __init__(self, client: ExpensifyClient, *, today: date | None = None) -> None:
+    def __init__(
+        self,
+        client: ExpensifyClient,
+        *,
+        today: date | None = None,
+        report_fields: Sequence[str] = (),
+    ) -> None:
         self.client = client
         self.today = today
+        #: The export template: the packaged one, also reading ``report_fields`` (by name).
+        self.template = export_template(report_fields)
 
     @property
     def calls(self) -> int:
@@ -66,7 +75,7 @@ class ExpensifySource:
             marked_as_exported=exclude_label,
         )
         request = ExportRequest(filters=filters, report_states=tuple(states))
-        data = self.client.export_and_download(request, today=self.today)
+        data = self.client.export_and_download(request, self.template, today=self.today)
         return list(iter_report_export(data))
 
     def fetch_by_ids(
@@ -76,7 +85,7 @@ class ExpensifySource:
         request = ExportRequest(
             filters=ExportFilters(report_ids=tuple(report_ids)), report_states=tuple(states)
         )
-        data = self.client.export_and_download(request, today=self.today)
+        data = self.client.export_and_download(request, self.template, today=self.today)
         return list(iter_report_export(data))
 
     def get_policies(self, ids: Iterable[str]) -> Mapping[str, Policy]:
@@ -105,7 +114,7 @@ class ExpensifySource:
             report_states=tuple(states),
             mark_as_exported=label,
         )
-        names = self.client.export_files(request, today=self.today)
+        names = self.client.export_files(request, self.template, today=self.today)
         exported: set[str] = set()
         for name in names[:1]:
             for item in iter_report_export(self.client.download(name)):
@@ -120,7 +129,9 @@ class ExpensifySource:
         )
         unmarked = {
             item.report_id
-            for item in iter_report_export(self.client.export_and_download(check, today=self.today))
+            for item in iter_report_export(
+                self.client.export_and_download(check, self.template, today=self.today)
+            )
             if item.report_id is not None
         }
         return frozenset(exported - unmarked)

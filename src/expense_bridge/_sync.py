@@ -163,7 +163,8 @@ def sync(
             read_periods=True,
         )
         receipts = stack.enter_context(ReceiptFetcher()) if config.rules.attach_receipts else None
-        source, run_store = ExpensifySource(expensify), store
+        source = ExpensifySource(expensify, report_fields=tuple(config.rules.report_fields))
+        run_store = store
         acu_client, exp_client, clock = acumatica, expensify, now or _utcnow
         return run_with_notifications(
             config,

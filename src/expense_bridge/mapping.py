@@ -115,7 +115,14 @@ from acumatica_client import (
     JournalTransaction,
     JournalTransactionDetail,
 )
-from expensify_client import CurrencyPrecisionError, DataError, Expense, Policy, Report
+from expensify_client import (
+    CurrencyPrecisionError,
+    DataError,
+    Expense,
+    Policy,
+    Report,
+    report_field_key,
+)
 from expensify_client._cents import cents_to_decimal, minor_units
 
 from ._catalog import LedgerCatalog
@@ -133,6 +140,7 @@ from ._rules import AcumaticaField, CardTarget, DateRule, PostingRules, Reimburs
 __all__ = [
     "BILL_TYPE",
     "DEBIT_ADJUSTMENT_TYPE",
+    "HEADER_FIELDS",
     "PlannedDocument",
     "content_fingerprint",
     "plan_report",
@@ -142,6 +150,18 @@ __all__ = [
 
 BILL_TYPE = "Bill"
 DEBIT_ADJUSTMENT_TYPE = "Debit Adj."
+#: The header fields a report field can fill (``rules.report_fields``), per document kind:
+#: contract field name -> model attribute (both published schemas have them).
+HEADER_FIELDS: dict[DocumentKind, dict[str, str]] = {
+    DocumentKind.BILL: {
+        "BranchID": "branch_id",
+        "Project": "project",
+        "Description": "description",
+        "LocationID": "location_id",
+        "Terms": "terms",
+    },
+    DocumentKind.JOURNAL: {"BranchID": "branch_id", "Description": "description"},
+}
 _ISO_CODE = re.compile(r"[A-Z]{3}")
 
 
@@ -434,6 +454,55 @@ def _card_routes(
             checked[card] = len(problems.items) == before
         routes[i] = value if checked[card] else None
     return routes
+
+
+def _report_header(
+    report: Report, catalog: LedgerCatalog, rules: PostingRules, problems: _Problems
+) -> dict[str, str]:
+    """Header field -> value from the report fields of ``rules.report_fields``.
+
+    A field without a value on the report is skipped (the rules' defaults apply). A
+    ``BranchID`` must be a branch and a ``Project`` a project of the catalog, else
+    ``REPORT_FIELD_UNKNOWN`` naming the report field.
+    """
+    header: dict[str, str] = {}
+    for name, field in rules.report_fields.items():
+        try:
+            key = report_field_key(name)
+        except ValueError:
+            continue  # refused by the configuration validation
+        value = clean_text(report.custom_fields.get(key) or "")
+        if not value or field in header:
+            continue
+        known = {"BranchID": catalog.branches, "Project": catalog.projects}.get(field)
+        if known is not None and value not in known:
+            what = "branch" if field == "BranchID" else "project"
+            problems.add(
+                ErrorCode.REPORT_FIELD_UNKNOWN,
+                f"report_fields.{key}",
+                f"report field {name!r} is {value!r}, which is not a {what} in Acumatica "
+                f"(it fills the document's {field})",
+                f"Create {what} {value!r} in Acumatica, or correct report field {name!r} "
+                "in Expensify and re-export the report.",
+            )
+            continue
+        header[field] = value
+    return header
+
+
+def _with_header(
+    document: Bill | JournalTransaction, kind: DocumentKind, key: str, header: dict[str, str]
+) -> Bill | JournalTransaction:
+    """``document`` with the report-field header values its entity has."""
+    changes: dict[str, Any] = {}
+    for field, value in header.items():
+        attribute = HEADER_FIELDS[kind].get(field)
+        if attribute is None:
+            continue  # e.g. Project on a journal: the entity has no such header field
+        if kind is DocumentKind.JOURNAL and field == "Description":
+            value = journal_description(key, value)  # the key prefix is never replaced
+        changes[attribute] = value
+    return attrs.evolve(document, **changes) if changes else document
 
 
 def _card_bill_vendor(
@@ -899,9 +968,13 @@ def _plan(
     targets: dict[DocumentPart, str | None] = {}
     lines: dict[DocumentPart, list[_Line | None]] = {}
     routes: dict[int, str | None] = {}
+    header: dict[str, str] = {}
     if active:
         doc_date = _document_date(report, rules, posting_date, zone, problems)
         _check_defaults(rules, catalog, problems)
+        header = _report_header(report, catalog, rules, problems)
+        if "BranchID" in header:  # the report's branch is its lines' default branch
+            rules = attrs.evolve(rules, default_branch=header["BranchID"])
         for part in active:
             if part is DocumentPart.CARD and rules.card_accounts:
                 routes = _card_routes(members[part], wanted[part], catalog, rules, problems)
@@ -943,6 +1016,7 @@ def _plan(
             document = _build_bill(report, key, target, doc_date, part_lines, rules)
         else:
             document = _build_journal(report, key, target, doc_date, part_lines, rules)
+        document = _with_header(document, wanted[part], key, header)
         planned.append(
             PlannedDocument(
                 report_id=report.report_id,
@@ -1067,5 +1141,13 @@ def content_fingerprint(report: Report) -> str:
             key=lambda item: (str(item["transaction_id"]), json.dumps(item, sort_keys=True)),
         ),
     }
+    if report.custom_fields:  # only when exported, so earlier fingerprints stay valid
+        content["report_fields"] = dict(sorted(report.custom_fields.items()))
+    if any(e.attendees for e in report.expenses):
+        content["attendees"] = sorted(
+            [e.transaction_id, a.email or "", a.display_name or ""]
+            for e in report.expenses
+            for a in e.attendees
+        )
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

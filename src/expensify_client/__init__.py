@@ -66,7 +66,7 @@ from ._models import (
 )
 from ._results import EmployeeUpdateResult, ReportIssue, ReportStatusResult, SkippedEmployee
 from ._retry import RetryPolicy
-from ._template import EXPORT_TEMPLATE
+from ._template import EXPORT_TEMPLATE, export_template, report_field_key
 
 # Library logging: records go nowhere unless the application configures a handler.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
@@ -133,11 +133,13 @@ __all__ = [
     "employee_feed",
     "employee_update_job",
     "export_job",
+    "export_template",
     "iter_report_export",
     "minor_units",
     "parse_report_export",
     "policy_get_job",
     "policy_list_job",
     "policy_update_job",
+    "report_field_key",
     "report_status_job",
 ]

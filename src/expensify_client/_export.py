@@ -101,9 +101,12 @@ _REPORT_KEYS: Final = frozenset(
         "submitterPayrollID",
         "employeeCustomField1",
         "employeeCustomField2",
+        "reportFields",
         "transactionList",
     }
 )
+#: Report keys an older revision of the template did not render.
+_OPTIONAL_REPORT_KEYS: Final = frozenset({"reportFields"})
 #: Keys an older revision of the template rendered; accepted without a problem.
 _LEGACY_REPORT_KEYS: Final = frozenset({"customField"})
 _TAG_LEVELS: Final = range(1, 6)
@@ -455,6 +458,26 @@ def _modified_date(x: _Fields) -> date | None:
     return x.optional_date("modifiedCreated")
 
 
+def _report_fields(r: _Fields) -> dict[str, str]:
+    """``reportFields``: key -> value of each report field the template named and the
+    report has (null and ``""`` are "no value" and left out)."""
+    value = r.data.get("reportFields")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        r.wrong("reportFields", "an object or null")
+        return {}
+    found: dict[str, str] = {}
+    for key, item in value.items():
+        if item is None or item == "":
+            continue
+        if not isinstance(item, str):
+            r.record(f"{r.at('reportFields')}.{key}", "expected a string or null", item)
+            continue
+        found[str(key)] = item
+    return found
+
+
 def _attendees(x: _Fields) -> tuple[Attendee, ...]:
     """``attendees``: null is none; each item an object with ``email``/``displayName``.
 
@@ -541,7 +564,15 @@ def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
     raw: Mapping[str, Any] = data if isinstance(data, dict) else {}
     report_id: str | None = None
     try:
-        r = _Fields(data, path, problems, _REPORT_KEYS, hard=hard, legacy=_LEGACY_REPORT_KEYS)
+        r = _Fields(
+            data,
+            path,
+            problems,
+            _REPORT_KEYS,
+            hard=hard,
+            optional=_OPTIONAL_REPORT_KEYS,
+            legacy=_LEGACY_REPORT_KEYS,
+        )
     except _Bad:
         return UnparsedReport(None, tuple(problems), raw)
     report_id = r.required_str("reportID")
@@ -605,6 +636,7 @@ def _report(data: object, path: str, seen: set[str]) -> Report | UnparsedReport:
         "reimbursed": r.optional_datetime("reimbursed"),
         "entry_id": r.optional_str("entryID"),
         "is_ach_reimbursed": r.flag("isACHReimbursed", False),
+        "custom_fields": _report_fields(r),
         "expenses": tuple(expenses),
     }
     if hard[0]:

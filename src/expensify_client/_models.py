@@ -181,6 +181,8 @@ class Report:
     reimbursed: datetime | None = None
     entry_id: str | None = None
     is_ach_reimbursed: bool = False
+    # report fields named in the export template (expensify_client.export_template), by key
+    # (the field name with every non-alphanumeric as "_"); fields without a value are absent
     custom_fields: Mapping[str, str] = attrs.field(factory=dict)
     expenses: tuple[Expense, ...] = ()
     status_text: str | None = None

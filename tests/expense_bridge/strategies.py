@@ -295,6 +295,7 @@ INJECTABLE = frozenset(
         ErrorCode.REIMBURSABLE_TARGET_INCOMPLETE,
         ErrorCode.DEFAULT_VALUE_UNKNOWN,
         ErrorCode.RULES_INVALID,
+        ErrorCode.REPORT_FIELD_UNKNOWN,
     }
 )
 
@@ -359,6 +360,10 @@ def inject_problem(world: World, code: ErrorCode, index: int = 0) -> tuple[World
         report = attrs.evolve(world.report, submitted=None, approved=None)
         rules = attrs.evolve(world.rules, date_rule=DateRule.APPROVED)
         return attrs.evolve(world, report=report, rules=rules), "approved"
+    if code is ErrorCode.REPORT_FIELD_UNKNOWN:
+        report = attrs.evolve(world.report, custom_fields={"Cost_Centre": "NOWHERE"})
+        rules = attrs.evolve(world.rules, report_fields={"Cost Centre": "BranchID"})
+        return attrs.evolve(world, report=report, rules=rules), "report_fields.Cost_Centre"
     if code is ErrorCode.DEFAULT_VALUE_UNKNOWN:
         rules = attrs.evolve(world.rules, default_branch="NOWHERE")
         return attrs.evolve(world, rules=rules), "rules.default_branch"

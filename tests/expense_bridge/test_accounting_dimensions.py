@@ -101,3 +101,38 @@ def test_a_card_bill_goes_to_the_cards_vendor(tmp_path: Path) -> None:
         assert (bill["Vendor"], bill["VendorRef"]) == ("VISA", f"EXB-{rid}-C")
     finally:
         close_world(world)
+
+
+def test_report_fields_reach_the_bill_header(tmp_path: Path) -> None:
+    from expense_bridge import Action, ErrorCode
+
+    world = _world(tmp_path, report_fields={"Client Project": "Project", "Purpose": "Description"})
+    world.acumatica.seed("Project", [{"ProjectID": "ACME01", "Status": "Active"}])
+    try:
+        rid = world.expensify.add_report(
+            "POL1", submitter="ann@firm.test", name="Client visit", currency="USD",
+            expenses=[_spec(1)], created=world.clock.now - timedelta(days=3),
+            fields={"Client Project": "ACME01", "Purpose": "Kick-off at Acme"},
+        )  # fmt: skip
+        held = world.expensify.add_report(
+            "POL1", submitter="ann@firm.test", name="Other visit", currency="USD",
+            expenses=[_spec(2)], created=world.clock.now - timedelta(days=3),
+            fields={"Client Project": "NOSUCH"},
+        )  # fmt: skip
+        for report_id in (rid, held):
+            world.expensify.submit(report_id, world.clock.now - timedelta(days=2))
+            world.expensify.approve(report_id, world.clock.now - timedelta(hours=1))
+        result = world.sync()
+        outcomes = {o.report_id: o for o in result.outcomes}
+        assert outcomes[held].action is Action.HELD
+        assert [(p.code, p.field) for p in outcomes[held].problems] == [
+            (ErrorCode.REPORT_FIELD_UNKNOWN, "report_fields.Client_Project")
+        ]
+        (bill,) = world.acumatica.records("Bill")
+        assert (bill["VendorRef"], bill["Project"], bill["Description"]) == (
+            f"EXB-{rid}",
+            "ACME01",
+            "Kick-off at Acme",
+        )
+    finally:
+        close_world(world)

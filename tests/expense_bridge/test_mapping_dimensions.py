@@ -365,3 +365,104 @@ class TestProperties:
                         for e in expenses
                     }
                     assert vendors == {doc.document.vendor}
+
+
+# ------------------------------------------------------------------ report fields
+
+FIELDS = {"Branch": "BranchID", "Client Project": "Project", "Purpose": "Description"}
+
+
+class TestReportFields:
+    def test_report_fields_fill_the_bill_header_and_the_lines_branch(self):
+        catalog = attrs.evolve(CATALOG, branches=frozenset({"MAIN", "EAST"}))
+        rules = attrs.evolve(RULES, report_fields=FIELDS, default_branch="MAIN")
+        rep = report(
+            exp("1", 5000),
+            custom_fields={"Branch": "EAST", "Client_Project": "PRJ1", "Purpose": "Kick-off\n"},
+        )
+        (doc,) = plan(rep, rules, catalog)
+        bill = doc.document
+        assert (bill.branch_id, bill.project, bill.description) == ("EAST", "PRJ1", "Kick-off")
+        assert bill.vendor_ref == "EXB-R9"  # the key is untouched
+        assert [d.branch for d in bill.details] == ["EAST"]
+
+    def test_journal_takes_branch_and_description_but_keeps_the_key(self):
+        catalog = attrs.evolve(CATALOG, branches=frozenset({"MAIN", "EAST"}))
+        rules = attrs.evolve(
+            RULES, report_fields=FIELDS, reimbursable_target=ReimbursableTarget.JOURNAL
+        )
+        rep = report(exp("1", 5000), custom_fields={"Branch": "EAST", "Client_Project": "PRJ1",
+                                                    "Purpose": "P" * 400})  # fmt: skip
+        (doc,) = plan(rep, rules, catalog)
+        journal = doc.document
+        assert journal.branch_id == "EAST"
+        assert journal.description.startswith("EXB-R9: PPP")
+        assert len(journal.description) == DESCRIPTION_MAX_LENGTH
+        assert key_from_description(journal.description) == "EXB-R9"
+        assert {d.branch_id for d in journal.details} == {"EAST"}
+
+    def test_missing_values_keep_the_defaults(self):
+        rules = attrs.evolve(RULES, report_fields=FIELDS, default_branch="MAIN")
+        (doc,) = plan(report(exp("1", 5000)), rules)
+        assert (doc.document.branch_id, doc.document.project) == ("MAIN", UNSET)
+        assert doc.document.description == "Client dinner"
+
+    def test_unknown_values_are_held_naming_the_report_field(self):
+        rules = attrs.evolve(RULES, report_fields=FIELDS)
+        rep = report(exp("1", 5000), custom_fields={"Branch": "WEST", "Client_Project": "NOPE"})
+        with pytest.raises(MappingError) as info:
+            plan(rep, rules)
+        assert info.value.report_id == "R9"
+        assert [(p.code, p.field) for p in info.value.problems] == [
+            (ErrorCode.REPORT_FIELD_UNKNOWN, "report_fields.Branch"),
+            (ErrorCode.REPORT_FIELD_UNKNOWN, "report_fields.Client_Project"),
+        ]
+        assert "'WEST'" in info.value.problems[0].message
+
+    def test_configuration_accepts_header_fields_only(self):
+        base: dict = {
+            "policies": ["P"],
+            "acumatica": {"base_url": "https://x.test", "endpoint_version": "24.200.001",
+                          "username": "u", "client_id": "a@b"},
+            "expensify": {"partner_user_id": "p"},
+        }  # fmt: skip
+        cfg = BridgeConfig.from_mapping({**base, "rules": {"report_fields": FIELDS}})
+        assert dict(cfg.rules.report_fields) == FIELDS
+        assert BridgeConfig.from_mapping(cfg.to_mapping()) == cfg
+        from expense_bridge import ConfigError
+
+        with pytest.raises(ConfigError) as caught:
+            BridgeConfig.from_mapping({**base, "rules": {"report_fields": {"X": "Vendor"}}})
+        assert [p.field for p in caught.value.problems] == ["rules.report_fields"]
+
+    def test_fingerprint_sees_report_fields_only_when_exported(self):
+        from expense_bridge.mapping import content_fingerprint
+
+        plain = report(exp("1", 5000))
+        assert content_fingerprint(plain) == content_fingerprint(
+            attrs.evolve(plain, custom_fields={})
+        )
+        assert content_fingerprint(plain) != content_fingerprint(
+            attrs.evolve(plain, custom_fields={"Branch": "EAST"})
+        )
+
+    @given(
+        branch=st.sampled_from(["MAIN", "EAST", "WEST", ""]),
+        purpose=st.text(max_size=300),
+        target=st.sampled_from([ReimbursableTarget.AP_BILL, ReimbursableTarget.JOURNAL]),
+    )
+    def test_header_values_are_checked_or_applied(self, branch, purpose, target):
+        catalog = attrs.evolve(CATALOG, branches=frozenset({"MAIN", "EAST"}))
+        rules = attrs.evolve(RULES, report_fields=FIELDS, reimbursable_target=target)
+        rep = report(exp("1", 5000), custom_fields={"Branch": branch, "Purpose": purpose})
+        if branch == "WEST":
+            with pytest.raises(MappingError):
+                plan(rep, rules, catalog)
+            return
+        (doc,) = plan(rep, rules, catalog)
+        assert len(doc.document.description) <= DESCRIPTION_MAX_LENGTH
+        assert doc.document.branch_id == (branch or UNSET)
+        if target is ReimbursableTarget.JOURNAL:
+            assert key_from_description(doc.document.description) == "EXB-R9"
+        else:
+            assert doc.document.vendor_ref == "EXB-R9"

@@ -17,7 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from expensify_client import EXPORT_TEMPLATE, ExportParseError, Report, parse_report_export
+from expensify_client import (
+    EXPORT_TEMPLATE,
+    ExportParseError,
+    Report,
+    export_template,
+    parse_report_export,
+    report_field_key,
+)
 from expensify_client.emulator._render import (
     UnsupportedTemplateError,
     c_number,
@@ -28,7 +35,7 @@ from expensify_client.emulator._render import (
 from .freemarker import FreeMarker, RenderFailure, compile_freemarker
 from .freemarker.models import HOSTILE, export_cases, messy_reports
 
-SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|receipt), "\w+"\)|attendees\(x\)'
+SAFE_INTERPOLATION = r'(js|jv)\((r|x|sub|receipt|cf), "\w+"\)|attendees\(x\)'
 WRAPPERS = ("default", "beans")
 TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "src/expensify_client/templates"
 
@@ -60,8 +67,10 @@ class TestTemplateSource:
         assert (TEMPLATE_FILE / "export_json.ftl").read_text(encoding="utf-8") == EXPORT_TEMPLATE
 
     def test_every_interpolation_goes_through_a_json_safe_function(self):
-        interpolations = re.findall(r"\$\{([^}]*)\}", EXPORT_TEMPLATE)
+        template = export_template(["Project Code", "Branch"])
+        interpolations = re.findall(r"\$\{([^}]*)\}", template)
         assert interpolations
+        assert 'js(cf, "Branch")' in interpolations
         for expression in interpolations:
             assert re.fullmatch(SAFE_INTERPOLATION, expression), expression
 
@@ -353,3 +362,66 @@ def test_classic_compatible_server_renders_the_same(freemarker: FreeMarker, setu
     outputs = freemarker.render_many(EXPORT_TEMPLATE, models, setup)
     for model, output in zip(models, outputs, strict=True):
         assert output == render_export(EXPORT_TEMPLATE, model.get("reports", [])), output
+
+
+class TestReportFieldTemplates:
+    """export_template(report_fields): report fields read by names fixed in the template."""
+
+    def test_no_names_is_the_packaged_template(self):
+        assert export_template(()) == EXPORT_TEMPLATE
+        assert '"reportFields":{},<#t>' in EXPORT_TEMPLATE
+
+    def test_keys_follow_expensify_and_are_read_by_fixed_names(self):
+        assert report_field_key("Project Code") == "Project_Code"
+        assert report_field_key(" Cost-centre (EU) ") == "Cost_centre__EU_"
+        with pytest.raises(ValueError, match="empty"):
+            report_field_key("  ")
+        template = export_template(["Project Code", "Branch", "Project_Code"])
+        line = next(x for x in template.splitlines() if x.startswith('"reportFields"'))
+        assert line == (
+            '"reportFields":{"Project_Code":${js(cf, "Project_Code")},'
+            '"Branch":${js(cf, "Branch")}},<#t>'
+        )
+        assert "?keys" not in re.sub(r"<#--.*?-->", "", template, flags=re.DOTALL)
+
+    def test_rendition_reads_the_named_fields_only(self):
+        template = export_template(["Project Code", "Branch"])
+        report = {**hostile_report(0, "x"), "customField": {"Project_Code": "PRJ1", "Other": "y"}}
+        (parsed,) = parse_report_export(render_export(template, [report]))
+        assert parsed.custom_fields == {"Project_Code": "PRJ1"}  # Branch has no value
+        (plain,) = parse_report_export(render_export(EXPORT_TEMPLATE, [report]))
+        assert plain.custom_fields == {}
+        with pytest.raises(TypeError, match="customField"):
+            render_export(template, [{**report, "customField": "junk"}])
+
+    @pytest.mark.parametrize(
+        "template",
+        [
+            EXPORT_TEMPLATE.replace('"reportFields":{}', '"reportFields":{"A":${js(r, "A")}}'),
+            EXPORT_TEMPLATE.replace('"reportFields":{}', '"reportFields":{"A":${js(cf, "B")}}'),
+            export_template(["A"]) + " ",
+        ],
+        ids=["other-hash", "other-key", "trailing-space"],
+    )
+    def test_lookalike_templates_are_refused(self, template: str):
+        with pytest.raises(UnsupportedTemplateError):
+            render_export(template, [])
+
+
+@pytest.mark.java
+@pytest.mark.parametrize("wrapper", WRAPPERS)
+class TestReportFieldsUnderFreeMarker:
+    def test_named_fields_byte_for_byte(self, freemarker: FreeMarker, wrapper: str):
+        template = export_template(["Project Code", "Branch", "Cost Centre"])
+        reports = [
+            {**hostile_report(i, text), "customField": {"Project_Code": text, "Branch": 7,
+                                                        "Other": "z"}}
+            for i, text in enumerate(HOSTILE)
+        ]  # fmt: skip
+        reports.append({**hostile_report(len(HOSTILE), "y")})  # no customField at all
+        output = freemarker.render(template, {"reports": reports}, wrapper)
+        assert isinstance(output, str), output
+        assert output == render_export(template, reports)
+        parsed = parse_report_export(output)
+        expected = [{"Project_Code": t, "Branch": "7"} if t else {"Branch": "7"} for t in HOSTILE]
+        assert [r.custom_fields for r in parsed] == [*expected, {}]

@@ -49,6 +49,10 @@ Report keys consumed (slot kind, expected type)::
     submitterPayrollID    string   str
     employeeCustomField1  string   str
     employeeCustomField2  string   str
+    customField           hash     Mapping of report-field values by key (non-alphanumerics
+                                   of the field name as ``_``); read only for the keys
+                                   written into an ``export_template(report_fields)``
+                                   template, each a string slot, as ``reportFields``
     transactionList       sequence list/tuple of expense hashes
 
 Expense keys consumed (items of ``transactionList``)::
@@ -90,22 +94,24 @@ Expense keys consumed (items of ``transactionList``)::
                                     (string slots); not a list: ``null``; an item that is
                                     not a hash (or None): both values ``null``
 
-Other keys (``type``, ``approvers``, ``actionList``, ``manager``, ``customField`` ...) are
-ignored, as the template ignores them (it never enumerates a hash: under ``BeansWrapper``
-``?keys`` would list a bean's methods). Data FreeMarker itself would fail on (a report,
-``submitter`` or ``receiptObject`` that is not a hash, a ``transactionList`` that is not a
+Other keys (``type``, ``approvers``, ``actionList``, ``manager``, and ``customField``
+beyond the keys a template names ...) are ignored, as the template ignores them (it never
+enumerates a hash: under ``BeansWrapper`` ``?keys`` would list a bean's methods). Data
+FreeMarker itself would fail on (a report, ``submitter``, ``receiptObject`` or a read
+``customField`` that is not a hash, a ``transactionList`` that is not a
 sequence, an expense that is not a hash) raises :class:`TypeError` here: the real server would
 fail the export job.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
-from expensify_client._template import EXPORT_TEMPLATE
+from expensify_client._template import EXPORT_TEMPLATE, export_template
 
 __all__ = ["EXPORT_TEMPLATE_KEYS", "UnsupportedTemplateError", "render_export"]
 
@@ -206,6 +212,22 @@ def _normalise(text: str) -> str:
 
 
 _EXPECTED: Final = _normalise(EXPORT_TEMPLATE)
+_FIELDS_LINE: Final = re.compile(r'^"reportFields":\{(.*)\},<#t>$', re.MULTILINE)
+_FIELD_READ: Final = re.compile(r'"(\w+)":\$\{js\(cf, "\1"\)\}')
+
+
+def _report_field_keys(template: str) -> tuple[str, ...] | None:
+    """The report-field keys of a template of :func:`export_template`'s family, else None."""
+    normal = _normalise(template)
+    if normal == _EXPECTED:
+        return ()
+    match = _FIELDS_LINE.search(normal)
+    if match is None:
+        return None
+    keys = tuple(m.group(1) for m in _FIELD_READ.finditer(match.group(1)))
+    if not keys or _normalise(export_template(keys)) != normal:
+        return None
+    return keys
 
 
 def json_string(text: str) -> str:
@@ -320,10 +342,12 @@ def _expense(expense: Any, where: str) -> str:
     )
 
 
-def _report(report: Any, where: str) -> str:
+def _report(report: Any, where: str, fields: tuple[str, ...] = ()) -> str:
     if not isinstance(report, Mapping):
         raise TypeError(f"{where} must be a hash (Mapping), not {type(report).__name__}")
     submitter = _hash(report.get("submitter"), f"{where}.submitter")
+    custom = _hash(report.get("customField"), f"{where}.customField") if fields else {}
+    values = ",".join(f'"{key}":{_scalar(custom.get(key), _S)}' for key in fields)
     expenses = report.get("transactionList")
     if expenses is None:
         expenses = ()
@@ -340,6 +364,7 @@ def _report(report: Any, where: str) -> str:
         + _fields(report, _REPORT_HEAD)
         + f',"submitter":{{{names}}},'
         + _fields(report, _REPORT_TAIL)
+        + f',"reportFields":{{{values}}}'
         + f',"transactionList":[{items}]}}'
     )
 
@@ -354,13 +379,16 @@ def _final_line_break(template: str) -> str:
 def render_export(template: str, reports: Sequence[Mapping[str, Any]]) -> str:
     """Render ``reports`` through ``template`` exactly as FreeMarker renders EXPORT_TEMPLATE.
 
-    ``template`` must equal :data:`expensify_client.EXPORT_TEMPLATE` after normalising line
+    ``template`` must equal :data:`expensify_client.EXPORT_TEMPLATE`, or
+    :func:`expensify_client.export_template` of some report fields, after normalising line
     endings, else :class:`UnsupportedTemplateError`. The output is ``{"reports":[...]}``
     followed by the template's final line break. See the module docstring for the data model.
     """
-    if _normalise(template) != _EXPECTED:
+    fields = _report_field_keys(template)
+    if fields is None:
         raise UnsupportedTemplateError(
-            "the emulator renders only expensify_client.EXPORT_TEMPLATE; this template differs"
+            "the emulator renders only expensify_client.EXPORT_TEMPLATE (or "
+            "export_template(report_fields)); this template differs"
         )
-    body = ",".join(_report(report, f"reports[{i}]") for i, report in enumerate(reports))
+    body = ",".join(_report(report, f"reports[{i}]", fields) for i, report in enumerate(reports))
     return '{"reports":[' + body + "]}" + _final_line_break(template)

@@ -15,7 +15,10 @@
   Every value is read by a fixed key (h[k] with a literal k): the template never enumerates
   a hash (no ?keys, no <#list h as k, v>), because the server's object wrapper decides what
   enumeration yields (under BeansWrapper a bean's ?keys lists getClass, class, empty...).
-  So report fields (customField.*) are not exported.
+  So report fields (customField.*) are read only by names fixed in the template:
+  expensify_client.export_template(report_fields) writes them into the "reportFields" line
+  ({"Project_Code":${js(cf, "Project_Code")}, ...}, keys as Expensify spells them: every
+  non-alphanumeric character of the field name becomes "_"); this file lists none.
     - attendees(): the expense's attendee list as [{"email":...,"displayName":...}] (string
       slots); null when absent or not a list; an item that is not a hash (or is missing)
       gives both values null, which is also what BeansWrapper's bean lookup gives.
@@ -57,6 +60,7 @@
 {"reports":[<#t>
 <#list reports![] as r>
 <#assign sub = r.submitter!{}>
+<#assign cf = r.customField!{}>
 {"reportID":${js(r, "reportID")},<#t>
 "oldReportID":${js(r, "oldReportID")},<#t>
 "reportName":${js(r, "reportName")},<#t>
@@ -82,6 +86,7 @@
 "submitterPayrollID":${js(r, "submitterPayrollID")},<#t>
 "employeeCustomField1":${js(r, "employeeCustomField1")},<#t>
 "employeeCustomField2":${js(r, "employeeCustomField2")},<#t>
+"reportFields":{},<#t>
 "transactionList":[<#t>
 <#list r.transactionList![] as x>
 <#assign receipt = x.receiptObject!{}>
