@@ -141,6 +141,15 @@ ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingPro
                         "VATTaxableTotal": "DecimalValue",
                     }
                 ),
+                "ExpenseClaimAPDocument": MappingProxyType(
+                    {
+                        "Amount": "DecimalValue",
+                        "RefNbr": "StringValue",
+                        "Status": "StringValue",
+                        "TaxZone": "StringValue",
+                        "Type": "StringValue",
+                    }
+                ),
                 "ExpenseClaimFinancialDetail": MappingProxyType(
                     {
                         "APDocuments": "ExpenseClaimAPDocument[]",
@@ -711,6 +720,15 @@ ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingPro
                         "TaxTotal": "DecimalValue",
                         "VATExemptTotal": "DecimalValue",
                         "VATTaxableTotal": "DecimalValue",
+                    }
+                ),
+                "ExpenseClaimAPDocument": MappingProxyType(
+                    {
+                        "Amount": "DecimalValue",
+                        "RefNbr": "StringValue",
+                        "Status": "StringValue",
+                        "TaxZone": "StringValue",
+                        "Type": "StringValue",
                     }
                 ),
                 "ExpenseClaimFinancialDetail": MappingProxyType(

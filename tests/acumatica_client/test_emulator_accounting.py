@@ -545,3 +545,72 @@ class TestTypedClient:
         api.attach_file(ExpenseClaim, ref, "receipt-T1.pdf", b"%PDF-1 a")
         api.attach_file(ExpenseClaim, ref, "receipt-T1.pdf", b"%PDF-1 b")
         assert emu.files("ExpenseClaim", ref) == {"receipt-T1.pdf": b"%PDF-1 b"}
+
+
+# --------------------------------------------------------------- release and payment
+
+
+class TestReleaseAndPayment:
+    def released_claim(self, emu: AcumaticaEmulator, client: httpx.Client) -> dict[str, Any]:
+        saved = put(client, "ExpenseClaim", claim(
+            claim_line(), claim_line(Amount=w(Decimal("7.90")), Description=w("Bus"))),
+            **{"$expand": "Details"}).json()  # fmt: skip
+        keys = {"RefNbr": saved["RefNbr"]}
+        for action in ("SubmitExpenseClaim", "ApproveExpenseClaim", "ReleaseExpenseClaim"):
+            started = client.post(f"/ExpenseClaim/{action}", content=dumps({"entity": keys}))
+            assert started.status_code == 202
+            while client.get(HOST + started.headers["Location"]).status_code == 202:
+                pass
+        return saved
+
+    def test_release_creates_the_employees_ap_bill(self, version: str) -> None:
+        emu = tenant(version)
+        emu.seed_expense_items({"InventoryID": "TRAVEL", "ExpenseAccount": "61000"})
+        client = signed_in(emu)
+        saved = self.released_claim(emu, client)
+        body = client.get(
+            f"/ExpenseClaim/{saved['RefNbr']['value']}",
+            params={"$expand": "FinancialDetails,FinancialDetails/APDocuments"},
+        ).json()
+        validate_entity(version, "ExpenseClaim", body)
+        assert body["Status"] == w("Released")
+        (doc,) = body["FinancialDetails"]["APDocuments"]
+        assert (doc["Type"], doc["Status"], doc["Amount"]) == (w("Bill"), w("Open"), w(50.0))
+        (bill,) = emu.records("Bill")
+        assert bill["ReferenceNbr"] == doc["RefNbr"]["value"]
+        assert (bill["Vendor"], bill["VendorRef"], bill["Status"]) == (
+            "EMP01", saved["RefNbr"]["value"], "Open")  # fmt: skip
+        assert bill["PostPeriod"] == "112026"
+        assert [line["Amount"] for line in bill["Details"]] == [Decimal("42.10"), Decimal("7.90")]
+        assert bill["Balance"] == Decimal("50.00")
+
+    def test_pay_closes_the_bill_and_the_claims_ap_document(self) -> None:
+        emu = tenant()
+        emu.seed_expense_items({"InventoryID": "TRAVEL", "ExpenseAccount": "61000"})
+        client = signed_in(emu)
+        saved = self.released_claim(emu, client)
+        ref = saved["RefNbr"]["value"]
+        emu.pay("ExpenseClaim", ref)
+        (bill,) = emu.records("Bill")
+        assert (bill["Status"], bill["Balance"]) == ("Closed", 0)
+        (claim_record,) = emu.records("ExpenseClaim")
+        assert claim_record["Status"] == "Released"
+        assert claim_record["FinancialDetails"]["APDocuments"][0]["Status"] == "Closed"
+        with pytest.raises(ValueError, match="not Open"):
+            emu.pay("Bill", "Bill", bill["ReferenceNbr"])  # already paid
+
+    def test_pay_over_http_and_its_refusals(self) -> None:
+        emu = tenant()
+        client = signed_in(emu)
+        saved = put(client, "Bill", bill()).json()
+        control = httpx.Client(transport=emu.transport(), base_url=f"{HOST}/_emulator")
+        ref = saved["ReferenceNbr"]["value"]
+        assert control.post(f"/pay/Bill/Bill/{ref}").status_code == 400  # Balanced, not Open
+        answer = client.post("/Bill/ReleaseBill", content=dumps(
+            {"entity": {"Type": w("Bill"), "ReferenceNbr": w(ref)}}))  # fmt: skip
+        while client.get(HOST + answer.headers["Location"]).status_code == 202:
+            pass
+        assert control.post(f"/pay/Bill/Bill/{ref}").json() == {"paid": True}
+        paid = client.get(f"/Bill/Bill/{ref}").json()
+        assert (paid["Status"], paid["Balance"]) == (w("Closed"), w(0))
+        assert control.post("/pay/Bill/Bill/999999").status_code == 404

@@ -157,9 +157,9 @@ class Backend:
         self.seed(
             "FinancialPeriod",
             [
-                fiscal_year_row(year - 1, closed=closed_previous),
-                fiscal_year_row(year),
-                fiscal_year_row(year + 1),
+                fiscal_year_row(year - 1, closed=closed_previous, at=today),
+                fiscal_year_row(year, at=today),
+                fiscal_year_row(year + 1, at=today),
             ],
         )
 

@@ -19,6 +19,7 @@ Python: ``emulator.seed_accounts(...)``, ``emulator.records("Bill")``,
 ``POST close_period/{p}``  body ``{"modules": ["AP"]}`` (optional, default GL = all):
                            close financial period ``p`` (``MMYYYY``); ``reopen_period``
                            reopens it
+``POST pay/{E}/{keys}``    pay a released Bill (or a released claim's AP bills) in full
 =========================  ==========================================================
 
 The control plane needs no authentication: the server only listens on 127.0.0.1.
@@ -181,6 +182,41 @@ class ControlPlane:
         with b.lock:
             year = set_period(b.records["FinancialPeriod"], normal, modules=wanted, closed=closed)
             year["LastModifiedDateTime"] = b.clock()
+
+    def pay(self, entity: str, *keys: str) -> None:
+        """Pay a released document in full, as a released AP payment leaves it.
+
+        A ``Bill`` must be ``Open``: it becomes ``Closed`` with ``Balance`` 0 (and its row
+        in a released claim's ``FinancialDetails.APDocuments`` reads ``Closed``). An
+        ``ExpenseClaim`` must be ``Released``: its AP bills are paid (the claim's own
+        status stays ``Released``; Acumatica has no paid status for claims).
+        """
+        b = self.backend
+        with b.lock:
+            record = self._record(entity, keys)
+            if entity == "ExpenseClaim":
+                if record.get("Status") != "Released":
+                    raise ValueError(f"claim {record.get('RefNbr')} is not released")
+                docs = (record.get("FinancialDetails") or {}).get("APDocuments") or []
+                for doc in docs:
+                    self.pay("Bill", str(doc.get("Type")), str(doc.get("RefNbr")))
+                return
+            if entity != "Bill":
+                raise ValueError("only a Bill or an ExpenseClaim can be paid")
+            if record.get("Status") != "Open":
+                raise ValueError(
+                    f"bill {record.get('ReferenceNbr')} is {record.get('Status')}, not Open"
+                )
+            record["Status"] = "Closed"
+            record["Balance"] = 0
+            record["LastModifiedDateTime"] = b.clock()
+            for claim in b.records["ExpenseClaim"]:
+                for doc in (claim.get("FinancialDetails") or {}).get("APDocuments") or []:
+                    if (doc.get("Type"), doc.get("RefNbr")) == (
+                        record.get("Type"),
+                        record.get("ReferenceNbr"),
+                    ):
+                        doc["Status"] = "Closed"
 
     def seed_branches(self, branches: Iterable[SeedRow]) -> int:
         """Branches, served as ``Results`` rows of the ``CompaniesStructure`` inquiry.
@@ -355,6 +391,9 @@ class ControlPlane:
                 else:
                     self.reopen_period(parts[1], *modules)
                 return json_response(200, {"ok": True})
+            if len(parts) >= 3 and parts[0] == "pay" and method == "POST":
+                self.pay(parts[1], *parts[2:])
+                return json_response(200, {"paid": True})
             if parts == ["reject_saves"] and method == "POST":
                 spec = _rejection(body)
                 self.reject_saves(

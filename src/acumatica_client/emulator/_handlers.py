@@ -999,7 +999,61 @@ class EntityHandlers:
         if "Hold" in b.fields.get(entity, {}):
             record["Hold"] = status == "On Hold"
         record["LastModifiedDateTime"] = b.clock()
+        if entity == "ExpenseClaim" and status == "Released":
+            self._release_claim(record)
         b.finished[ident] = location
+
+    def _release_claim(self, claim: dict[str, Any]) -> None:
+        """Releasing a claim creates the employee's AP bill (Open, to be paid) and lists
+        it in ``FinancialDetails.APDocuments``, as the real release does (EP301000)."""
+        b = self.backend
+        lines = []
+        for line in claim.get("Details", []):
+            amount = line.get("ClaimAmount", line.get("Amount")) or _ZERO
+            row = {
+                "id": str(uuid.uuid4()),
+                "Account": line.get("ExpenseAccount"),
+                "Subaccount": line.get("ExpenseSubaccount"),
+                "Branch": line.get("Branch"),
+                "Project": line.get("ProjectID"),
+                "ProjectTask": line.get("ProjectTaskID"),
+                "TaxCategory": line.get("TaxCategory"),
+                "Description": line.get("Description"),
+                "TransactionDescription": line.get("Description"),
+                "Qty": Decimal(1),
+                "UnitCost": amount,
+                "ExtendedCost": amount,
+                "Amount": amount,
+                "NonBillable": not line.get("Billable", False),
+            }
+            lines.append({k: v for k, v in row.items() if v is not None})
+        financial = claim.setdefault("FinancialDetails", {}) or {}
+        claim["FinancialDetails"] = financial
+        total = claim.get("ClaimTotal") or _ZERO
+        bill = {
+            "id": str(uuid.uuid4()),
+            "Type": "Bill",
+            "ReferenceNbr": b.next_number("Bill"),
+            "Vendor": claim.get("ClaimedBy"),
+            "VendorRef": claim.get("RefNbr"),
+            "Date": claim.get("Date"),
+            "PostPeriod": financial.get("PosttoPeriod"),
+            "Description": claim.get("Description"),
+            "CurrencyID": claim.get("CurrencyID") or b.base_currency,
+            "BranchID": financial.get("Branch"),
+            "Amount": total,
+            "Balance": total,
+            "Hold": False,
+            "Status": "Open",
+            "Details": lines,
+            "LastModifiedDateTime": b.clock(),
+        }
+        b.records["Bill"].append({k: v for k, v in bill.items() if v is not None})
+        financial["APDocuments"] = [
+            *(financial.get("APDocuments") or []),
+            {"id": str(uuid.uuid4()), "Type": "Bill", "RefNbr": bill["ReferenceNbr"],
+             "Amount": total, "Status": "Open"},
+        ]  # fmt: skip
 
     def action_status(self, ident: str) -> httpx.Response:
         """Poll an operation: 202 while in progress, then 204 + the record's ``Location``."""
