@@ -57,7 +57,7 @@ from ._ports import Ledger, LedgerDocument
 from ._receipts import ReceiptFetcher, attach_receipts
 from ._results import Action, ReportOutcome
 from ._rules import CardTarget, ClaimStage, PostingRules
-from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore
+from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore, batched
 from ._tax import plan_with_tax
 from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument, content_fingerprint, plan_report
 
@@ -171,11 +171,12 @@ def _hold(
     step: str,
 ) -> ReportOutcome:
     now = ctx.clock()
-    ctx.store.set_status(ctx.connection, report.report_id, ReportStatus.HELD, now,
-                         problem_dicts(problems))  # fmt: skip
-    for problem in problems:
-        ctx.audit(report.report_id, step, "held", error_code=problem.code.value,
-                  detail=f"{problem.field}: {problem.message}")  # fmt: skip
+    with batched(ctx.store):  # the status and its audit lines: one commit
+        ctx.store.set_status(ctx.connection, report.report_id, ReportStatus.HELD, now,
+                             problem_dicts(problems))  # fmt: skip
+        for problem in problems:
+            ctx.audit(report.report_id, step, "held", error_code=problem.code.value,
+                      detail=f"{problem.field}: {problem.message}")  # fmt: skip
     return ReportOutcome(
         report_id=report.report_id,
         action=Action.HELD,
@@ -288,12 +289,16 @@ def _state(record: ReportRecord | None, fingerprint: str) -> Literal["posted", "
     return "posted" if posted else None
 
 
+_UNREAD: Any = object()  # settled(record=...) not given: read it
+
+
 def settled(
     ctx: PostingContext | None,
     report: Report,
     *,
     store: StateStore,
     connection: str,
+    record: ReportRecord | None = _UNREAD,
 ) -> ReportOutcome | None:
     """The outcome of a report the store already settled, or None when it needs posting.
 
@@ -302,8 +307,10 @@ def settled(
     ``ALREADY_POSTED``; content changed since it was posted -> held with
     ``CHANGED_AFTER_POSTING`` (recorded unless ``ctx`` is None: dry run). Posting itself
     checks again after taking the report's lease (another worker may have posted it).
+    ``record``: the report's stored record when the caller read it already (None: none).
     """
-    record = store.get(connection, report.report_id)
+    if record is _UNREAD:
+        record = store.get(connection, report.report_id)
     state = _state(record, content_fingerprint(report))
     if record is None or state is None:
         return None
@@ -533,7 +540,24 @@ def _post_claimed(
     claimed_at: datetime,
 ) -> ReportOutcome:
     """Post one report whose lease we took at ``claimed_at``; ``existing`` was looked up
-    after that claim."""
+    after that claim.
+
+    One unit of work of the store (:func:`~._store.batched`): the intent (snapshot,
+    POSTING, its audit line) is one durable commit before the first create, each document
+    number (with its audit line) one durable commit right after its create answers, and
+    the rest (POSTED, audit lines, a hold) one commit when the report is done.
+    """
+    with batched(ctx.store):
+        return _post_claimed_now(ctx, report, planned, existing, claimed_at)
+
+
+def _post_claimed_now(
+    ctx: PostingContext,
+    report: Report,
+    planned: Sequence[PlannedDocument],
+    existing: Mapping[str, LedgerDocument],
+    claimed_at: datetime,
+) -> ReportOutcome:
     rid = report.report_id
     fingerprint = content_fingerprint(report)
     try:
@@ -567,9 +591,11 @@ def _post_claimed(
                 if mismatch is not None:
                     return _hold(ctx, report, [mismatch], step="lookup")
                 checked[document.key] = found
+        # Snapshot and audit line are queued; the POSTING write commits them with it,
+        # durably, before anything below can reach Acumatica.
         ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
-        ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.audit(rid, "intent", "recorded", detail=", ".join(p.key for p in planned))
+        ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.on_step("intent", rid)
         numbers: list[str] = []
         warnings: list[str] = []

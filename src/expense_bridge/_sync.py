@@ -71,7 +71,14 @@ from ._results import Action, CallCounts, ReportOutcome, SyncResult
 from ._receipts import ReceiptFetcher
 from ._rules import ClaimStage, ReimbursableTarget, Trigger
 from ._source import ALL_STATES
-from ._store import AuditEntry, ReportStatus, StateStore
+from ._store import (
+    AuditEntry,
+    ReportStatus,
+    StateStore,
+    batched,
+    read_reports,
+    report_statuses,
+)
 from .mapping import PlannedDocument, content_fingerprint
 from .provisioning import category_issues
 
@@ -197,6 +204,20 @@ def _run(
     ledger: Ledger,
     source: ExpenseSource,
     store: StateStore,
+    **options: Any,
+) -> SyncResult:
+    """One run in one unit of work of the store (per thread; see ``DatabaseStore.batched``):
+    holds, acknowledgements, audit lines, releases and the run record are committed with
+    the next read, claim or durable write, not one transaction each."""
+    with batched(store):
+        return _run_now(config, ledger, source, store, **options)
+
+
+def _run_now(
+    config: BridgeConfig,
+    ledger: Ledger,
+    source: ExpenseSource,
+    store: StateStore,
     *,
     dry_run: bool,
     clock: Callable[[], datetime],
@@ -313,8 +334,10 @@ def _run(
     # 3. plan
     planned: dict[str, tuple[PlannedDocument, ...]] = {}
     relabel: list[str] = []  # acknowledged before, returned again: the label was lost
+    known = read_reports(store, connection, [r.report_id for r in ordered])  # one read
     for report in ordered:
-        done = settled(None if dry_run else ctx, report, store=store, connection=connection)
+        done = settled(None if dry_run else ctx, report, store=store, connection=connection,
+                       record=known.get(report.report_id))  # fmt: skip
         if done is not None:
             outcomes[report.report_id] = done
             if done.status is ReportStatus.ACKNOWLEDGED:
@@ -389,11 +412,8 @@ def _run(
     # 6. bookmark
     bookmark_after = bookmark
     if not dry_run:
-        pending = [
-            rid
-            for rid in reports
-            if (record := store.get(connection, rid)) is None or not record.status.terminal
-        ]
+        stored = report_statuses(store, connection, list(reports))  # one query per page
+        pending = [rid for rid in reports if rid not in stored or not stored[rid].terminal]
         if not pending and not errors:
             store.set_bookmark(connection, signpost)
             bookmark_after = signpost

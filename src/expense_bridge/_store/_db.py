@@ -23,26 +23,31 @@ live worker; a killed worker stops renewing and its successor takes over within 
 :meth:`DatabaseStore.run_lease` is the per-tenant run lease (one sync per tenant at a time;
 a second worker skips or waits).
 
-Durability and batching (issue 14). Every method is one transaction, as the protocol
-requires, and every lookup is indexed (``documents (connection, report_id)``, ``reports
-(connection, status)``, ``runs (connection, started)``, ``audit (report_id, id)``). What
-is batched is the *flush to disk*: only the two transitions exactly-once depends on are
-committed durably on their own --
+Durability and batching (issue 14). Every lookup is indexed (``documents (connection,
+report_id)``, ``reports (connection, status)``, ``runs (connection, started)``, ``audit
+(report_id, id)``) and sorted in Python where an ``ORDER BY`` would lead SQLite to scan
+the primary key instead. Writes are grouped into *units of work* (per thread:
+:meth:`DatabaseStore.batched`): inside one, writes that need not be durable on their own -- audit
+lines, snapshots, statuses other than POSTING, claim releases, bookmarks, runs -- are
+queued and committed together, in order, with the next transaction the thread opens (a
+read, a claim, a durable write) or at the end of the unit. Only the two transitions
+exactly-once depends on are never queued and are committed durably at once, with
+everything queued before them --
 
 * the intent (``set_status(POSTING)``), which must be on disk before the ERP write, and
-* the document number (``add_document``), which must be on disk as soon as it is known --
+* the document number (``add_document``), which must be on disk as soon as it is known.
 
-and with them everything written before them. All other writes (claims, releases,
-snapshots, audit lines, POSTED/ACKNOWLEDGED/HELD, bookmarks, runs) commit without waiting
-for the disk (SQLite ``synchronous=NORMAL`` in WAL mode; PostgreSQL ``synchronous_commit
-= off`` for that session). They survive a crash of the process (the WAL / the server
-has them); only a power loss can drop the latest of them, and then only back to the last
-durable commit, which is ordered after them: a lost claim or release only means a lease
-lapses; a lost snapshot or audit line comes back with the next durable commit or is
-rewritten by the next run; a lost POSTED or ACKNOWLEDGED leaves the report in POSTING with
-its documents recorded, so the next run looks up by key and adopts instead of creating;
-a lost bookmark only re-reads reports. So a report costs two disk flushes instead of ~11,
-and exactly-once keeps the same footing: intent before the write, number after it.
+Everything else commits without waiting for the disk (SQLite ``synchronous=NORMAL`` in
+WAL mode; PostgreSQL ``synchronous_commit = off`` for that session). Such writes survive
+a crash of the process once committed; a power loss can only drop those made after the
+last durable commit, which is ordered after everything queued before it: a lost claim or
+release only means a lease lapses; a lost audit line or hold is written again by the next
+run; a lost POSTED or ACKNOWLEDGED leaves the report in POSTING with its documents
+recorded, so the next run adopts instead of creating; a lost bookmark only re-reads
+reports. So a posted report costs about six short transactions, two of them durable,
+instead of about fourteen, and exactly-once keeps the same footing: intent before the
+write, number after it. Hot statements are built once per store (:class:`_Statements`)
+and bound at execution, so SQLAlchemy's compiled cache serves them.
 """
 
 from __future__ import annotations
@@ -326,23 +331,38 @@ class DatabaseStore:
         self._held_lock = threading.Lock()
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
+        # Per-thread unit of work (see batched()): each thread queues only its own writes.
+        self._local = threading.local()
+        # Resolved on first use (the default path is looked up then, not here).
+        self._resolved: tuple[URL, str, str, bool] | None = None
+        self._sql: _Statements | None = None
 
     # ------------------------------------------------------------------ plumbing
+
+    def _resolve(self) -> tuple[URL, str, str, bool]:
+        resolved = self._resolved
+        if resolved is None:
+            url = database_url(self._url_arg)
+            backend = url.get_backend_name()
+            memory = backend == "sqlite" and url.database in (None, "", ":memory:")
+            resolved = (url, backend, describe_url(url), memory)
+            self._resolved = resolved  # immutable tuple: a racing thread computes the same
+        return resolved
 
     @property
     def url(self) -> URL:
         """The database URL (its password is never shown by :func:`describe_url`)."""
-        return database_url(self._url_arg)
+        return self._resolve()[0]
 
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
-        return self.url.get_backend_name()
+        return self._resolve()[1]
 
     @property
     def location(self) -> str:
         """The SQLite file or the password-less URL (how errors name this store)."""
-        return describe_url(self.url)
+        return self._resolve()[2]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
@@ -365,7 +385,7 @@ class DatabaseStore:
             self._engine = None
 
     def _memory(self) -> bool:
-        return self.dialect == "sqlite" and self.url.database in (None, "", ":memory:")
+        return self._resolve()[3]
 
     def _create_engine(self) -> sa.Engine:
         url = self.url
@@ -477,18 +497,73 @@ class DatabaseStore:
     def _tx(
         self, *, write: bool = True, durable: bool = False, check: bool = True
     ) -> Iterator[sa.Connection]:
-        """One transaction; ``durable``: wait for the disk at commit (see module doc)."""
+        """One transaction; ``durable``: wait for the disk at commit (see module doc).
+
+        Writes this thread queued in a unit of work (:meth:`batched`) are executed first,
+        in the same transaction, so every read sees them and every commit keeps their order.
+        """
+        pending: list[tuple[Any, dict[str, Any]]] | None = getattr(self._local, "pending", None)
+        queued = bool(pending)
         with _translated(self.location):
             engine = self._ready() if check else self._bare_engine()
             with (
                 self._memory_lock if self._memory() else _nolock(),
                 engine.connect() as conn,
             ):
-                conn.execution_options(eb_write=write, eb_durable=durable)
+                conn.execution_options(eb_write=write or queued, eb_durable=durable)
                 with conn.begin():
                     if durable and conn.dialect.name == "postgresql":
                         conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
+                    if queued:
+                        assert pending is not None  # noqa: S101 - queued
+                        done = len(pending)
+                        _execute_all(conn, pending)
                     yield conn
+                if queued:  # committed: those are on their way to disk
+                    assert pending is not None  # noqa: S101 - queued
+                    del pending[:done]
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """A unit of work for the calling thread (nestable; other threads are unaffected).
+
+        Inside it, writes that need not be durable on their own -- audit lines, snapshots,
+        statuses other than POSTING, claim releases, bookmarks, runs -- are queued and
+        committed together, in order, with the next transaction this thread opens: the
+        next durable write (the intent, a document number), the next read, a claim, or
+        the end of the block (also when it ends by an exception). The two transitions
+        exactly-once depends on are never queued: :meth:`set_status` to POSTING and
+        :meth:`add_document` commit durably at once, with everything queued before them.
+        """
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            local.pending = []
+        local.depth = depth + 1
+        try:
+            yield
+        finally:
+            local.depth = depth
+            if depth == 0:
+                try:
+                    self.flush()
+                finally:
+                    local.pending = None
+
+    def flush(self) -> None:
+        """Commit the writes this thread queued in a unit of work (no-op when none)."""
+        if getattr(self._local, "pending", None):
+            with self._tx(write=True):
+                pass
+
+    def _write(self, stmt: Any, params: dict[str, Any], *, durable: bool = False) -> None:
+        """Execute one write: queued inside a unit of work unless ``durable``."""
+        pending: list[tuple[Any, dict[str, Any]]] | None = getattr(self._local, "pending", None)
+        if pending is not None and not durable:
+            pending.append((stmt, params))
+            return
+        with self._tx(write=True, durable=durable) as conn:
+            conn.execute(stmt, params)
 
     def _bare_engine(self) -> sa.Engine:
         with self._init_lock:
@@ -497,6 +572,12 @@ class DatabaseStore:
                     self._engine = self._create_engine()
                 self._pid = os.getpid()
             return self._engine
+
+    def _statements(self) -> _Statements:
+        sql = self._sql
+        if sql is None:
+            sql = self._sql = _Statements(self.dialect)  # immutable once built
+        return sql
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT (it has ``on_conflict_do_nothing``/``…_do_update``)."""
@@ -517,35 +598,34 @@ class DatabaseStore:
         if self._heartbeat:
             lease_seconds = self._claim_lease
         until = now.timestamp() + lease_seconds
-        r = REPORTS.c
-        key = (r.connection == connection) & (r.report_id == report_id)
+        sql = self._statements()
+        key = {"connection": connection, "report_id": report_id}
         with self._tx(write=True) as conn:
-            locked = sa.select(r.claim_owner, r.claim_until).where(key).with_for_update()
-            row = conn.execute(locked).first()
+            row = conn.execute(sql.claim_row, key).first()
             if row is None:
                 inserted = conn.execute(
-                    self._insert(REPORTS)
-                    .values(
-                        connection=connection,
-                        report_id=report_id,
-                        status=ReportStatus.PULLED.value,
-                        claim_owner=owner,
-                        claim_until=str(until),
-                        updated_at=now.isoformat(),
-                    )
-                    .on_conflict_do_nothing()
+                    sql.claim_insert,
+                    {
+                        **key,
+                        "status": ReportStatus.PULLED.value,
+                        "claim_owner": owner,
+                        "claim_until": str(until),
+                        "updated_at": now.isoformat(),
+                    },
                 )
                 if inserted.rowcount == 1:
                     self._hold(connection, report_id, owner, lease_seconds)
                     return True
-                row = conn.execute(locked).first()
+                row = conn.execute(sql.claim_row, key).first()
                 assert row is not None  # noqa: S101 - inserted by the other writer
             holder, expiry = row.claim_owner, row.claim_until
             if holder not in (None, owner) and expiry and float(expiry) > now.timestamp():
                 return False
             conn.execute(
-                sa.update(REPORTS).where(key).values(claim_owner=owner, claim_until=str(until))
-            )
+                sql.claim_update,
+                {"k_connection": connection, "k_report": report_id, "owner": owner,
+                 "until": str(until)},
+            )  # fmt: skip
         self._hold(connection, report_id, owner, lease_seconds)
         return True
 
@@ -570,57 +650,76 @@ class DatabaseStore:
         """Give the lease back (no-op if another owner took it over)."""
         with self._held_lock:
             self._held.pop((connection, report_id, owner), None)
-        r = REPORTS.c
-        with self._tx(write=True) as conn:
-            conn.execute(
-                sa.update(REPORTS)
-                .where(
-                    (r.connection == connection)
-                    & (r.report_id == report_id)
-                    & (r.claim_owner == owner)
-                )
-                .values(claim_owner=None, claim_until=None)
-            )
+        self._write(
+            self._statements().release,
+            {"k_connection": connection, "k_report": report_id, "owner": owner},
+        )
 
     def get(self, connection: str, report_id: str) -> ReportRecord | None:
         """The report's row with its documents."""
-        r, d = REPORTS.c, DOCUMENTS.c
+        sql = self._statements()
+        key = {"connection": connection, "report_id": report_id}
         with self._tx(write=False) as conn:
-            row = conn.execute(
-                sa.select(REPORTS).where((r.connection == connection) & (r.report_id == report_id))
-            ).first()
+            row = conn.execute(sql.report_row, key).first()
             if row is None:
                 return None
-            docs = conn.execute(
-                sa.select(d.key, d.kind, d.number, d.part)
-                .where((d.connection == connection) & (d.report_id == report_id))
-                .order_by(d.key)
-            ).all()
+            docs = sorted(conn.execute(sql.report_docs, key).all(), key=_by_key)
         return _record(row, docs)
+
+    def get_many(self, connection: str, report_ids: Sequence[str]) -> dict[str, ReportRecord]:
+        """The rows (with documents) of those of ``report_ids`` the store knows: one read
+        transaction, two indexed queries per 500 reports."""
+        r, d = REPORTS.c, DOCUMENTS.c
+        ids = list(dict.fromkeys(report_ids))
+        found: dict[str, ReportRecord] = {}
+        with self._tx(write=False) as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = conn.execute(
+                    sa.select(REPORTS).where((r.connection == connection) & r.report_id.in_(chunk))
+                ).all()
+                docs = conn.execute(
+                    sa.select(d.report_id, d.key, d.kind, d.number, d.part).where(
+                        (d.connection == connection) & d.report_id.in_(chunk)
+                    )
+                ).all()
+                by_report: dict[str, list[Any]] = {}
+                for doc in sorted(docs, key=_by_key):
+                    by_report.setdefault(doc.report_id, []).append(doc)
+                for row in rows:
+                    found[str(row.report_id)] = _record(row, by_report.get(row.report_id, []))
+        return found
+
+    def statuses(self, connection: str, report_ids: Sequence[str]) -> dict[str, ReportStatus]:
+        """The status of each of ``report_ids`` that the store knows (one query per 500)."""
+        r = REPORTS.c
+        ids = list(dict.fromkeys(report_ids))
+        found: dict[str, ReportStatus] = {}
+        with self._tx(write=False) as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    sa.select(r.report_id, r.status).where(
+                        (r.connection == connection) & r.report_id.in_(ids[start : start + 500])
+                    )
+                ).all()
+                found.update((str(rid), ReportStatus(status)) for rid, status in rows)
+        return found
 
     def save_snapshot(
         self, connection: str, report: Report, fingerprint: str, now: datetime
     ) -> None:
         """Keep the export snapshot (and fingerprint) of a report not yet posted."""
-        snapshot = report_to_json(report)
-        stmt = self._insert(REPORTS).values(
-            connection=connection,
-            report_id=report.report_id,
-            status=ReportStatus.PULLED.value,
-            fingerprint=fingerprint,
-            snapshot=snapshot,
-            updated_at=now.isoformat(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[REPORTS.c.connection, REPORTS.c.report_id],
-            set_={
-                "snapshot": stmt.excluded.snapshot,
-                "fingerprint": stmt.excluded.fingerprint,
-                "updated_at": stmt.excluded.updated_at,
+        self._write(
+            self._statements().snapshot,
+            {
+                "connection": connection,
+                "report_id": report.report_id,
+                "status": ReportStatus.PULLED.value,
+                "fingerprint": fingerprint,
+                "snapshot": report_to_json(report),
+                "updated_at": now.isoformat(),
             },
         )
-        with self._tx(write=True) as conn:
-            conn.execute(stmt)
 
     def set_status(
         self,
@@ -634,50 +733,35 @@ class DatabaseStore:
 
         POSTING (the intent recorded before any ERP write) is committed durably.
         """
-        errors = json.dumps(list(problems))
-        stmt = self._insert(REPORTS).values(
-            connection=connection,
-            report_id=report_id,
-            status=status.value,
-            errors=errors,
-            updated_at=now.isoformat(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[REPORTS.c.connection, REPORTS.c.report_id],
-            set_={
-                "status": stmt.excluded.status,
-                "errors": stmt.excluded.errors,
-                "updated_at": stmt.excluded.updated_at,
+        self._write(
+            self._statements().status,
+            {
+                "connection": connection,
+                "report_id": report_id,
+                "status": status.value,
+                "errors": json.dumps(list(problems)) if problems else "[]",
+                "updated_at": now.isoformat(),
             },
+            durable=status is ReportStatus.POSTING,
         )
-        with self._tx(write=True, durable=status is ReportStatus.POSTING) as conn:
-            conn.execute(stmt)
 
     def add_document(
         self, connection: str, report_id: str, document: DocumentRecord, now: datetime
     ) -> None:
         """Record a document number (idempotent per key); committed durably."""
-        stmt = self._insert(DOCUMENTS).values(
-            connection=connection,
-            report_id=report_id,
-            key=document.key,
-            kind=document.kind,
-            number=document.number,
-            part=document.part,
-            created_at=now.isoformat(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[DOCUMENTS.c.connection, DOCUMENTS.c.key],
-            set_={
-                "report_id": stmt.excluded.report_id,
-                "kind": stmt.excluded.kind,
-                "number": stmt.excluded.number,
-                "part": stmt.excluded.part,
-                "created_at": stmt.excluded.created_at,
+        self._write(
+            self._statements().document,
+            {
+                "connection": connection,
+                "report_id": report_id,
+                "key": document.key,
+                "kind": document.kind,
+                "number": document.number,
+                "part": document.part,
+                "created_at": now.isoformat(),
             },
+            durable=True,
         )
-        with self._tx(write=True, durable=True) as conn:
-            conn.execute(stmt)
 
     def with_status(self, connection: str, *statuses: ReportStatus) -> list[ReportRecord]:
         """Every report of ``connection`` in one of ``statuses`` (all when none given)."""
@@ -685,19 +769,20 @@ class DatabaseStore:
         where = r.connection == connection
         if statuses:
             where = where & r.status.in_([s.value for s in statuses])
+        # Sorted here, not by ORDER BY: that would lead SQLite to scan the primary key in
+        # order (every report of the history) instead of using the status index.
         with self._tx(write=False) as conn:
-            rows = conn.execute(sa.select(REPORTS).where(where).order_by(r.report_id)).all()
+            rows = list(conn.execute(sa.select(REPORTS).where(where)).all())
             docs = conn.execute(
-                sa.select(d.report_id, d.key, d.kind, d.number, d.part)
-                .where(
+                sa.select(d.report_id, d.key, d.kind, d.number, d.part).where(
                     (d.connection == connection)
                     & d.report_id.in_(sa.select(r.report_id).where(where).scalar_subquery())
                 )
-                .order_by(d.key)
             ).all()
         by_report: dict[str, list[Any]] = {}
-        for doc in docs:
+        for doc in sorted(docs, key=_by_key):
             by_report.setdefault(doc.report_id, []).append(doc)
+        rows.sort(key=lambda row: str(row.report_id))
         return [_record(row, by_report.get(row.report_id, [])) for row in rows]
 
     def summary(self, connection: str) -> dict[str, int]:
@@ -792,21 +877,21 @@ class DatabaseStore:
 
     def audit(self, entry: AuditEntry, connection: str) -> None:
         """Append one entry to the audit trail (the database refuses updates and deletes)."""
-        with self._tx(write=True) as conn:
-            conn.execute(
-                sa.insert(AUDIT).values(
-                    at=entry.at.isoformat(),
-                    connection=connection,
-                    run_id=entry.run_id,
-                    report_id=entry.report_id,
-                    step=entry.step,
-                    outcome=entry.outcome,
-                    document=entry.document,
-                    error_code=entry.error_code,
-                    detail=entry.detail,
-                    digest=entry.digest,
-                )
-            )
+        self._write(
+            self._statements().audit,
+            {
+                "at": entry.at.isoformat(),
+                "connection": connection,
+                "run_id": entry.run_id,
+                "report_id": entry.report_id,
+                "step": entry.step,
+                "outcome": entry.outcome,
+                "document": entry.document,
+                "error_code": entry.error_code,
+                "detail": entry.detail,
+                "digest": entry.digest,
+            },
+        )
 
     def audit_trail(self, report_id: str, connection: str | None = None) -> list[AuditEntry]:
         """Every audit entry of a report, oldest first."""
@@ -1072,6 +1157,91 @@ class DatabaseStore:
 @contextmanager
 def _nolock() -> Iterator[None]:
     yield
+
+
+class _Statements:
+    """The hot statements, built once per store (constructing a Core statement costs more
+    than executing a cached one); parameters are bound at execution."""
+
+    def __init__(self, dialect: str) -> None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        r, d = REPORTS.c, DOCUMENTS.c
+        report_key = (r.connection == sa.bindparam("connection")) & (
+            r.report_id == sa.bindparam("report_id")
+        )
+        self.report_row = sa.select(REPORTS).where(report_key)
+        # Sorted by key in Python: an ORDER BY would lead SQLite to scan the primary key.
+        self.report_docs = sa.select(d.key, d.kind, d.number, d.part).where(
+            (d.connection == sa.bindparam("connection"))
+            & (d.report_id == sa.bindparam("report_id"))
+        )
+        self.claim_row = sa.select(r.claim_owner, r.claim_until).where(report_key).with_for_update()
+        self.claim_insert = insert(REPORTS).on_conflict_do_nothing()
+        # UPDATE cannot bind a column's own name: its key is bound as k_connection, k_report.
+        update_key = (r.connection == sa.bindparam("k_connection")) & (
+            r.report_id == sa.bindparam("k_report")
+        )
+        self.claim_update = (
+            sa.update(REPORTS)
+            .where(update_key)
+            .values(claim_owner=sa.bindparam("owner"), claim_until=sa.bindparam("until"))
+        )
+        self.release = (
+            sa.update(REPORTS)
+            .where(update_key & (r.claim_owner == sa.bindparam("owner")))
+            .values(claim_owner=None, claim_until=None)
+        )
+        snapshot = insert(REPORTS)
+        self.snapshot = snapshot.on_conflict_do_update(
+            index_elements=[r.connection, r.report_id],
+            set_={
+                "snapshot": snapshot.excluded.snapshot,
+                "fingerprint": snapshot.excluded.fingerprint,
+                "updated_at": snapshot.excluded.updated_at,
+            },
+        )
+        status = insert(REPORTS)
+        self.status = status.on_conflict_do_update(
+            index_elements=[r.connection, r.report_id],
+            set_={
+                "status": status.excluded.status,
+                "errors": status.excluded.errors,
+                "updated_at": status.excluded.updated_at,
+            },
+        )
+        document = insert(DOCUMENTS)
+        self.document = document.on_conflict_do_update(
+            index_elements=[d.connection, d.key],
+            set_={
+                "report_id": document.excluded.report_id,
+                "kind": document.excluded.kind,
+                "number": document.excluded.number,
+                "part": document.excluded.part,
+                "created_at": document.excluded.created_at,
+            },
+        )
+        self.audit = sa.insert(AUDIT)
+
+
+def _execute_all(conn: sa.Connection, writes: Sequence[tuple[Any, dict[str, Any]]]) -> None:
+    """Execute queued writes in order; a run of one statement is one ``executemany``."""
+    i = 0
+    while i < len(writes):
+        stmt = writes[i][0]
+        j = i + 1
+        while j < len(writes) and writes[j][0] is stmt:
+            j += 1
+        if j - i == 1:
+            conn.execute(stmt, writes[i][1])
+        else:
+            conn.execute(stmt, [params for _, params in writes[i:j]])
+        i = j
+
+
+def _by_key(doc: Any) -> str:
+    return str(doc.key)
 
 
 def _record(row: Any, docs: Sequence[Any]) -> ReportRecord:

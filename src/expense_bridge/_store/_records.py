@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +22,11 @@ __all__ = [
     "ReportRecord",
     "ReportStatus",
     "StateStore",
+    "batched",
     "default_state_path",
+    "read_reports",
     "report_from_json",
+    "report_statuses",
     "report_to_json",
     "utcnow",
 ]
@@ -108,6 +112,47 @@ class StateStore(Protocol):
     def record_run(self, connection: str, run_id: str, started: datetime, finished: datetime,
                    summary: dict[str, Any]) -> None: ...  # fmt: skip
     def runs(self, connection: str, limit: int = 10) -> list[dict[str, Any]]: ...
+
+
+def batched(store: StateStore) -> AbstractContextManager[object]:
+    """The store's unit of work for the calling thread (``DatabaseStore.batched``), or a
+    no-op for a store without one: every write is then its own transaction."""
+    unit = getattr(store, "batched", None)
+    return unit() if callable(unit) else nullcontext()
+
+
+def read_reports(
+    store: StateStore, connection: str, report_ids: Sequence[str]
+) -> dict[str, ReportRecord]:
+    """The stored records of those of ``report_ids`` the store knows, in one read where
+    the store can (``DatabaseStore.get_many``), else one :meth:`StateStore.get` each."""
+    many = getattr(store, "get_many", None)
+    if callable(many):
+        found: dict[str, ReportRecord] = many(connection, report_ids)
+        return found
+    records: dict[str, ReportRecord] = {}
+    for rid in report_ids:
+        record = store.get(connection, rid)
+        if record is not None:
+            records[rid] = record
+    return records
+
+
+def report_statuses(
+    store: StateStore, connection: str, report_ids: Sequence[str]
+) -> dict[str, ReportStatus]:
+    """The stored status of each of ``report_ids`` (absent: not in the store), in one
+    query per few hundred reports where the store can (``DatabaseStore.statuses``)."""
+    many = getattr(store, "statuses", None)
+    if callable(many):
+        found: dict[str, ReportStatus] = many(connection, report_ids)
+        return found
+    statuses: dict[str, ReportStatus] = {}
+    for rid in report_ids:
+        record = store.get(connection, rid)
+        if record is not None:
+            statuses[rid] = record.status
+    return statuses
 
 
 # --------------------------------------------------------------------------- snapshots
