@@ -62,6 +62,7 @@ from ._config import (
 )
 from ._errors import BridgeError, ConfigError
 from ._factory import open_clients, vault_for
+from ._notify import SMTP_PASSWORD
 from ._replay import replay
 from ._results import Action, PostResult, SyncResult
 from ._store import DatabaseStore, ReportStatus
@@ -617,9 +618,18 @@ def _read_secret(prompt: str, *, use_stdin: bool, state: CliState) -> str:
     return value
 
 
+#: Prompts for the secrets ``credentials set|rotate`` stores (the vault's, and SMTP's).
+_PROMPTS: Final[Mapping[str, str]] = {
+    **KNOWN_SECRETS,
+    SMTP_PASSWORD: "SMTP login password (notifications.smtp_username)",
+}
+
+
 def _secrets_for(system: str, config: BridgeConfig) -> tuple[str, ...]:
     if system == "expensify":
         return (EXPENSIFY_PARTNER_SECRET,)
+    if system == "smtp":
+        return (SMTP_PASSWORD,)
     if config.acumatica.auth == "oauth":
         return (ACUMATICA_PASSWORD, ACUMATICA_CLIENT_SECRET)
     return (ACUMATICA_PASSWORD,)
@@ -645,14 +655,15 @@ _STDIN_HELP: Final = (
 
 
 @credentials.command("set", epilog=EXIT_CODES_HELP)
-@click.argument("system", type=click.Choice(["acumatica", "expensify"]))
+@click.argument("system", type=click.Choice(["acumatica", "expensify", "smtp"]))
 @click.option("--stdin", "use_stdin", is_flag=True, help=_STDIN_HELP)
 @global_options
 def credentials_set(system: str, use_stdin: bool) -> int:
     """Store a system's secrets (creates the vault and its key when missing).
 
     acumatica: the API user's password (and the client secret with OAuth);
-    expensify: the partnerUserSecret. Prompts on a terminal, or reads --stdin.
+    expensify: the partnerUserSecret; smtp: the password of notifications.smtp_username.
+    Prompts on a terminal, or reads --stdin.
 
     \b
     Examples:
@@ -663,7 +674,7 @@ def credentials_set(system: str, use_stdin: bool) -> int:
 
 
 @credentials.command("rotate", epilog=EXIT_CODES_HELP)
-@click.argument("system", type=click.Choice(["acumatica", "expensify", "key"]))
+@click.argument("system", type=click.Choice(["acumatica", "expensify", "smtp", "key"]))
 @click.option("--stdin", "use_stdin", is_flag=True, help=_STDIN_HELP)
 @global_options
 def credentials_rotate(system: str, use_stdin: bool) -> int:
@@ -697,8 +708,11 @@ def _credentials(action: str, system: str, use_stdin: bool) -> int:
             state.stdout.print(f"The vault key in {vault.key_file} was rotated.", highlight=False)
         return state.emit(EXIT_OK, result)
     names = _secrets_for(system, config)
+    if system == "smtp" and not config.notifications.smtp_username:
+        state.warn("notifications.smtp_username is not set: the SMTP password is only used "
+                   "to log in as that user")  # fmt: skip
     values = {
-        name: _read_secret(KNOWN_SECRETS[name], use_stdin=use_stdin, state=state) for name in names
+        name: _read_secret(_PROMPTS[name], use_stdin=use_stdin, state=state) for name in names
     }
     if action == "set":
         vault.create_key()
@@ -735,6 +749,8 @@ def status(check: bool) -> int:
     config = state.load_config()
     vault = state.vault(config)
     needed = {*_secrets_for("acumatica", config), *_secrets_for("expensify", config)}
+    if config.notifications.smtp_host and config.notifications.smtp_username:
+        needed.add(SMTP_PASSWORD)  # notification e-mail logs in with it
     stored: dict[str, str | None] = dict.fromkeys(sorted(needed))
     vault_error: str | None = None
     try:

@@ -607,6 +607,7 @@ class TestSecretsFromScripts:
                                                        "acumatica.client_secret"]),
             ("acumatica", "cookie", ["pw-c"], ["acumatica.password"]),
             ("expensify", "oauth", ["ps-d"], ["expensify.partner_user_secret"]),
+            ("smtp", "oauth", ["smtp-e"], ["smtp.password"]),
         ],
     )  # fmt: skip
     def test_stdin_sets_and_rotates_every_secret(self, tmp_path, system, auth, lines, names):
@@ -630,6 +631,35 @@ class TestSecretsFromScripts:
         assert code == 0, err
         assert [vault.get(n).reveal() for n in names] == rotated
         assert not any(v in out + err for v in lines + rotated)
+
+    def test_smtp_password_is_needed_once_notifications_log_in(self, tmp_path):
+        path = tmp_path / "c.toml"
+        path.write_text(MINIMAL)
+        env = {ENV_KEY: Fernet.generate_key().decode()}
+        cfg = ["--config", str(path)]
+        for system, line in (("acumatica", "pw\ncs\n"), ("expensify", "ps\n")):
+            assert invoke_both(["credentials", "set", system, "--stdin", *cfg], env=env,
+                               stdin=line)[0] == 0  # fmt: skip
+        code, out, _ = invoke_both(["status", *cfg, "--json"], env=env)
+        assert code == 0
+        assert "smtp.password" not in as_json(out)["result"]["vault"]["secrets"]
+        # without a login the password has no use: stored, with a warning
+        code, _, err = invoke_both(["credentials", "set", "smtp", "--stdin", *cfg], env=env,
+                                   stdin="early\n")  # fmt: skip
+        assert code == 0
+        assert "notifications.smtp_username is not set" in err
+        path.write_text(MINIMAL + '[notifications]\nsmtp_host = "smtp.firm.test"\n'
+                        'smtp_to = ["ops@firm.test"]\nsmtp_username = "bridge"\n')  # fmt: skip
+        vault = CredentialVault(tmp_path / "vault.fernet", env=env)
+        vault.delete("smtp.password")
+        code, out, _ = invoke_both(["status", *cfg, "--json"], env=env)
+        assert code == 2  # notification e-mail would fail to log in
+        assert as_json(out)["result"]["vault"]["secrets"]["smtp.password"] is None
+        code, _, err = invoke_both(["credentials", "set", "smtp", "--stdin", *cfg], env=env,
+                                   stdin="smtp-secret-9\n")  # fmt: skip
+        assert (code, err) == (0, "")
+        assert vault.get("smtp.password").reveal() == "smtp-secret-9"
+        assert invoke_both(["status", *cfg], env=env)[0] == 0
 
     def test_too_few_lines_is_a_usage_error_naming_the_secret(self, config_file):
         env = {ENV_KEY: Fernet.generate_key().decode()}
