@@ -67,6 +67,12 @@ ERROR_HELP: dict[str, tuple[str, str]] = {
         "The report or an expense uses a currency the ledger or the rules cannot take.",
         "Enable the currency in Acumatica (CM202000) or convert in Expensify.",
     ),
+    "EB-CURRENCY-NOT-BASE": (
+        "`rules.post_in = \"base\"` and the report is in another currency than "
+        "`rules.base_currency`.",
+        "Set the policy's output currency to the base currency in Expensify (then `replay`), "
+        "or post in the report currency (`rules.post_in = \"report\"`).",
+    ),
     "EB-CURRENCY-PRECISION": (
         "An amount has more decimal places than its currency allows.",
         "Correct the amount in Expensify; the export must not be edited by hand.",

@@ -52,6 +52,7 @@ from ._rules import (
     ClaimStage,
     ClosedPeriodRule,
     DateRule,
+    PostIn,
     PostingRules,
     ReimbursableTarget,
     TagMapping,
@@ -617,6 +618,16 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Description (journals; the key prefix stays). A BranchID also becomes the lines' "
         "default branch. Values are checked like tag values (EB-REPORT-FIELD-UNKNOWN).",
         default={},
+    ),
+    _Opt(
+        ("rules", "post_in"),
+        "choice",
+        "Document currency: 'report' posts in the report currency from Expensify's "
+        "converted amounts (the base currency when the policy outputs it; any currency in "
+        "the tenant's list), 'base' posts only reports in rules.base_currency and holds "
+        "the others (EB-CURRENCY-NOT-BASE).",
+        default=_DEFAULT_RULES.post_in.value,
+        choices=_values(PostIn),
     ),
     _Opt(
         ("rules", "expense_items"),
@@ -1254,6 +1265,7 @@ def _build(
                 posting_concurrency=rules["posting_concurrency"],
                 card_accounts=rules["card_accounts"],
                 report_fields=rules["report_fields"],
+                post_in=PostIn(rules["post_in"]),
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

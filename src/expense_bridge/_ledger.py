@@ -35,6 +35,7 @@ from acumatica_client import (
     AcumaticaClient,
     AcumaticaError,
     Bill,
+    Currency,
     Employee,
     ExpenseClaim,
     Field,
@@ -174,6 +175,7 @@ class AcumaticaLedger:
             project_tasks=c.iterate(ProjectTask),
             branches=c.branches(),
         )
+        catalog = attrs.evolve(catalog, currencies=self._currencies())
         if self.read_expense_items:
             items = {
                 ident
@@ -185,6 +187,20 @@ class AcumaticaLedger:
         if self.read_periods:
             catalog = attrs.evolve(catalog, periods=self._calendar())
         return catalog
+
+    def _currencies(self) -> frozenset[str] | None:
+        """The tenant's active currencies (``Currency``, CM202000): report currencies and
+        ``rules.base_currency`` are checked against them; None (not checked) when the
+        endpoint does not serve the entity or the list is empty."""
+        try:
+            codes = frozenset(
+                ident
+                for row in self.client.iterate(Currency)
+                if (ident := _text(row.currency_id)) is not None and row.active is not False
+            )
+        except NotFoundError:
+            return None
+        return codes or None
 
     def _calendar(self) -> PeriodCalendar | None:
         """The financial calendar; None (check skipped, a logged warning) when the tenant

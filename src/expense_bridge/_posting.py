@@ -59,7 +59,13 @@ from ._results import Action, ReportOutcome
 from ._rules import CardTarget, ClaimStage, PostingRules
 from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore, batched
 from ._tax import plan_with_tax
-from .mapping import DEBIT_ADJUSTMENT_TYPE, PlannedDocument, content_fingerprint, plan_report
+from .mapping import (
+    DEBIT_ADJUSTMENT_TYPE,
+    PlannedDocument,
+    content_fingerprint,
+    conversion_rates,
+    plan_report,
+)
 
 __all__ = [
     "PostingContext",
@@ -595,6 +601,8 @@ def _post_claimed_now(
         # durably, before anything below can reach Acumatica.
         ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
         ctx.audit(rid, "intent", "recorded", detail=", ".join(p.key for p in planned))
+        if rates := conversion_rates(report):  # the rates the amounts were converted at
+            ctx.audit(rid, "rates", "recorded", detail=rates)
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.on_step("intent", rid)
         numbers: list[str] = []

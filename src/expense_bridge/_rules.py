@@ -22,6 +22,7 @@ __all__ = [
     "ClaimStage",
     "ClosedPeriodRule",
     "DateRule",
+    "PostIn",
     "PostingRules",
     "ReimbursableTarget",
     "TagMapping",
@@ -76,6 +77,13 @@ class CardTarget(enum.Enum):
     AP_BILL = "ap_bill"  # an AP bill to the card issuer's vendor
     JOURNAL = "journal"  # a GL journal transaction crediting the card liability account
     SKIP = "skip"  # not posted (e.g. the card feed is reconciled elsewhere)
+
+
+class PostIn(enum.Enum):
+    """Which currency a document is posted in (``rules.post_in``)."""
+
+    REPORT = "report"  # the report currency (Expensify's converted amounts), any the tenant has
+    BASE = "base"  # only the base currency: a report in another currency is held
 
 
 class DateRule(enum.Enum):
@@ -182,6 +190,10 @@ class PostingRules:
     # name) -> the Acumatica header field its value fills (BranchID, Project, Description,
     # LocationID, Terms on bills; BranchID, Description on journals).
     report_fields: Mapping[str, str] = attrs.field(factory=dict)
+    # Currencies (see :mod:`.mapping`): ``REPORT`` posts each document in the report
+    # currency (Expensify's converted amounts; the base currency when the policy outputs
+    # it); ``BASE`` requires the report currency to be ``base_currency`` and holds others.
+    post_in: PostIn = PostIn.REPORT
 
     def pull_states(self) -> tuple[ReportState, ...]:
         """The export states a pull asks for (the trigger's, plus the options above)."""

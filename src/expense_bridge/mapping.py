@@ -135,7 +135,14 @@ from ._keys import (
     document_key,
     journal_description,
 )
-from ._rules import AcumaticaField, CardTarget, DateRule, PostingRules, ReimbursableTarget
+from ._rules import (
+    AcumaticaField,
+    CardTarget,
+    DateRule,
+    PostIn,
+    PostingRules,
+    ReimbursableTarget,
+)
 
 __all__ = [
     "BILL_TYPE",
@@ -143,6 +150,7 @@ __all__ = [
     "HEADER_FIELDS",
     "PlannedDocument",
     "content_fingerprint",
+    "conversion_rates",
     "plan_report",
     "report_to_bill",
     "report_to_journal",
@@ -235,7 +243,9 @@ def _part_of(expense: Expense) -> DocumentPart:
     return DocumentPart.REIMBURSABLE if expense.reimbursable else DocumentPart.CARD
 
 
-def _check_currency(report: Report, catalog: LedgerCatalog, problems: _Problems) -> bool:
+def _check_currency(
+    report: Report, catalog: LedgerCatalog, rules: PostingRules, problems: _Problems
+) -> bool:
     currency = report.currency
     known = bool(_ISO_CODE.fullmatch(currency))
     if known:
@@ -251,6 +261,27 @@ def _check_currency(report: Report, catalog: LedgerCatalog, problems: _Problems)
             "Set the policy's output currency in Expensify to an ISO 4217 currency.",
         )
         return False
+    ok = True
+    base = rules.base_currency
+    if catalog.currencies is not None and base not in catalog.currencies:
+        problems.add(
+            ErrorCode.CURRENCY_UNSUPPORTED,
+            "rules.base_currency",
+            f"base currency {base} (rules.base_currency) is not in Acumatica's currency list",
+            f"Set rules.base_currency to the company's base currency, or add {base} in "
+            "Acumatica (Currencies, CM202000).",
+        )
+        ok = False
+    if rules.post_in is PostIn.BASE and currency != base:
+        problems.add(
+            ErrorCode.CURRENCY_NOT_BASE,
+            "currency",
+            f"the report is in {currency}, but rules.post_in = 'base' posts only reports in "
+            f"the base currency {base}",
+            f"Set the policy's output currency to {base} in Expensify and re-export the "
+            "report, or set rules.post_in = 'report'.",
+        )
+        return False
     if catalog.currencies is not None and currency not in catalog.currencies:
         problems.add(
             ErrorCode.CURRENCY_UNSUPPORTED,
@@ -260,7 +291,7 @@ def _check_currency(report: Report, catalog: LedgerCatalog, problems: _Problems)
             "policy's output currency.",
         )
         return False
-    return True
+    return ok
 
 
 def _zone(rules: PostingRules, problems: _Problems) -> ZoneInfo | None:
@@ -750,6 +781,22 @@ def _rate_text(expense: Expense, report: Report) -> str:
     return "[" + " ".join(parts) + "]"
 
 
+def conversion_rates(report: Report) -> str | None:
+    """The conversion rates a report's foreign expenses were posted at, for the audit.
+
+    ``"<transactionID> EUR->USD 1.085; ..."`` (``rate ?`` where the export has none), or
+    ``None`` when every expense is in the report currency.
+    """
+    parts = []
+    for expense in report.expenses:
+        if expense.currency == report.currency:
+            continue
+        rate = expense.currency_conversion_rate
+        shown = "?" if rate is None else f"{rate.normalize():f}"
+        parts.append(f"{expense.transaction_id} {expense.currency}->{report.currency} {shown}")
+    return "; ".join(parts) or None
+
+
 def _description(expense: Expense, report: Report | None = None) -> str:
     """``"<merchant> - <comment>; attendees: <names> [<cur> <amount> @ <rate>]"``.
 
@@ -945,7 +992,7 @@ def _plan(
                 "Report a bug: Expensify report IDs are letters and digits.",
             )
             break
-    currency_ok = _check_currency(report, catalog, problems)
+    currency_ok = _check_currency(report, catalog, rules, problems)
     zone = _zone(rules, problems)
     members: dict[DocumentPart, list[tuple[int, Expense]]] = {p: [] for p in wanted}
     for i, expense in enumerate(report.expenses):

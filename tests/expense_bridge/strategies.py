@@ -34,6 +34,7 @@ from expense_bridge._rules import (
     AcumaticaField,
     CardTarget,
     DateRule,
+    PostIn,
     PostingRules,
     ReimbursableTarget,
     TagMapping,
@@ -296,6 +297,7 @@ INJECTABLE = frozenset(
         ErrorCode.DEFAULT_VALUE_UNKNOWN,
         ErrorCode.RULES_INVALID,
         ErrorCode.REPORT_FIELD_UNKNOWN,
+        ErrorCode.CURRENCY_NOT_BASE,
     }
 )
 
@@ -304,6 +306,8 @@ CONFLICTS = frozenset(
     {
         frozenset({ErrorCode.SUBMITTER_NO_VENDOR, ErrorCode.REIMBURSABLE_TARGET_INCOMPLETE}),
         frozenset({ErrorCode.CURRENCY_UNSUPPORTED, ErrorCode.CURRENCY_PRECISION}),
+        frozenset({ErrorCode.CURRENCY_NOT_BASE, ErrorCode.CURRENCY_UNSUPPORTED}),
+        frozenset({ErrorCode.CURRENCY_NOT_BASE, ErrorCode.CURRENCY_PRECISION}),
         frozenset({ErrorCode.CATEGORY_UNKNOWN, ErrorCode.CATEGORY_NO_GL_CODE}),
         frozenset({ErrorCode.CATEGORY_UNKNOWN, ErrorCode.GL_ACCOUNT_INACTIVE}),
         frozenset({ErrorCode.CATEGORY_NO_GL_CODE, ErrorCode.GL_ACCOUNT_INACTIVE}),
@@ -360,6 +364,10 @@ def inject_problem(world: World, code: ErrorCode, index: int = 0) -> tuple[World
         report = attrs.evolve(world.report, submitted=None, approved=None)
         rules = attrs.evolve(world.rules, date_rule=DateRule.APPROVED)
         return attrs.evolve(world, report=report, rules=rules), "approved"
+    if code is ErrorCode.CURRENCY_NOT_BASE:
+        base = sorted(set(CURRENCY_EXPONENTS) - {world.report.currency})[0]
+        rules = attrs.evolve(world.rules, post_in=PostIn.BASE, base_currency=base)
+        return attrs.evolve(world, rules=rules), "currency"
     if code is ErrorCode.REPORT_FIELD_UNKNOWN:
         report = attrs.evolve(world.report, custom_fields={"Cost_Centre": "NOWHERE"})
         rules = attrs.evolve(world.rules, report_fields={"Cost Centre": "BranchID"})

@@ -136,3 +136,55 @@ def test_report_fields_reach_the_bill_header(tmp_path: Path) -> None:
         )
     finally:
         close_world(world)
+
+
+def test_currencies_checked_against_the_tenant_and_rates_recorded(tmp_path: Path) -> None:
+    from expense_bridge import Action, ErrorCode
+    from expense_bridge._rules import PostIn
+
+    world = _world(tmp_path)
+    try:
+
+        def report_in(currency: str, *specs: ExpenseSpec) -> str:
+            rid = world.expensify.add_report(
+                "POL1", submitter="ann@firm.test", name=f"In {currency}", currency=currency,
+                expenses=list(specs), created=world.clock.now - timedelta(days=3),
+            )  # fmt: skip
+            world.expensify.submit(rid, world.clock.now - timedelta(days=2))
+            world.expensify.approve(rid, world.clock.now - timedelta(hours=1))
+            return rid
+
+        mixed = report_in(
+            "USD", _spec(1), _spec(2, currency="EUR", currency_conversion_rate=Decimal("1.085"))
+        )
+        swedish = report_in("SEK", _spec(3, currency="SEK"))  # not in the tenant's list
+        result = world.sync()
+        outcomes = {o.report_id: o for o in result.outcomes}
+        assert outcomes[mixed].action is Action.POSTED
+        assert [(p.code, p.field) for p in outcomes[swedish].problems] == [
+            (ErrorCode.CURRENCY_UNSUPPORTED, "currency")
+        ]
+        (bill,) = world.acumatica.records("Bill")
+        assert (bill["VendorRef"], bill["CurrencyID"]) == (f"EXB-{mixed}", "USD")
+        assert bill["Details"][1]["TransactionDescription"] == "Merchant 2 [EUR 20.00 @ 1.085]"
+        assert Decimal(str(bill["Details"][1]["ExtendedCost"])) == Decimal("21.70")
+        rates = [e for e in world.store.audit_trail(mixed) if e.step == "rates"]
+        assert len(rates) == 1
+        assert (rates[0].detail or "").endswith(" EUR->USD 1.085")
+    finally:
+        close_world(world)
+
+    (tmp_path / "base").mkdir()
+    world = _world(tmp_path / "base", post_in=PostIn.BASE, base_currency="USD")
+    try:
+        euro = world.expensify.add_report(
+            "POL1", submitter="ann@firm.test", name="Euro trip", currency="EUR",
+            expenses=[_spec(4, currency="EUR")], created=world.clock.now - timedelta(days=3),
+        )  # fmt: skip
+        world.expensify.submit(euro, world.clock.now - timedelta(days=2))
+        world.expensify.approve(euro, world.clock.now - timedelta(hours=1))
+        (outcome,) = world.sync().outcomes
+        assert [p.code for p in outcome.problems] == [ErrorCode.CURRENCY_NOT_BASE]
+        assert world.acumatica.records("Bill") == []
+    finally:
+        close_world(world)

@@ -219,6 +219,7 @@ BAD_VALUES = [
     ("rules", "tax_categories", {"VAT20": 20}, "rules.tax_categories"),
     ("rules", "card_accounts", {"42": 22100}, "rules.card_accounts"),
     ("rules", "report_fields", {"Branch": "Vendor"}, "rules.report_fields"),
+    ("rules", "post_in", "euro", "rules.post_in"),
     ("rules", "tax_account", 23000, "rules.tax_account"),
     ("rules", "prefer_policy_gl_code", "yes", "rules.prefer_policy_gl_code"),
     ("rules", "post_card_only_approved", 1, "rules.post_card_only_approved"),

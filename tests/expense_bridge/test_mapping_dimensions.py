@@ -27,11 +27,12 @@ from expense_bridge._keys import (
 from expense_bridge._rules import (
     AcumaticaField,
     CardTarget,
+    PostIn,
     PostingRules,
     ReimbursableTarget,
     TagMapping,
 )
-from expense_bridge.mapping import card_route_key, plan_report
+from expense_bridge.mapping import card_route_key, conversion_rates, plan_report
 from expensify_client import Attendee, Category, Expense, Policy, Report, ReportState, TagValue
 
 from .strategies import CARD_LIABILITY, CARD_VENDOR, World, worlds
@@ -466,3 +467,75 @@ class TestReportFields:
             assert key_from_description(doc.document.description) == "EXB-R9"
         else:
             assert doc.document.vendor_ref == "EXB-R9"
+
+
+# ------------------------------------------------------------------- currencies
+
+
+class TestCurrencies:
+    def eur(self) -> Report:
+        return report(
+            exp("1", 4000, currency="USD", converted_amount_cents=3690,
+                currency_conversion_rate=D("0.9225")),
+            exp("2", 1000, currency="EUR"),
+            currency="EUR",
+        )  # fmt: skip
+
+    def test_report_currency_is_the_default_and_explicit(self):
+        assert PostingRules().post_in is PostIn.REPORT
+        (doc,) = plan(self.eur())
+        assert (doc.currency, doc.document.currency_id, doc.total) == ("EUR", "EUR", D("46.90"))
+        assert doc.document.details[0].transaction_description == "[USD 40.00 @ 0.9225]"
+
+    def test_base_posts_a_base_currency_report_and_holds_the_others(self):
+        rules = attrs.evolve(RULES, post_in=PostIn.BASE, base_currency="USD")
+        (doc,) = plan(report(exp("1", 4000)), rules)
+        assert doc.document.currency_id == "USD"
+        assert problems(self.eur(), rules) == [(ErrorCode.CURRENCY_NOT_BASE, "currency", None)]
+        euro = attrs.evolve(rules, base_currency="EUR")
+        assert plan(self.eur(), euro)[0].document.currency_id == "EUR"
+
+    def test_tenant_list_checks_report_and_base_currency(self):
+        catalog = attrs.evolve(CATALOG, currencies=frozenset({"USD"}))
+        with pytest.raises(MappingError) as info:
+            plan(self.eur(), RULES, catalog)
+        assert [(p.code, p.field) for p in info.value.problems] == [
+            (ErrorCode.CURRENCY_UNSUPPORTED, "currency")
+        ]
+        rules = attrs.evolve(RULES, base_currency="CHF")
+        with pytest.raises(MappingError) as info:
+            plan(report(exp("1", 100)), rules, catalog)
+        assert [(p.code, p.field) for p in info.value.problems] == [
+            (ErrorCode.CURRENCY_UNSUPPORTED, "rules.base_currency")
+        ]
+
+    def test_rates_for_the_audit(self):
+        assert conversion_rates(self.eur()) == "1 USD->EUR 0.9225"
+        assert conversion_rates(report(exp("1", 100))) is None
+        no_rate = report(exp("1", 100, currency="GBP", converted_amount_cents=90), currency="EUR")
+        assert conversion_rates(no_rate) == "1 GBP->EUR ?"
+
+    @given(
+        currency=st.sampled_from(["USD", "EUR", "JPY"]),
+        base=st.sampled_from(["USD", "EUR"]),
+        post_in=st.sampled_from(list(PostIn)),
+        listed=st.sampled_from([None, frozenset({"USD", "EUR"}), frozenset({"USD", "EUR", "JPY"})]),
+    )
+    def test_document_currency_is_the_report_currency_when_posted(
+        self, currency, base, post_in, listed
+    ):
+        rules = attrs.evolve(RULES, post_in=post_in, base_currency=base)
+        catalog = attrs.evolve(CATALOG, currencies=listed)
+        rep = report(exp("1", 4000, currency=currency), currency=currency)
+        allowed = (post_in is PostIn.REPORT or currency == base) and (
+            listed is None or currency in listed
+        )
+        try:
+            (doc,) = plan(rep, rules, catalog)
+        except MappingError as exc:
+            assert not allowed, exc.problems  # noqa: PT017
+            codes = {p.code for p in exc.problems}
+            assert codes <= {ErrorCode.CURRENCY_NOT_BASE, ErrorCode.CURRENCY_UNSUPPORTED}
+            return
+        assert allowed
+        assert doc.document.currency_id == currency == doc.currency

@@ -480,7 +480,8 @@ class TestProblemDetails:
 
     def test_currency_not_in_acumatica(self):
         catalog = attrs.evolve(CATALOG, currencies=frozenset({"EUR"}))
-        assert problems(report(exp("1", 100, "Meals")), catalog=catalog) == [
+        rules = attrs.evolve(RULES, base_currency="EUR")
+        assert problems(report(exp("1", 100, "Meals")), catalog=catalog, rules=rules) == [
             (ErrorCode.CURRENCY_UNSUPPORTED, "currency")
         ]
 
