@@ -290,6 +290,7 @@ def test_the_demo_runs_clean_end_to_end(capsys):
     assert doc["ok"] is True
     assert doc["expensify_429s"] == {
         "provisioning": 0, "first_sync": 0, "second_sync": 0, "provisioning_again": 0,
+        "claims": 0,
     }  # fmt: skip
     company = build_company(7, today=today)
     assert doc["first"]["pulled"] == len(company.reports)
@@ -310,3 +311,16 @@ def test_the_demo_runs_clean_end_to_end(capsys):
     assert "EB-CATEGORY-UNKNOWN" in text
     assert "EB-SUBMITTER-NO-VENDOR" in text
     assert re.search(r"Bill lines with a tax category \(.*\): [1-9]", text), text
+    # Accounting depth: a closed period (bills moved, a claim held), claims, receipts.
+    assert re.search(r"posted into the next open period \(.*\): [1-9]", text), text
+    claims = {o["report_id"]: o for o in doc["claims_first"]["outcomes"]}
+    posted = [o for o in claims.values() if o["action"] == "posted"]
+    assert len(posted) == 3
+    assert all(d.startswith("Claim ") for o in posted for d in o["documents"])
+    (held,) = [o for o in claims.values() if o["action"] == "held"]
+    assert [p["code"] for p in held["problems"]] == ["EB-PERIOD-CLOSED"]
+    (warned,) = [o for o in posted if o["warnings"]]
+    assert "HTTP 404" in warned["warnings"][0]
+    assert doc["claims_second"]["counts"].get("posted", 0) == 0
+    assert "the second posted 0 and created 0 claims" in text
+    assert "Expense claims (connection demo-claims)" in text

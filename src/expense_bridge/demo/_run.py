@@ -3,12 +3,18 @@
 Steps: serve both emulators on 127.0.0.1 (ephemeral ports), seed them from
 :func:`build_company` through their control planes, write a temporary configuration and
 vault, run a full sync with a progress display, print a summary (documents created by
-type, totals by GL account, tax-categorised lines, held reports with their fixes, API
-calls per side and the Expensify 429s of each run), run a second sync that must create
-nothing, show one report's audit trail, and stop both servers. The exit code is 1 when
-the second sync or provisioning changed anything or Expensify answered any request with
-429 (the client's rate limiter keeps a margin, so there should be none). Nothing is left
-running and the temporary directory is removed.
+type, totals by GL account, tax-categorised lines, bills moved out of a closed period,
+held reports with their fixes, API calls per side and the Expensify 429s of each run), run
+a second sync that must create nothing, then the accounting-depth stage
+(:mod:`._accounting`): last month is closed for AP, so the main connection
+(``closed_period = "next_open"``) posted bills dated in it into this month; a second
+policy is synced by a second connection as expense claims with receipts attached (one
+claim held in the closed period, one dead receipt link a warning), twice, the second
+creating nothing. Then one report's audit trail is shown and both servers stop. The exit
+code is 1 when the second sync (of either connection) or provisioning changed anything,
+no claim was posted, or Expensify answered any request with 429 (the client's rate
+limiter keeps a margin, so there should be none). Nothing is left running and the
+temporary directory is removed.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -47,6 +54,18 @@ from .._vault import (
     CredentialVault,
 )
 from ..provisioning import PolicyRule, ProvisioningSettings, provision_all
+from ._accounting import (
+    CLAIMS_CONNECTION,
+    CLAIMS_POLICY_ID,
+    CLAIMS_POLICY_NAME,
+    accounting_rows,
+    claim_reports,
+    claims_categories,
+    claims_members,
+    claims_rules,
+    closed_month,
+    main_rules,
+)
 from ._company import Company, build_company
 
 __all__ = [
@@ -126,6 +145,8 @@ def seed_acumatica(emulator: Any, company: Company) -> Counter[str]:
         for b in company.branches
     ]  # fmt: skip
     seeded["Branch"] = emulator.seed_branches(branches)
+    for entity, rows in accounting_rows(company).items():
+        seeded[entity] = emulator.seed(entity, rows)
     return seeded
 
 
@@ -246,6 +267,16 @@ def ledger_summary(emulator: Any) -> tuple[Counter[str], dict[str, Decimal]]:
     return documents, dict(by_account)
 
 
+def moved_bills(emulator: Any) -> int:
+    """Bills whose ``PostPeriod`` is not their date's period (moved out of a closed one)."""
+    moved = 0
+    for bill in emulator.records("Bill"):
+        day, period = bill.get("Date"), _text(bill.get("PostPeriod"))
+        if isinstance(day, date) and period and period != f"{day.month:02d}{day.year:04d}":
+            moved += 1
+    return moved
+
+
 def bill_tax_categories(emulator: Any) -> Counter[str]:
     """Bill lines in the emulated ledger by their ``TaxCategory`` (lines without one left out)."""
     found: Counter[str] = Counter()
@@ -281,6 +312,11 @@ def _print_summary(
         f"{sum(taxed.values())}"
         + (f" ({', '.join(f'{c} {n}' for c, n in sorted(taxed.items()))})" if taxed else "")
         + "."
+    )
+    moved = moved_bills(emulator)
+    console.print(
+        f"Bills dated in a period closed for AP, posted into the next open period "
+        f"(rules.closed_period = 'next_open', date kept): {moved}."
     )
     held = Table(title="Held reports (need an admin)")
     for column in ("report", "submitter", "problem", "fix"):
@@ -326,7 +362,7 @@ def _demo_config(
         ),
         expensify=ExpensifySettings(partner_user_id=_PARTNER_USER_ID, base_url=expensify_url),
         policies=(company.policy.policy_id,),
-        rules=company.rules(),
+        rules=main_rules(company),
         # The company's reports span about six weeks (expenses up to three weeks before
         # their trip): the first sync looks back far enough to pull every one of them.
         initial_lookback=timedelta(days=90),
@@ -341,11 +377,95 @@ def _demo_config(
 
 
 @contextmanager
-def _servers(acumatica: Any, expensify: Any) -> Iterator[tuple[str, str]]:
+def _servers(acumatica: Any, expensify: Any) -> Iterator[tuple[str, str, str]]:
     with ExitStack() as stack:
         acu = stack.enter_context(acumatica.serve())
         exp = stack.enter_context(expensify.serve())
-        yield acu.base_url, getattr(exp, "url", exp.base_url)
+        yield acu.base_url, getattr(exp, "url", exp.base_url), str(exp.base_url).rstrip("/")
+
+
+# --------------------------------------------------------------------- expense claims
+
+
+def seed_claims_policy(emulator: ExpensifyEmulator, company: Company, receipts_base: str) -> int:
+    """The Field Services policy, its reports (approved) and their receipts; the count."""
+    emulator.add_policy(
+        CLAIMS_POLICY_ID,
+        CLAIMS_POLICY_NAME,
+        owner=company.policy_owner,
+        categories=claims_categories(company),
+        employees=claims_members(company),
+    )
+    reports = claim_reports(company, receipts_base)
+    for report in reports:
+        for name, content, kind in report.receipts:
+            emulator.add_receipt(name, content, kind)
+        rid = emulator.add_report(
+            CLAIMS_POLICY_ID,
+            submitter=report.submitter,
+            name=report.name,
+            currency="USD",
+            expenses=list(report.expenses),
+            created=report.created,
+        )
+        emulator.submit(rid, report.submitted)
+        emulator.approve(rid, report.approved, by=company.policy_owner)
+    return len(reports)
+
+
+def claims_summary(emulator: Any) -> list[tuple[str, str, str, str, int]]:
+    """``(RefNbr, claimant, total, status, files)`` of every claim in the ledger."""
+    rows = []
+    for claim in emulator.records("ExpenseClaim"):
+        ref = _text(claim.get("RefNbr"))
+        files = emulator.files("ExpenseClaim", ref)
+        total = f"{_wire_decimal(claim.get('ClaimTotal')):,.2f}"
+        rows.append((ref, _text(claim.get("ClaimedBy")), total, _text(claim.get("Status")),
+                     len(files)))  # fmt: skip
+    return sorted(rows)
+
+
+def _print_claims(console: Console, emulator: Any, result: SyncResult) -> None:
+    table = Table(title="Expense claims (connection demo-claims)")
+    for column in ("claim", "claimed by", "total", "status", "receipts"):
+        table.add_column(column, justify="right" if column in ("total", "receipts") else "left")
+    for ref, who, total, status, files in claims_summary(emulator):
+        table.add_row(ref, who, total, status, str(files))
+    console.print(table)
+    for outcome in result.outcomes:
+        for problem in outcome.problems:
+            console.print(f"Held {outcome.report_id}: {problem.code.value}: {problem.message}")
+        for warning in outcome.warnings:
+            console.print(f"Warning {outcome.report_id}: {warning}")
+
+
+def _run_claims_stage(
+    console: Console, company: Company, config: BridgeConfig, *, acumatica: Any,
+    expensify: ExpensifyEmulator, receipts_base: str, store: SQLiteStore, clients: Any,
+) -> tuple[SyncResult, SyncResult, int]:  # fmt: skip
+    """Seed Field Services, sync it twice as expense claims; ``(first, second, created
+    again)``."""
+    acu_client, exp_client = clients
+    year, month = closed_month(company.today)
+    console.rule("[bold]Expense claims[/] (second connection, second policy)")
+    count = seed_claims_policy(expensify, company, receipts_base)
+    console.print(
+        f"Seeded policy {CLAIMS_POLICY_NAME} with {count} approved reports and their receipts. "
+        f"Connection {CLAIMS_CONNECTION}: reimbursable_target = 'expense_claim', "
+        "claim_stage = 'submit', attach_receipts = true. Period "
+        f"{month:02d}-{year} is closed for AP: the main connection posted bills dated in it "
+        "into the next open period (closed_period = 'next_open', PostPeriod set, date kept); "
+        "a claim cannot be moved, so this connection holds it (closed_period = 'hold')."
+    )
+    claims_config = attrs.evolve(
+        config, connection=CLAIMS_CONNECTION, policies=(CLAIMS_POLICY_ID,),
+        rules=claims_rules(company), provisioning=attrs.evolve(config.provisioning),
+    )  # fmt: skip
+    first = sync(claims_config, acumatica=acu_client, expensify=exp_client, store=store)
+    _print_claims(console, acumatica, first)
+    before = len(acumatica.records("ExpenseClaim"))
+    second = sync(claims_config, acumatica=acu_client, expensify=exp_client, store=store)
+    return first, second, len(acumatica.records("ExpenseClaim")) - before
 
 
 def run_demo(*, console: Console, today: date | None = None, json_output: bool = False) -> int:
@@ -379,7 +499,7 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
     )
     with tempfile.TemporaryDirectory(prefix="expense-bridge-demo-") as tmp_name:
         tmp = Path(tmp_name)
-        with _servers(acumatica, expensify) as (acu_url, exp_url):
+        with _servers(acumatica, expensify) as (acu_url, exp_url, exp_base):
             config = _demo_config(
                 company, acumatica_url=acu_url, version=acumatica.version,
                 expensify_url=exp_url, tmp=tmp,
@@ -422,6 +542,11 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
                 with console.status("Provisioning again: nothing should change…"):
                     again = provision_all(config, acumatica=acu_client, expensify=exp_client)
                 marks.append(len(expensify.request_log))
+                claims_first, claims_second, claims_again = _run_claims_stage(
+                    console, company, config, acumatica=acumatica, expensify=expensify,
+                    receipts_base=exp_base, store=store, clients=(acu_client, exp_client),
+                )  # fmt: skip
+                marks.append(len(expensify.request_log))
             log = expensify.request_log
             throttled = [expensify_429s(log[a:b]) for a, b in itertools.pairwise(marks)]
             created_again = sum(after.values()) - sum(before.values())
@@ -434,6 +559,10 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
             calls.add_row("second sync", str(second.calls.acumatica),
                           str(second.calls.expensify), str(throttled[2]))  # fmt: skip
             calls.add_row("provisioning again", "-", str(again.expensify_calls), str(throttled[3]))
+            calls.add_row("claims syncs (two)",
+                          str(claims_first.calls.acumatica + claims_second.calls.acumatica),
+                          str(claims_first.calls.expensify + claims_second.calls.expensify),
+                          str(throttled[4]))  # fmt: skip
             console.print(calls)
             changes_again = len(again.employees.plan.changes)
             categories_again = sum(len(p.changes) for p in again.categories.category_plans)
@@ -443,6 +572,11 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
             ok = created_again == posted_again == changes_again == 0
             ok = ok and categories_again == tags_again == 0
             ok = ok and total_429s == 0
+            claims_posted = sum(1 for o in claims_first.outcomes if o.action is Action.POSTED)
+            claims_posted_again = sum(
+                1 for o in claims_second.outcomes if o.action is Action.POSTED
+            )
+            ok = ok and claims_posted > 0 and claims_posted_again == claims_again == 0
             console.print(
                 f"Second sync pulled {second.pulled} reports, posted {posted_again} and created "
                 f"{created_again} documents; second provisioning found {changes_again} employee "
@@ -450,16 +584,22 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
                 f"send; Expensify answered {total_429s} requests with 429 (rate limited) "
                 f"({'as expected' if ok else 'UNEXPECTED'})."
             )
+            console.print(
+                f"Claims: the first sync posted {claims_posted} expense claims; the second "
+                f"posted {claims_posted_again} and created {claims_again} claims."
+            )
             shown = next((o.report_id for o in first.outcomes if o.action is Action.POSTED), None)
             if shown is not None:
                 render_audit(console, shown, store.audit_trail(shown, config.connection))
             store.close()
     if json_output:
-        runs = ("provisioning", "first_sync", "second_sync", "provisioning_again")
+        runs = ("provisioning", "first_sync", "second_sync", "provisioning_again", "claims")
         doc = {
             "ok": ok,
             "first": first.to_dict(),
             "second": second.to_dict(),
+            "claims_first": claims_first.to_dict(),
+            "claims_second": claims_second.to_dict(),
             "expensify_429s": dict(zip(runs, throttled, strict=True)),
         }
         out.file.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
