@@ -17,8 +17,10 @@ licence delays rather than refusals…); each realistic/strict choice is a const
 option of :class:`AcumaticaEmulator` and is listed in ``COVERAGE.md``.
 
 Laid out like a moto service: ``_backend`` (state and records), ``_handlers`` (entity,
-action, auth, discovery and file handlers), ``_routes`` (routing, auth gate, licence
-queue, IIS request filtering, faults), ``_control`` (control plane), ``_openapi``
+action, auth, discovery and file handlers), ``_accounting`` (fiscal calendar, currency
+list, tax categories: the tenant's setup documents are checked against), ``_routes``
+(routing, auth gate, licence queue, IIS request filtering, faults), ``_control`` (control
+plane), ``_openapi``
 (swagger.json), ``_errors`` (Acumatica's error bodies), ``_odata`` (the $filter
 parser), ``_faults``, ``_server`` (loopback HTTP). ``COVERAGE.md`` lists what is emulated
 and every choice made where the reference was unsure.
