@@ -141,7 +141,9 @@ class AcumaticaSettings:
 
     ``auth``: ``"oauth"`` (resource-owner password grant of a connected application;
     ``client_id`` is ``GUID@Tenant``) or ``"cookie"`` (``/entity/auth/login``).
-    ``requests_per_minute``/``max_concurrent``: the licence ceiling to stay inside.
+    ``requests_per_minute``/``max_concurrent``: the licence ceiling to stay inside;
+    ``rate_share``: the share of ``requests_per_minute`` the client uses (``None``: the
+    client's default, :attr:`acumatica_client.Licence.rate_share`).
     """
 
     base_url: str
@@ -154,6 +156,7 @@ class AcumaticaSettings:
     branch: str | None = None
     requests_per_minute: int | None = None
     max_concurrent: int | None = None
+    rate_share: float | None = None
     #: Per-request timeout (``None``: the client's default, 60 s).
     timeout: timedelta | None = None
     #: Retries after the first try of a retryable request (``None``: the client's default).
@@ -167,8 +170,14 @@ class AcumaticaSettings:
     @property
     def licence(self) -> Licence:
         """The licence ceiling for :class:`acumatica_client.ClientOptions`."""
+        if self.rate_share is None:
+            return Licence(
+                requests_per_minute=self.requests_per_minute, max_concurrent=self.max_concurrent
+            )
         return Licence(
-            requests_per_minute=self.requests_per_minute, max_concurrent=self.max_concurrent
+            requests_per_minute=self.requests_per_minute,
+            max_concurrent=self.max_concurrent,
+            rate_share=self.rate_share,
         )
 
 
@@ -268,7 +277,7 @@ class _Opt:
     """One option: where it is, what kind of value, its default and its explanation."""
 
     path: tuple[str, ...]
-    kind: str  # str | int | bool | duration | list | path | table | choice | tag_map
+    kind: str  # str | int | share | bool | duration | list | path | table | choice | tag_map
     doc: str
     default: Any = None
     required: bool = False
@@ -441,6 +450,14 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "int",
         "Licence ceiling: concurrent API requests. Empty: none.",
         minimum=1,
+    ),
+    _Opt(
+        ("acumatica", "rate_share"),
+        "share",
+        "Share of requests_per_minute the bridge uses, in (0, 1]. Empty: 0.5, which keeps "
+        "below the point where Acumatica starts delaying requests and leaves the other half "
+        "to other integrations; 1.0 uses the whole licence (allow for the server's delays "
+        "in acumatica.timeout).",
     ),
     _Opt(
         ("acumatica", "timeout"),
@@ -774,6 +791,8 @@ def _coerce_env(opt: _Opt, text: str) -> Any:
     """Turn an environment string into the TOML-shaped value of ``opt``."""
     if opt.kind == "int":
         return int(text.strip())
+    if opt.kind == "share":
+        return float(text.strip())
     if opt.kind == "bool":
         lowered = text.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:
@@ -920,6 +939,12 @@ class _Reader:
                 )
                 return opt.default
             return raw
+        if kind == "share":
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw <= 1:
+                self.bad(opt, f"{opt.dotted} must be a number above 0 and at most 1, not {raw!r}",
+                         "Write e.g. 0.5 (half the licence) or 1.0 (all of it).")  # fmt: skip
+                return opt.default
+            return float(raw)
         if kind == "bool":
             if not isinstance(raw, bool):
                 self.bad(opt, f"{opt.dotted} must be true or false", "Write true or false.")
@@ -1226,6 +1251,7 @@ def _build(
                 branch=get("acumatica", "branch"),
                 requests_per_minute=get("acumatica", "requests_per_minute"),
                 max_concurrent=get("acumatica", "max_concurrent"),
+                rate_share=get("acumatica", "rate_share"),
                 timeout=get("acumatica", "timeout"),
                 retries=get("acumatica", "retries"),
             ),
@@ -1330,6 +1356,7 @@ def _unbuild(config: BridgeConfig) -> dict[str, Any]:
         ("acumatica", "branch"): a.branch,
         ("acumatica", "requests_per_minute"): a.requests_per_minute,
         ("acumatica", "max_concurrent"): a.max_concurrent,
+        ("acumatica", "rate_share"): a.rate_share,
         ("acumatica", "timeout"): format_duration(a.timeout) if a.timeout else None,
         ("acumatica", "retries"): a.retries,
         ("expensify", "partner_user_id"): e.partner_user_id,

@@ -383,3 +383,29 @@ def test_the_lower_of_configured_and_client_licence_counts() -> None:
     low = AcumaticaLedger(_client(emu, licence=Licence(max_concurrent=2)))
     assert _licensed_concurrency(cfg, low) == 2
     assert _licensed_concurrency(config(), AcumaticaLedger(_client(emu))) is None
+
+
+def test_rate_share_and_posting_concurrency_come_from_the_configuration(tmp_path: Path) -> None:
+    import tomllib
+
+    from expense_bridge._config import BridgeConfig
+
+    from .test_config import MINIMAL
+
+    data = tomllib.loads(MINIMAL)
+    default = BridgeConfig.from_mapping(data)
+    assert default.acumatica.licence.rate_share == Licence().rate_share == 0.5
+    assert default.rules.posting_concurrency is None
+    data["acumatica"].update(rate_share=1.0, max_concurrent=4, requests_per_minute=300)
+    data.setdefault("rules", {})["posting_concurrency"] = 2
+    chosen = BridgeConfig.from_mapping(data)
+    assert chosen.acumatica.licence == Licence(
+        requests_per_minute=300, max_concurrent=4, rate_share=1.0
+    )
+    assert chosen.acumatica.licence.paced_per_minute == 300
+    assert chosen.rules.posting_concurrency == 2
+    written = tmp_path / "config.toml"
+    written.write_text(chosen.to_toml())
+    assert BridgeConfig.from_toml(written, env={}).acumatica.licence.rate_share == 1.0
+    env = {"EXPENSE_BRIDGE_ACUMATICA__RATE_SHARE": "0.8"}
+    assert BridgeConfig.from_toml(written, env=env).acumatica.licence.rate_share == 0.8

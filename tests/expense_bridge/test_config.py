@@ -182,6 +182,8 @@ BAD_VALUES = [
     ("acumatica", "username", "", "acumatica.username"),
     ("acumatica", "requests_per_minute", 0, "acumatica.requests_per_minute"),
     ("acumatica", "max_concurrent", "4", "acumatica.max_concurrent"),
+    ("acumatica", "rate_share", 1.5, "acumatica.rate_share"),
+    ("acumatica", "rate_share", "half", "acumatica.rate_share"),
     ("acumatica", "timeout", "0s", "acumatica.timeout"),
     ("acumatica", "retries", -1, "acumatica.retries"),
     ("expensify", "partner_user_id", "", "expensify.partner_user_id"),
