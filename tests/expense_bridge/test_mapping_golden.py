@@ -551,3 +551,166 @@ class TestGlCodeSource:
         with pytest.raises(MappingError) as caught:
             self._one(None, None)
         assert [p.code for p in caught.value.problems] == [ErrorCode.CATEGORY_NO_GL_CODE]
+
+
+# ------------------------------------------- accounting depth: claims, periods, receipts
+
+
+def _full_plan(rep: Report, rules: PostingRules, catalog: LedgerCatalog = CATALOG):
+    """What ``sync`` plans: mapping, tax, claims and periods (``plan_or_hold``, dry)."""
+    from expense_bridge._posting import plan_or_hold
+
+    result = plan_or_hold(
+        None, rep, policy=POLICY, catalog=catalog, rules=rules, posting_date=POSTING_DATE
+    )
+    if not isinstance(result, tuple):
+        return [(p.code, p.field) for p in result.problems]
+    return result
+
+
+def _calendar(closed_ap: set[str], closed_gl: set[str] = frozenset()):
+    from expense_bridge._periods import PeriodCalendar
+
+    rows = []
+    for month in range(1, 13):
+        start = date(2024, month, 1)
+        end = date(2025, 1, 1) if month == 12 else date(2024, month + 1, 1)
+        pid = f"{month:02d}2024"
+        rows.append({"FinancialPeriodID": pid, "StartDate": start.isoformat(),
+                     "EndDate": end.isoformat(), "Status": "Closed" if pid in closed_gl else "Open",
+                     "ClosedInAP": pid in closed_ap})  # fmt: skip
+    return PeriodCalendar.from_records([{"FinancialYear": "2024", "Details": rows}])
+
+
+CLAIM_RULES = attrs.evolve(
+    RULES,
+    reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,
+    expense_items={"Travel": "TRAVEL", "Lodging": "HOTEL"},
+)
+
+
+class TestGoldenClaims:
+    """The reimbursable part as one expense claim; card spend keeps its own target."""
+
+    def test_claim_with_a_card_expense_beside_it(self):
+        from acumatica_client import ExpenseClaim, ExpenseClaimDetail
+
+        rep = report(
+            exp("1", 1234, "Travel", merchant="Uber", category_gl_code="61000", billable=True,
+                tags=(TagValue(level=1, name="Alpha"), TagValue(level=2, name="T1"))),
+            exp("2", 25000, "Lodging", merchant="Hotel Metropol", created=date(2024, 2, 22)),
+            exp("3", 800, "Travel", merchant="Cab", reimbursable=False),
+            total_cents=27034,
+        )  # fmt: skip
+        claim, card = _full_plan(rep, CLAIM_RULES)
+        assert (claim.kind, claim.key, claim.part, claim.total) == (
+            DocumentKind.CLAIM, "EXB-R100", DocumentPart.REIMBURSABLE, D("262.34"),
+        )  # fmt: skip
+        assert claim.document == ExpenseClaim(
+            claimed_by="EMP0001",
+            date=date(2024, 2, 29),
+            description="EXB-R100: Trip to Oslo",
+            currency_id="USD",
+            details=(
+                ExpenseClaimDetail(
+                    date=date(2024, 2, 20), description="Uber", amount=D("12.34"),
+                    currency_id="USD", expense_item_id="TRAVEL", expense_account="61000",
+                    expense_subaccount=UNSET, branch="MAIN", project_id="PRJ1",
+                    project_task_id="T1", billable=True,
+                ),
+                ExpenseClaimDetail(
+                    date=date(2024, 2, 22), description="Hotel Metropol", amount=D("250.00"),
+                    currency_id="USD", expense_item_id="HOTEL", expense_account="62000",
+                    expense_subaccount=UNSET, branch="MAIN", project_id=UNSET,
+                    project_task_id=UNSET, billable=False,
+                ),
+            ),
+        )  # fmt: skip
+        assert (card.kind, card.key, card.total) == (DocumentKind.JOURNAL, "EXB-R100-C", D("8.00"))
+
+    def test_missing_and_unknown_expense_items_are_named_per_transaction(self):
+        rep = report(exp("1", 1000, "Travel"), exp("2", 2000, "Meals"), exp("3", 3000, "Lodging"))
+        catalog = attrs.evolve(CATALOG, expense_items=frozenset({"TRAVEL"}))
+        assert _full_plan(rep, CLAIM_RULES, catalog) == [
+            (ErrorCode.RULES_INVALID, "expenses[1].category"),  # Meals: no item
+            (ErrorCode.RULES_INVALID, "expenses[2].category"),  # HOTEL: not in Acumatica
+        ]
+
+    def test_a_net_refund_cannot_be_a_claim(self):
+        rep = report(exp("1", -5000, "Travel"), exp("2", 1000, "Travel"))
+        assert _full_plan(rep, CLAIM_RULES) == [(ErrorCode.RULES_INVALID, "expenses")]
+
+
+class TestGoldenPeriods:
+    """The document date's period decides: hold, or the next open period (date kept)."""
+
+    @staticmethod
+    def rep() -> Report:
+        """A bill (10.00) and a card journal (5.00), approved 29 February in New York."""
+        card = exp("2", 500, "Travel", reimbursable=False)
+        return report(exp("1", 1000, "Travel"), card, total_cents=1500)
+
+    def test_hold_names_the_period_of_the_bill_only(self):
+        from expense_bridge._periods import ClosedPeriodRule
+
+        catalog = attrs.evolve(CATALOG, periods=_calendar({"022024"}))
+        rules = attrs.evolve(RULES, closed_period=ClosedPeriodRule.HOLD)
+        # the bill (AP) is held; the card journal (GL open) is not the problem
+        assert _full_plan(self.rep(), rules, catalog) == [
+            (ErrorCode.PERIOD_CLOSED, "document[EXB-R100].date")
+        ]
+
+    def test_next_open_sets_post_period_and_keeps_the_date(self):
+        from expense_bridge._periods import ClosedPeriodRule
+
+        catalog = attrs.evolve(CATALOG, periods=_calendar({"022024", "032024"}))
+        rules = attrs.evolve(RULES, closed_period=ClosedPeriodRule.NEXT_OPEN)
+        bill, journal = _full_plan(self.rep(), rules, catalog)
+        assert (bill.document.date, bill.document.post_period) == (date(2024, 2, 29), "042024")
+        assert journal.document.post_period is UNSET  # GL is open in February
+
+    def test_gl_closed_moves_the_journal_too(self):
+        from expense_bridge._periods import ClosedPeriodRule
+
+        catalog = attrs.evolve(CATALOG, periods=_calendar(set(), closed_gl={"022024"}))
+        rules = attrs.evolve(RULES, closed_period=ClosedPeriodRule.NEXT_OPEN)
+        bill, journal = _full_plan(self.rep(), rules, catalog)
+        assert (bill.document.post_period, journal.document.post_period) == ("032024", "032024")
+
+    def test_a_claim_is_held_even_under_next_open(self):
+        from expense_bridge._periods import ClosedPeriodRule
+
+        catalog = attrs.evolve(CATALOG, periods=_calendar({"022024"}))
+        rules = attrs.evolve(CLAIM_RULES, closed_period=ClosedPeriodRule.NEXT_OPEN)
+        assert _full_plan(report(exp("1", 1000, "Travel")), rules, catalog) == [
+            (ErrorCode.PERIOD_CLOSED, "document[EXB-R100].date")
+        ]
+
+    def test_outside_the_calendar_is_unknown(self):
+        catalog = attrs.evolve(CATALOG, periods=_calendar(set()))
+        rep = report(exp("1", 1000, "Travel"), approved=datetime(2025, 3, 1, 12, tzinfo=UTC))
+        assert _full_plan(rep, RULES, catalog) == [
+            (ErrorCode.PERIOD_UNKNOWN, "document[EXB-R100].date")
+        ]
+
+    def test_no_calendar_no_check(self):
+        (bill,) = _full_plan(report(exp("1", 1000, "Travel"), total_cents=1000), RULES)
+        assert bill.document.post_period is UNSET
+
+
+class TestGoldenReceipts:
+    """A receipt's file name is fixed by its transaction and type (one file per receipt)."""
+
+    @pytest.mark.parametrize(
+        ("tid", "content_type", "name"),
+        [
+            ("4000000000000000001", "application/pdf", "receipt-4000000000000000001.pdf"),
+            ("77", "image/jpeg", "receipt-77.jpg"),
+            ("a/b:c", "image/png", "receipt-a_b_c.png"),  # nothing a URL path refuses
+            ("x", "text/html", "receipt-x.bin"),
+        ],
+    )
+    def test_receipt_names(self, tid, content_type, name):
+        from expense_bridge._receipts import receipt_name
+
+        assert receipt_name(exp(tid, 100, "Travel"), content_type) == name
