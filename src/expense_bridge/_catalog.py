@@ -82,6 +82,10 @@ class LedgerCatalog:
     expense_items: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
     # The tenant's financial periods; None: not read (no closed-period check).
     periods: PeriodCalendar | None = None
+    # E-mail -> EmployeeID of active employees, and -> VendorID of vendor records only
+    # (``vendor_by_email`` merges both, employees first): rules.create_missing_vendors.
+    employee_by_email: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
+    vendor_record_by_email: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
 
     @classmethod
     def from_records(
@@ -169,6 +173,8 @@ def _from_records(
         if (code := _text(sub.subaccount_cd)) is not None and sub.active is not False
     }
     by_email: dict[str, str] = {}
+    employee_emails: dict[str, str] = {}
+    vendor_emails: dict[str, str] = {}
     vendor_ids: set[str] = set()
     for employee in sorted(employees, key=lambda e: _text(e.employee_id) or ""):
         ident = _text(employee.employee_id)
@@ -179,6 +185,7 @@ def _from_records(
         email = _text(contact.email) if contact else None
         if email is not None:
             by_email.setdefault(email.lower(), ident)
+            employee_emails.setdefault(email.lower(), ident)
     for vendor in sorted(vendors, key=lambda v: _text(v.vendor_id) or ""):
         ident = _text(vendor.vendor_id)
         if ident is None or not _usable(vendor.status):
@@ -188,6 +195,7 @@ def _from_records(
         email = _text(contact.email) if contact else None
         if email is not None:
             by_email.setdefault(email.lower(), ident)  # employees win over vendors
+            vendor_emails.setdefault(email.lower(), ident)
     project_ids = {
         ident
         for project in projects
@@ -217,4 +225,6 @@ def _from_records(
         branches=branch_ids,
         currencies=currencies,
         cost_codes=cost_codes,
+        employee_by_email=employee_emails,
+        vendor_record_by_email=vendor_emails,
     )

@@ -647,6 +647,14 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         choices=_values(PostIn),
     ),
     _Opt(
+        ("rules", "create_missing_vendors"),
+        "bool",
+        "Create a missing vendor record (VendorID 'V' + EmployeeID, once, audited) for a "
+        "submitter who is an Acumatica employee without one, instead of holding the "
+        "report (EB-SUBMITTER-NO-VENDOR); reimbursable bills then go to vendor records.",
+        default=_DEFAULT_RULES.create_missing_vendors,
+    ),
+    _Opt(
         ("rules", "expense_items"),
         "table",
         "Expensify category -> Acumatica expense item (a non-stock item, IN202000) of each "
@@ -1292,6 +1300,7 @@ def _build(
                 card_accounts=rules["card_accounts"],
                 report_fields=rules["report_fields"],
                 post_in=PostIn(rules["post_in"]),
+                create_missing_vendors=rules["create_missing_vendors"],
             ),
             provisioning=ProvisioningSettings(
                 default_policy=get("provisioning", "default_policy"),

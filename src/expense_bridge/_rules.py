@@ -194,6 +194,10 @@ class PostingRules:
     # currency (Expensify's converted amounts; the base currency when the policy outputs
     # it); ``BASE`` requires the report currency to be ``base_currency`` and holds others.
     post_in: PostIn = PostIn.REPORT
+    # A submitter who is an Acumatica employee without a vendor record gets one, created
+    # from the employee (see :mod:`._vendors`); reimbursable bills then go to vendor
+    # records only. Off: the employee code or vendor found by e-mail, else held.
+    create_missing_vendors: bool = False
 
     def pull_states(self) -> tuple[ReportState, ...]:
         """The export states a pull asks for (the trigger's, plus the options above)."""

@@ -79,6 +79,7 @@ from ._store import (
     read_reports,
     report_statuses,
 )
+from ._vendors import ensure_vendors
 from .mapping import PlannedDocument, content_fingerprint
 from .provisioning import category_issues
 
@@ -326,6 +327,8 @@ def _run_now(
             config.rules.posting_concurrency, _licensed_concurrency(config, ledger)
         ),
     )
+    if not dry_run and isinstance(client := getattr(ledger, "client", None), AcumaticaClient):
+        catalog = ensure_vendors(client, catalog, ordered, config.rules, ctx.audit)
     outcomes: dict[str, ReportOutcome] = {}
     for rid, item in sorted(unparsed.items()):
         if rid not in reports:

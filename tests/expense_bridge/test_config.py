@@ -222,6 +222,7 @@ BAD_VALUES = [
     ("rules", "card_accounts", {"42": 22100}, "rules.card_accounts"),
     ("rules", "report_fields", {"Branch": "Vendor"}, "rules.report_fields"),
     ("rules", "post_in", "euro", "rules.post_in"),
+    ("rules", "create_missing_vendors", "yes", "rules.create_missing_vendors"),
     ("rules", "tax_account", 23000, "rules.tax_account"),
     ("rules", "prefer_policy_gl_code", "yes", "rules.prefer_policy_gl_code"),
     ("rules", "post_card_only_approved", 1, "rules.post_card_only_approved"),
