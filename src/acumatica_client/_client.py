@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -210,6 +210,9 @@ class AcumaticaClient:
         )
         self._counter = _Counter()
         self._endpoint_confirmed = False
+        # Immutable values built once and shared with clones (keyed by what they depend on).
+        self._headers: dict[tuple[str, bool], httpx.Headers] = {}
+        self._collections: dict[str, httpx.URL] = {}
 
     @property
     def calls(self) -> int:
@@ -274,11 +277,10 @@ class AcumaticaClient:
         """
         if body is not None:
             content = dumps(body)
-        headers = {"Accept": "application/json", "User-Agent": self.options.user_agent}
-        if content:
-            headers["Content-Type"] = "application/json"
+        headers = self._fixed_headers(bool(content))
         if extra_headers:
-            headers.update(extra_headers)
+            headers = httpx.Headers(headers)  # a copy: the fixed headers are shared
+            headers.update(extra_headers)  # case-insensitive: replaces a fixed header
         describe = f"{method} {url.path if isinstance(url, httpx.URL) else urlsplit(url).path}"
         oauth = self._auth if isinstance(self._auth, OAuth2) else None
         auth: httpx.Auth | httpx._client.UseClientDefault | None
@@ -287,57 +289,68 @@ class AcumaticaClient:
         else:
             auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
         attempt = 0
-
         limiter = self._limiter
         free = limiter.unlimited
+        http = self._connection.get()
+        timeout = self.options.timeout
+        debug = logger.isEnabledFor(logging.DEBUG)
 
-        def send() -> httpx.Response:
-            with nullcontext() if free else limiter.slot():
-                self._counter.add()
-                started = time.perf_counter()
-                try:
-                    response = self._connection.get().request(
-                        method,
-                        url,
-                        params=params or None,
-                        content=content,
-                        headers=headers,
-                        auth=auth,
-                        timeout=self.options.timeout,
-                    )
-                except httpx.TimeoutException as exc:
-                    logger.debug("acumatica %s timed out", describe)
-                    raise APITimeoutError(
-                        f"{describe}: timed out ({type(exc).__name__})", request=exc.request
-                    ) from exc
-                except httpx.TransportError as exc:
-                    logger.debug("acumatica %s: %s", describe, type(exc).__name__)
-                    raise APIConnectionError(
-                        f"{describe}: {type(exc).__name__}", request=exc.request
-                    ) from exc
-            logger.debug(
-                "acumatica %s -> %d (%.3fs)",
-                describe,
-                response.status_code,
-                time.perf_counter() - started,
-            )
+        def send(sent: httpx.Headers) -> httpx.Response:
+            if free:
+                return exchange(sent)
+            with limiter.slot():
+                return exchange(sent)
+
+        def exchange(sent: httpx.Headers) -> httpx.Response:
+            self._counter.add()
+            started = time.perf_counter() if debug else 0.0
+            try:
+                response = http.request(
+                    method,
+                    url,
+                    params=params or None,
+                    content=content,
+                    headers=sent,
+                    auth=auth,
+                    timeout=timeout,
+                )
+            except httpx.TimeoutException as exc:
+                logger.debug("acumatica %s timed out", describe)
+                raise APITimeoutError(
+                    f"{describe}: timed out ({type(exc).__name__})", request=exc.request
+                ) from exc
+            except httpx.TransportError as exc:
+                logger.debug("acumatica %s: %s", describe, type(exc).__name__)
+                raise APIConnectionError(
+                    f"{describe}: {type(exc).__name__}", request=exc.request
+                ) from exc
+            if debug:
+                logger.debug(
+                    "acumatica %s -> %d (%.3fs)",
+                    describe,
+                    response.status_code,
+                    time.perf_counter() - started,
+                )
             return response
 
         def once() -> httpx.Response:
             nonlocal attempt
-            if attempt:
-                headers[RETRY_COUNT_HEADER] = str(attempt)
+            sent = headers
+            if attempt or oauth is not None:
+                own = sent = httpx.Headers(headers)  # the shared fixed headers never change
+                if attempt:
+                    own[RETRY_COUNT_HEADER] = str(attempt)
             attempt += 1
             token: Token | None = None
             if oauth is not None:
                 token = self._token(oauth, None)
-                headers["Authorization"] = f"Bearer {token.access_token}"
-            response = send()
+                own["Authorization"] = f"Bearer {token.access_token}"
+            response = send(sent)
             if oauth is not None and response.status_code == 401:
                 logger.info("acumatica oauth: 401 on %s; renewing the token once", describe)
                 token = self._token(oauth, token)
-                headers["Authorization"] = f"Bearer {token.access_token}"
-                response = send()
+                own["Authorization"] = f"Bearer {token.access_token}"
+                response = send(sent)
             if response.is_success:
                 return response
             if response.status_code == 404 and check_version_on_404:
@@ -352,6 +365,17 @@ class AcumaticaClient:
             uniform=self.options.jitter,
             describe=describe,
         )
+
+    def _fixed_headers(self, with_body: bool) -> httpx.Headers:
+        """The headers every request sends (built once per user agent; never mutated)."""
+        key = (self.options.user_agent, with_body)
+        headers = self._headers.get(key)
+        if headers is None:
+            fields = {"Accept": "application/json", "User-Agent": self.options.user_agent}
+            if with_body:
+                fields["Content-Type"] = "application/json"
+            headers = self._headers[key] = httpx.Headers(fields)
+        return headers
 
     def _token(self, oauth: OAuth2, stale: Token | None) -> Token:
         """A bearer token; a grant failure is final for this call (already retried)."""
@@ -404,6 +428,13 @@ class AcumaticaClient:
     def _url(self, entity: str, *segments: str) -> str:
         """The entity URL as text (httpx parses it once, when the request is built)."""
         return entity_url_text(self.base_url, self.endpoint, entity, *segments)
+
+    def _collection_url(self, entity: str) -> httpx.URL:
+        """An entity's collection URL (PUT, list), parsed once per client and entity."""
+        url = self._collections.get(entity)
+        if url is None:
+            url = self._collections[entity] = httpx.URL(self._url(entity))
+        return url
 
     # ------------------------------------------------------------------ endpoint
 
@@ -560,7 +591,7 @@ class AcumaticaClient:
         """
         response = self._request(
             "GET",
-            self._url(_top_level(cls)),
+            self._collection_url(_top_level(cls)),
             params=self._params(
                 filter=filter, select=select, expand=expand, custom=custom, top=top, skip=skip
             ),
@@ -674,7 +705,7 @@ class AcumaticaClient:
             on_body(content)
         response = self._request(
             "PUT",
-            self._url(name),
+            self._collection_url(name),
             params=self._params(expand=expand),
             content=content,
             repeatable=False,

@@ -26,7 +26,6 @@ memoised per endpoint version; nothing here is mutable module configuration.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import re
@@ -36,12 +35,12 @@ import typing
 from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, override
 
 from ._exceptions import FieldNotInVersionError
 from ._models import (
@@ -76,8 +75,7 @@ _SYSTEM = frozenset({"id", "rowNumber", "note", "custom"})
 _VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 # Typed loosely so the per-field overrides can be passed as ``**kwargs`` (mypy cannot
-# tell them apart from the functions' own ``_cattrs_*`` flags).
-_make_unstructure_fn: Callable[..., Callable[[Any], dict[str, Any]]] = make_dict_unstructure_fn
+# tell them apart from the function's own ``_cattrs_*`` flags).
 _make_structure_fn: Callable[..., Callable[[Any, Any], Any]] = make_dict_structure_fn
 
 
@@ -297,8 +295,7 @@ def _unstruct_hook(kind: _Kind, wire: str, converter: cattrs.Converter) -> Calla
     if kind.tag == "custom":
         return _custom_out
     if kind.tag == "details":
-        row_type = kind.target
-        return lambda rows: [converter.unstructure(row, unstructure_as=row_type) for row in rows]
+        return _rows_out(kind.target, converter)
     if kind.tag == "entity":
         target = kind.target
 
@@ -405,30 +402,13 @@ def configure_converter(
     """
 
     def unstructure_factory(cls: Any) -> Callable[[Any], dict[str, Any]]:
-        overrides = {
-            name: override(rename=wire, unstruct_hook=_unstruct_hook(kind, wire, converter))
-            for name, (wire, kind) in _kinds(cls).items()
-        }
-        base = _make_unstructure_fn(
-            cls, converter, _cattrs_omit_if_default=True, _cattrs_use_alias=False, **overrides
-        )
         allowed = _allowed_fields(cls, version)
-        if allowed is None or version is None:
-            return base
-        checked_version: str = version
-        absent = tuple(
-            (name, wire) for name, (wire, _) in _kinds(cls).items() if wire not in allowed
-        )
-        if not absent:
-            return base
-
-        def checked(entity: Any) -> dict[str, Any]:
-            for name, wire in absent:
-                if getattr(entity, name) is not UNSET:
-                    raise FieldNotInVersionError(schema_type(cls), wire, checked_version)
-            return base(entity)
-
-        return checked
+        absent: tuple[tuple[str, str], ...] = ()
+        if allowed is not None and version is not None:
+            absent = tuple(
+                (name, wire) for name, (wire, _) in _kinds(cls).items() if wire not in allowed
+            )
+        return _fast_unstructure_fn(cls, converter, absent, version)
 
     def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
         if not detailed:
@@ -457,24 +437,124 @@ def configure_converter(
     converter.register_structure_hook_factory(_is_entity, structure_factory)
 
 
+def _fast_unstructure_fn(
+    cls: Any,
+    converter: cattrs.Converter,
+    absent: tuple[tuple[str, str], ...],
+    version: str | None,
+) -> Callable[[Any], dict[str, Any]]:
+    """Straight-line unstructuring code for ``cls`` (the request body of one entity).
+
+    Same dict, in the same key order, as a cattrs ``make_dict_unstructure_fn`` with the
+    per-field hooks of :func:`_unstruct_hook` and ``omit_if_default`` (UNSET omitted),
+    but a plain scalar is wrapped inline and UNSET is tested by identity (``!=`` against
+    the sentinel goes through each value type's rich comparison). ``absent`` lists the
+    fields the pinned ``version`` lacks: setting one raises
+    :class:`FieldNotInVersionError` before anything is converted. The generated source
+    only names the model's own attributes and wire names (class definitions, never data).
+    """
+    namespace: dict[str, Any] = {
+        "UNSET": UNSET,
+        "AS_IS": _AS_IS,
+        "FieldNotInVersionError": FieldNotInVersionError,
+        "schema": schema_type(cls),
+        "version": version,
+    }
+    lines = ["def unstructure(instance):"]
+    for name, wire in absent:
+        lines += [
+            f"    if instance.{name} is not UNSET:",
+            f"        raise FieldNotInVersionError(schema, {wire!r}, version)",
+        ]
+    lines.append("    res = {}")
+    for index, (name, (wire, kind)) in enumerate(_kinds(cls).items()):
+        hook = f"h{index}"
+        lines += [f"    v = instance.{name}", "    if v is not UNSET:"]
+        namespace[hook] = _unstruct_hook(kind, wire, converter)
+        if kind.tag == "scalar":  # the common case, wrapped inline
+            wrapped = f"{{'value': v}} if type(v) in AS_IS else {hook}(v)"
+            lines.append(f"        res[{wire!r}] = {wrapped}")
+        else:
+            lines.append(f"        res[{wire!r}] = {hook}(v)")
+    lines.append("    return res")
+    exec(compile("\n".join(lines), f"<acumatica_client unstructure {cls.__name__}>", "exec"),  # noqa: S102
+         namespace)  # fmt: skip
+    result: Callable[[Any], dict[str, Any]] = namespace["unstructure"]
+    return result
+
+
+def _rows_out(row_type: Any, converter: cattrs.Converter) -> Callable[[Any], list[Any]]:
+    """A detail collection's rows as a list of objects (the row hook resolved on first use)."""
+    hooks: list[Callable[[Any], Any]] = []
+
+    def rows_out(rows: Any) -> list[Any]:
+        if not hooks:
+            hooks.append(converter.get_unstructure_hook(row_type))
+        hook = hooks[0]
+        return [hook(row) for row in rows]
+
+    return rows_out
+
+
+def _plain_slotted(cls: Any) -> bool:
+    """Whether ``cls``'s ``__init__`` only stores each field in its slot.
+
+    True for an attrs-generated ``__init__`` of a slotted class whose slots are exactly
+    its fields (no cached hash) and that has no validator, converter, factory default
+    or pre/post-init hook: filling the slots directly then builds the same instance.
+    """
+    init = getattr(cls.__init__, "__code__", None)
+    if init is None or not init.co_filename.startswith("<attrs generated"):
+        return False
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
+        return False
+    fields = attrs.fields(cls)
+    slots = {
+        name
+        for klass in cls.__mro__
+        for name in klass.__dict__.get("__slots__", ())
+        if name != "__weakref__"
+    }
+    return slots == {field.name for field in fields} and all(
+        field.init
+        and field.validator is None
+        and field.converter is None
+        and not isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+        and isinstance(getattr(cls, field.name, None), types.MemberDescriptorType)
+        for field in fields
+    )
+
+
 def _fast_structure_fn(cls: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
     """Straight-line structuring code for ``cls`` with the scalar reads inlined.
 
     Same result as the cattrs-generated function for a well-formed answer, without one
     hook call per field; any error is left to :func:`from_wire`, which repeats the read
-    with the detailed converter. The generated source only names the model's own
-    attributes and wire names (class definitions, never data).
+    with the detailed converter. For a plain slotted model (:func:`_plain_slotted`, every
+    model here) the values go straight into the instance's slots, absent fields getting
+    their defaults, instead of through a keyword dict and ``__init__``. The generated
+    source only names the model's own attributes and wire names (class definitions,
+    never data).
     """
-    aliases = {field.name: field.alias for field in attrs.fields(cls)}
-    namespace: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "unwrap": _unwrap}
+    fields = {field.name: field for field in attrs.fields(cls)}
+    direct = _plain_slotted(cls)
+    namespace: dict[str, Any] = {
+        "Mapping": Mapping, "cls": cls, "unwrap": _unwrap, "new": object.__new__,
+    }  # fmt: skip
     lines = [
         "def structure(o, _=None):",
         "    if type(o) is not dict and not isinstance(o, Mapping):",
         "        raise TypeError('expected a JSON object')",
-        "    kw = {}",
+        "    self = new(cls)" if direct else "    kw = {}",
     ]
     for index, (name, (wire, kind)) in enumerate(_kinds(cls).items()):
-        key, alias = repr(wire), repr(aliases[name])
+        key = repr(wire)
+        if direct:
+            namespace[f"s{index}"] = getattr(cls, name).__set__
+            namespace[f"d{index}"] = fields[name].default
+            store = f"s{index}(self, {{}})"
+        else:
+            store = f"kw[{fields[name].alias!r}] = {{}}"
         lines.append(f"    if {key} in o:")
         if kind.tag == "scalar":
             namespace[f"t{index}"] = kind.target
@@ -485,19 +565,22 @@ def _fast_structure_fn(cls: Any, converter: cattrs.Converter) -> Callable[[Any, 
             lines += [
                 f"        r = o[{key}]",
                 "        v = r.get('value') if type(r) is dict else unwrap(r)",
-                f"        kw[{alias}] = v if v is None or ({exact}) else read{index}(v)",
+                "        " + store.format(f"v if v is None or ({exact}) else read{index}(v)"),
             ]
         elif kind.tag == "system":
             namespace[f"t{index}"] = kind.target
             namespace[f"read{index}"] = _SCALAR_IN[kind.target]
             lines += [
                 f"        v = o[{key}]",
-                f"        kw[{alias}] = v if v is None or type(v) is t{index} else read{index}(v)",
+                "        "
+                + store.format(f"v if v is None or type(v) is t{index} else read{index}(v)"),
             ]
         else:
             namespace[f"h{index}"] = _struct_hook(kind, converter, False)
-            lines.append(f"        kw[{alias}] = h{index}(o[{key}], None)")
-    lines.append("    return cls(**kw)")
+            lines.append("        " + store.format(f"h{index}(o[{key}], None)"))
+        if direct:
+            lines += ["    else:", f"        s{index}(self, d{index})"]
+    lines.append("    return self" if direct else "    return cls(**kw)")
     exec(compile("\n".join(lines), f"<acumatica_client structure {cls.__name__}>", "exec"),  # noqa: S102
          namespace)  # fmt: skip
     result: Callable[[Any, Any], Any] = namespace["structure"]
@@ -549,8 +632,10 @@ def from_wire(cls: type[E], data: Mapping[str, Any]) -> E:
     ``ClassValidationError`` is the ``__cause__``). A well-formed answer is read by the
     fast converter; only a failing one is read again by the detailed one.
     """
-    with contextlib.suppress(Exception):  # read again below for the detailed message
+    try:  # not contextlib.suppress: one context manager per read costs on the hot path
         return _converter(None, False).structure(data, cls)
+    except Exception:  # noqa: S110 - read again below for the detailed message
+        pass
     try:
         return _converter(None).structure(data, cls)
     except cattrs.BaseValidationError as exc:
@@ -637,9 +722,9 @@ def dumps(body: Any) -> bytes:
 
     A ``float`` anywhere in the body is refused: money never travels through binary floats.
     The document is encoded by the C JSON encoder: each ``Decimal`` is first written as
-    a per-call random placeholder string and then replaced by its exact literal; if the
-    placeholder could be confused with the data (it never can in practice), the pure
-    Python reference encoder is used instead. Both give the same bytes.
+    a placeholder string (random per process) and then replaced by its exact literal; if
+    the data contains the placeholder (it never does in practice), the pure Python
+    reference encoder is used instead. Both give the same bytes.
     """
     if not _plain_tree(body):
         out: list[str] = []
@@ -648,19 +733,29 @@ def dumps(body: Any) -> bytes:
     return _dumps_plain(body)
 
 
+#: The placeholder a ``Decimal`` is first written as (random per process, so data cannot
+#: be made to contain it on purpose; exactness never depends on that: see ``_dumps_plain``).
+_MARKER: Final = "\x00" + secrets.token_hex(8)
+_QUOTED_MARKER: Final = json.dumps(_MARKER)
+
+
 def _dumps_plain(body: Any) -> bytes:
     """:func:`dumps` of a body known to hold only JSON types and ``Decimal`` (no float).
 
     :func:`to_wire` output is such a body by construction (its scalar hook refuses
-    floats), so the client encodes it without walking it first.
+    floats), so the client encodes it without walking it first. Each ``Decimal`` is
+    written as the quoted placeholder and replaced afterwards by its exact literal. The
+    output has exactly one placeholder per ``Decimal`` unless the data itself contains
+    it; then the counts differ and the reference encoder is used instead, so the bytes
+    are always those of :func:`_encode`.
     """
     numbers: list[str] = []
-    marker = "\x00" + secrets.token_hex(8)
+    add = numbers.append
 
     def default(value: Any) -> Any:
         if type(value) is Decimal:
-            numbers.append(_number(value))
-            return marker
+            add(_number(value))
+            return _MARKER
         raise TypeError(f"cannot encode {type(value).__name__} as JSON")  # pragma: no cover
 
     encoder = json.JSONEncoder(
@@ -669,19 +764,30 @@ def _dumps_plain(body: Any) -> bytes:
     text = encoder.encode(body)
     if not numbers:
         return text.encode("utf-8")
-    quoted = json.dumps(marker)
-    pieces = text.split(quoted)
+    pieces = text.split(_QUOTED_MARKER)
     if len(pieces) != len(numbers) + 1:  # the data contained the marker: be exact instead
         out: list[str] = []
         _encode(body, out)
         return "".join(out).encode("utf-8")
-    merged = [pieces[0]]
-    for number, piece in zip(numbers, pieces[1:], strict=True):
-        merged.append(number)
-        merged.append(piece)
-    return "".join(merged).encode("utf-8")
+    numbers.append("")
+    return "".join([part for pair in zip(pieces, numbers, strict=True) for part in pair]).encode(
+        "utf-8"
+    )
+
+
+#: Stateless between calls (like the decoder ``json.loads`` shares), so built once.
+_DECODER: Final = json.JSONDecoder(parse_float=Decimal)
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse a response body; JSON numbers with a fraction or exponent become ``Decimal``."""
-    return json.loads(data, parse_float=Decimal)
+    """Parse a response body; JSON numbers with a fraction or exponent become ``Decimal``.
+
+    Same result and errors as ``json.loads(data, parse_float=Decimal)`` without building
+    a decoder per call.
+    """
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+    else:
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _DECODER.decode(data)

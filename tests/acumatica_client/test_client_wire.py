@@ -263,6 +263,51 @@ FAILURES = {
 }
 
 
+class TestHeadersAreBuiltOncePerCall:
+    """The fixed headers are shared between calls; nothing a call adds may leak."""
+
+    def test_retry_count_and_extra_headers_stay_with_their_call(self) -> None:
+        answers = [
+            httpx.Response(429, text="busy"),
+            httpx.Response(200, json=SAVED_BILL),
+            httpx.Response(200, json=[SAVED_BILL]),
+            httpx.Response(200, json=SAVED_BILL),
+        ]
+        app = Recorder(lambda r: answers.pop(0))
+        client = _client(app)
+        client.put(_bill())
+        client.list(Bill, include_archived=True)
+        client.get(Bill, "Bill", "000123")
+        retry = [r.headers.get("x-acumatica-client-retry-count") for r in app.requests]
+        assert retry == [None, "1", None, None]
+        assert [r.headers.get("PX-ApiArchive") for r in app.requests] == [None, None, "SHOW", None]
+        assert [r.headers.get("Content-Type") for r in app.requests] == [
+            "application/json", "application/json", None, None,
+        ]  # fmt: skip
+        assert all(r.headers["Accept"] == "application/json" for r in app.requests)
+
+    def test_an_extra_header_replaces_a_fixed_one(self) -> None:
+        """Whatever its case, an extra header replaces the fixed one (one value sent)."""
+        app = Recorder(lambda r: httpx.Response(204))
+        client = _client(app)
+        client._request(  # the path attach_file-like calls take
+            "PUT", client._url("Bill"), content=b"%PDF", repeatable=True,
+            extra_headers={"content-type": "application/pdf"},
+        )  # fmt: skip
+        assert app.requests[0].headers.get_list("Content-Type") == ["application/pdf"]
+
+    def test_each_clone_sends_its_own_user_agent(self) -> None:
+        app = Recorder(lambda r: httpx.Response(200, json=SAVED_BILL))
+        client = _client(app)
+        other = client.with_options(user_agent="bridge-worker/2")
+        for c in (client, other, client):
+            c.get(Bill, "Bill", "000123")
+        assert [r.headers["User-Agent"] for r in app.requests] == [
+            "acumatica-client (expense-bridge)", "bridge-worker/2",
+            "acumatica-client (expense-bridge)",
+        ]  # fmt: skip
+
+
 class TestCreateIsNeverResent:
     @settings(max_examples=40, deadline=None)
     @given(

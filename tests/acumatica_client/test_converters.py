@@ -12,11 +12,16 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
+from cattrs.gen import make_dict_unstructure_fn, override
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acumatica_client import _models as models
 from acumatica_client._converters import (
+    _is_entity,
+    _kinds,
+    _plain_slotted,
+    _unstruct_hook,
     dumps,
     from_wire,
     loads,
@@ -567,3 +572,120 @@ class TestAgainstPublishedSchemas:
             known |= set(entity_properties(version, schema_type(cls)))
         for field in attrs.fields(cls):
             assert wire_name(field) in known, f"{cls.__name__}.{field.name}"
+
+
+# ------------------------------------------------------------------ generated fast paths
+
+
+def _cattrs_reference(version: str | None = None) -> cattrs.Converter:
+    """The unstructuring the generated code replaced: cattrs' own generated function with
+    the package's per-field hooks and ``omit_if_default`` (no version check)."""
+    converter = cattrs.Converter()
+
+    def factory(cls: Any) -> Any:
+        overrides = {
+            name: override(rename=wire, unstruct_hook=_unstruct_hook(kind, wire, converter))
+            for name, (wire, kind) in _kinds(cls).items()
+        }
+        make: Any = make_dict_unstructure_fn
+        return make(
+            cls, converter, _cattrs_omit_if_default=True, _cattrs_use_alias=False, **overrides
+        )
+
+    converter.register_unstructure_hook_factory(_is_entity, factory)
+    return converter
+
+
+@attrs.frozen(kw_only=True)
+class _Validated(AcumaticaEntity):
+    """A model whose __init__ does more than store the fields (a validator)."""
+
+    amount: models.OptDec = attrs.field(
+        default=UNSET,
+        metadata={"wire": "Amount"},
+        validator=lambda _, __, value: _refuse_negative(value),
+    )
+
+
+def _refuse_negative(value: Any) -> None:
+    if isinstance(value, Decimal) and value < 0:
+        raise ValueError("negative")
+
+
+class TestGeneratedFastPaths:
+    @pytest.mark.parametrize("cls", ENTITY_CLASSES, ids=lambda c: c.__name__)
+    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(data=st.data())
+    def test_request_body_is_byte_identical_to_the_cattrs_reference(
+        self, cls: type[AcumaticaEntity], data: st.DataObject
+    ) -> None:
+        """The generated unstructuring gives the same dict, in the same key order (so the
+        same bytes), as cattrs' generated function with the same hooks."""
+        entity = data.draw(entities(cls))
+        expected = _cattrs_reference().unstructure(entity)
+        assert to_wire(entity) == expected
+        assert dumps(to_wire(entity)) == dumps(expected)
+
+    def test_the_version_check_runs_before_conversion(self) -> None:
+        """A field the version lacks is refused before any field of that entity is
+        converted (a float that would be refused too comes first in field order)."""
+        line = BillDetail(qty=0.5, lc_type="LC")  # type: ignore[arg-type]
+        with pytest.raises(FieldNotInVersionError, match="LCType"):
+            to_wire(Bill(details=(line,)), version="23.200.001")
+        with pytest.raises(TypeError, match="floats"):
+            to_wire(Bill(details=(line,)), version="24.200.001")
+
+    @pytest.mark.parametrize("cls", ENTITY_CLASSES, ids=lambda c: c.__name__)
+    def test_every_model_is_read_by_filling_its_slots(self, cls: type[AcumaticaEntity]) -> None:
+        """The fast reader's slot filling applies to every model (the guard holds)."""
+        assert _plain_slotted(cls)
+
+    def test_a_model_with_a_validator_is_read_through_init(self) -> None:
+        """Slot filling would skip the validator; such a model goes through __init__."""
+        assert not _plain_slotted(_Validated)
+        assert from_wire(_Validated, {"Amount": {"value": Decimal("2.50")}}) == _Validated(
+            amount=Decimal("2.50")
+        )
+        with pytest.raises(ValueError, match="negative"):
+            from_wire(_Validated, {"Amount": {"value": Decimal("-1")}})
+
+    @pytest.mark.parametrize("cls", ENTITY_CLASSES, ids=lambda c: c.__name__)
+    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(data=st.data())
+    def test_slot_filling_reads_what_init_reads(
+        self, cls: type[AcumaticaEntity], data: st.DataObject
+    ) -> None:
+        """Reading any body with slot filling equals reading it through ``__init__``
+        (the detailed cattrs reader), absent fields included."""
+        body = loads(dumps(to_wire(data.draw(entities(cls)))))
+        fast = from_wire(cls, body)
+        assert fast == make_converter().structure(body, cls)
+        for field in attrs.fields(cls):
+            if wire_name(field) not in body:
+                assert getattr(fast, field.name) is UNSET
+
+
+class TestLoads:
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b'{"a":1.50,"b":[1,2e3,"x"]}',
+            '{"a":1.50}',
+            b'\xef\xbb\xbf{"a":0.1}',  # UTF-8 with a BOM: json.loads accepts bytes so
+            '{"a":"Zoë"}'.encode("utf-16"),
+            '{"a":"Zoë"}'.encode("utf-32-le"),
+        ],
+    )
+    def test_same_result_as_json_loads(self, raw: bytes | str) -> None:
+        """The shared decoder reads exactly what ``json.loads(..., parse_float=Decimal)`` reads."""
+        assert loads(raw) == json.loads(raw, parse_float=Decimal)
+
+    @pytest.mark.parametrize("raw", ['\ufeff{"a":1}', b'{"a":', "", b"[1,]"])
+    def test_same_errors_as_json_loads(self, raw: bytes | str) -> None:
+        """Malformed input (and a BOM in text) is refused like ``json.loads`` refuses it."""
+        with pytest.raises(json.JSONDecodeError) as expected:
+            json.loads(raw, parse_float=Decimal)
+        with pytest.raises(json.JSONDecodeError) as got:
+            loads(raw)
+        assert got.value.msg == expected.value.msg
+        assert got.value.pos == expected.value.pos
