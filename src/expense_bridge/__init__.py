@@ -38,6 +38,8 @@ from ._results import Action, CallCounts, PostResult, ReportOutcome, SyncResult
 from ._rules import (
     AcumaticaField,
     CardTarget,
+    ClaimStage,
+    ClosedPeriodRule,
     DateRule,
     PostingRules,
     ReimbursableTarget,
@@ -87,6 +89,8 @@ __all__ = [
     "BridgeError",
     "CallCounts",
     "CardTarget",
+    "ClaimStage",
+    "ClosedPeriodRule",
     "ConfigError",
     "CredentialVault",
     "DateRule",

@@ -57,7 +57,7 @@ from ._claims import ClaimLedger
 from ._keys import DocumentKind, description_prefix, key_from_description
 from ._periods import PeriodCalendar
 from ._ports import LedgerDocument
-from ._rules import ClaimStage
+from ._rules import ClaimStage, PostingRules, ReimbursableTarget
 from .mapping import PlannedDocument
 
 __all__ = ["MAX_URL_BYTES", "AcumaticaLedger", "LedgerDocument", "NoDocumentNumberError"]
@@ -149,6 +149,20 @@ class AcumaticaLedger:
         self.claim_stage = claim_stage
         self.read_expense_items = read_expense_items
         self.read_periods = read_periods
+
+    @classmethod
+    def for_rules(
+        cls, client: AcumaticaClient, rules: PostingRules, *, page_size: int = 50
+    ) -> AcumaticaLedger:
+        """The ledger a run with ``rules`` needs: the claim stage, expense items read for
+        the expense-claim target, the financial calendar read for the period rule."""
+        return cls(
+            client,
+            page_size=page_size,
+            claim_stage=ClaimStage.from_rules(rules),
+            read_expense_items=rules.reimbursable_target is ReimbursableTarget.EXPENSE_CLAIM,
+            read_periods=True,
+        )
 
     @property
     def calls(self) -> int:

@@ -25,6 +25,7 @@ from ._catalog import LedgerCatalog
 from ._config import BridgeConfig
 from ._errors import BridgeError
 from ._posting import PostingContext, plan_or_hold, policy_from_export, post_planned, settled
+from ._receipts import ReceiptFetcher
 from ._results import Action, CallCounts, PostResult, ReportOutcome
 from ._store import ReportStatus, StateStore
 
@@ -85,8 +86,23 @@ def post_report(
     ``post_report(report, config=config, ...)`` (0.1) still works and warns
     (:class:`DeprecationWarning`).
     """
+    with ExitStack() as stack:
+        receipts = stack.enter_context(ReceiptFetcher()) if config.rules.attach_receipts else None
+        return _post_report(config, report, acumatica, store, policy, catalog, now, receipts)
+
+
+def _post_report(
+    config: BridgeConfig,
+    report: Report,
+    acumatica: AcumaticaClient,
+    store: StateStore,
+    policy: Policy | None,
+    catalog: LedgerCatalog | None,
+    now: Callable[[], datetime] | None,
+    receipts: ReceiptFetcher | None,
+) -> PostResult:
     clock = now or _utcnow
-    ledger = AcumaticaLedger(acumatica, page_size=config.page_size)
+    ledger = AcumaticaLedger.for_rules(acumatica, config.rules, page_size=config.page_size)
     start = ledger.calls
     if catalog is None:
         catalog = ledger.load_catalog()
@@ -97,6 +113,7 @@ def post_report(
         store=store,
         run_id=f"post-{uuid.uuid4().hex[:8]}",
         clock=clock,
+        receipts=receipts,
     )
     done = settled(ctx, report, store=store, connection=config.connection)
     if done is not None:

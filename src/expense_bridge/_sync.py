@@ -67,9 +67,9 @@ from ._posting import (
     problem_dicts,
     settled,
 )
-from ._results import Action, CallCounts, ReportOutcome, SyncResult
 from ._receipts import ReceiptFetcher
-from ._rules import ClaimStage, ReimbursableTarget, Trigger
+from ._results import Action, CallCounts, ReportOutcome, SyncResult
+from ._rules import Trigger
 from ._source import ALL_STATES
 from ._store import (
     AuditEntry,
@@ -163,13 +163,7 @@ def sync(
             from .provisioning import provision_all
 
             provision_all(config, acumatica=acumatica, expensify=expensify)
-        ledger = AcumaticaLedger(
-            acumatica,
-            page_size=config.page_size,
-            claim_stage=ClaimStage.from_rules(config.rules),
-            read_expense_items=config.rules.reimbursable_target is ReimbursableTarget.EXPENSE_CLAIM,
-            read_periods=True,
-        )
+        ledger = AcumaticaLedger.for_rules(acumatica, config.rules, page_size=config.page_size)
         receipts = stack.enter_context(ReceiptFetcher()) if config.rules.attach_receipts else None
         source = ExpensifySource(expensify, report_fields=tuple(config.rules.report_fields))
         run_store = store

@@ -291,3 +291,51 @@ def test_reached_status_is_the_stage(stage: ClaimStage) -> None:
                 ClaimStage.APPROVE: "Approved", ClaimStage.RELEASE: "Released"}  # fmt: skip
     assert reached == expected[stage] == claims(emu)[0]["Status"]
     assert isinstance(saved, ExpenseClaim)
+
+
+# --------------------------------------------------------------------------- configuration
+
+_BASE: dict[str, Any] = {
+    "policies": ["P"],
+    "acumatica": {"base_url": "https://x.test", "endpoint_version": "24.200.001",
+                  "username": "u", "client_id": "a@b"},
+    "expensify": {"partner_user_id": "p"},
+}  # fmt: skip
+
+
+def _fields(rules: dict[str, Any]) -> set[str]:
+    from expense_bridge import BridgeConfig, ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        BridgeConfig.from_mapping({**_BASE, "rules": rules})
+    return {p.field for p in info.value.problems}
+
+
+def test_claim_configuration_names_and_round_trip() -> None:
+    from expense_bridge import BridgeConfig
+    from expense_bridge._periods import ClosedPeriodRule
+    from expense_bridge._rules import ReimbursableTarget
+
+    rules = {
+        "reimbursable_target": "expense_claim", "expense_items": {"Travel": "TRAVEL"},
+        "claim_stage": "release", "attach_receipts": True, "closed_period": "next_open",
+    }  # fmt: skip
+    config = BridgeConfig.from_mapping({**_BASE, "rules": rules})
+    assert config.rules.reimbursable_target is ReimbursableTarget.EXPENSE_CLAIM
+    assert dict(config.rules.expense_items) == {"Travel": "TRAVEL"}
+    assert config.rules.claim_stage is ClaimStage.RELEASE
+    assert config.rules.attach_receipts is True
+    assert config.rules.closed_period is ClosedPeriodRule.NEXT_OPEN
+    assert BridgeConfig.from_mapping(config.to_mapping()).rules == config.rules
+    defaults = BridgeConfig.from_mapping(_BASE).rules
+    assert (defaults.claim_stage, defaults.attach_receipts, defaults.closed_period) == (
+        None, False, ClosedPeriodRule.HOLD,
+    )  # fmt: skip
+
+
+def test_claim_configuration_errors_name_the_option() -> None:
+    assert _fields({"reimbursable_target": "expense_claim"}) == {"rules.expense_items"}
+    claims = {"reimbursable_target": "expense_claim", "expense_items": {"Travel": "T"}}
+    assert _fields({**claims, "tax_categories": {"VAT": "V"}}) == {"rules.tax_categories"}
+    assert _fields({**claims, "tax_account": "23000"}) == {"rules.tax_account"}
+    assert _fields({**claims, "claim_stage": "paid"}) == {"rules.claim_stage"}

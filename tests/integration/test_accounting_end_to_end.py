@@ -413,3 +413,24 @@ def test_a_missing_receipt_is_a_warning_not_a_repost(world: World, receipts_url:
     second = world.run(attach_receipts=True)
     assert second.posted == 0
     assert len(world.acumatica.records("Bill")) == 1
+
+
+def test_replay_posts_a_held_claim_once_its_item_is_mapped(world: World) -> None:
+    from expense_bridge import replay
+
+    rid = world.add_report(1, category="Taxis")
+    held = world.run(**CLAIMS)
+    assert by_id(held)[rid].action is Action.HELD
+    world.acumatica.seed("NonStockItem", [{"InventoryID": "TAXI", "ItemType": "Expense",
+                                           "ItemStatus": "Active"}])  # fmt: skip
+    rules = attrs.evolve(
+        world.config.rules, reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,
+        expense_items={"Travel": "TRAVEL", "Taxis": "TAXI"}, claim_stage=ClaimStage.APPROVE,
+    )  # fmt: skip
+    config = attrs.evolve(world.config, rules=rules)
+    result = replay(config, rid, acumatica=world.acu_client, expensify=world.exp_client,
+                    store=world.store, now=world.clock)  # fmt: skip
+    assert result.outcome.action is Action.POSTED
+    (claim,) = world.acumatica.records("ExpenseClaim")
+    assert claim["Status"] == "Approved"
+    assert [d["ExpenseItemID"] for d in claim["Details"]] == ["TAXI"]
