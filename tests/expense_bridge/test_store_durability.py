@@ -47,14 +47,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 class Commits:
-    """Every commit of a store's engine: whether it was a durable one."""
+    """Every commit of a store's engine: whether it was a durable one, as the database
+    itself says just before the commit (SQLite ``PRAGMA synchronous`` = 2, FULL;
+    PostgreSQL ``synchronous_commit`` = on)."""
 
     def __init__(self, store: DatabaseStore) -> None:
         self.durable: list[bool] = []
         event.listen(store._ready(), "commit", self._on_commit)
 
     def _on_commit(self, conn: Any) -> None:
-        self.durable.append(bool(conn.get_execution_options().get("eb_durable")))
+        if conn.dialect.name == "sqlite":
+            durable = conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        else:
+            durable = conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        self.durable.append(durable)
 
 
 def test_intent_and_document_number_are_durable_before_the_next_remote_step(

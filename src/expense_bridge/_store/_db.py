@@ -445,16 +445,8 @@ class DatabaseStore:
                 with attempt:
                     dbapi.execute("PRAGMA journal_mode=WAL")
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn: sa.Connection) -> None:
-            options = conn.get_execution_options()
-            level = "FULL" if options.get("eb_durable") else "NORMAL"
-            info = conn.connection.info
-            if not memory and info.get("eb_sync") != level:
-                conn.exec_driver_sql(f"PRAGMA synchronous={level}")
-                info["eb_sync"] = level
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("eb_write", True) else "BEGIN")
-
+        # No "begin" listener: a connection event makes SQLAlchemy dispatch events on every
+        # statement. The transaction is begun by _open_sqlite() instead.
         return engine
 
     def _ready(self) -> sa.Engine:
@@ -469,13 +461,12 @@ class DatabaseStore:
                 with _translated(self.location):
                     engine = self._create_engine()
                     try:
-                        with engine.connect() as conn:
-                            conn.execution_options(eb_write=True, eb_durable=True)
-                            with conn.begin():
-                                if self._auto_upgrade:
-                                    _migrate(conn, self.location)
-                                else:
-                                    _refuse_unknown(self.location, _current(conn))
+                        with engine.connect() as conn, conn.begin():
+                            self._open(conn, write=True, durable=True)
+                            if self._auto_upgrade:
+                                _migrate(conn, self.location)
+                            else:
+                                _refuse_unknown(self.location, _current(conn))
                     except BaseException:
                         engine.dispose()
                         raise
@@ -510,10 +501,8 @@ class DatabaseStore:
                 self._memory_lock if self._memory() else _nolock(),
                 engine.connect() as conn,
             ):
-                conn.execution_options(eb_write=write or queued, eb_durable=durable)
                 with conn.begin():
-                    if durable and conn.dialect.name == "postgresql":
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
+                    self._open(conn, write=write or queued, durable=durable)
                     if queued:
                         assert pending is not None  # noqa: S101 - queued
                         done = len(pending)
@@ -522,6 +511,21 @@ class DatabaseStore:
                 if queued:  # committed: those are on their way to disk
                     assert pending is not None  # noqa: S101 - queued
                     del pending[:done]
+
+    def _open(self, conn: sa.Connection, *, write: bool, durable: bool) -> None:
+        """Begin the transaction as the module doc says: SQLite ``BEGIN IMMEDIATE`` for a
+        write (``synchronous`` FULL for a durable one, NORMAL otherwise); PostgreSQL
+        ``synchronous_commit`` on for a durable one."""
+        if conn.dialect.name == "postgresql":
+            if durable:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
+            return
+        level = "FULL" if durable else "NORMAL"
+        info = conn.connection.info
+        if not self._memory() and info.get("eb_sync") != level:
+            conn.exec_driver_sql(f"PRAGMA synchronous={level}")  # outside the transaction
+            info["eb_sync"] = level
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @contextmanager
     def batched(self) -> Iterator[None]:
