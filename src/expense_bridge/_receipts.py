@@ -28,6 +28,7 @@ same for a single record outside a sync.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable
 from typing import Final
 
@@ -109,6 +110,8 @@ def _expected_name(expense: Expense) -> list[str]:
 class ReceiptFetcher:
     """Downloads receipts with a size limit and a content-type check (no I/O until used).
 
+    Thread-safe: one connection pool, created on first use, shared by every thread.
+
     ``transport``: e.g. an emulator's transport in tests; by default the network.
     """
 
@@ -127,19 +130,22 @@ class ReceiptFetcher:
         self._timeout = timeout
         self._transport = transport
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()  # posting threads share one fetcher (one pool)
 
     def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(
-                transport=self._transport, timeout=self._timeout, follow_redirects=True
-            )
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    transport=self._transport, timeout=self._timeout, follow_redirects=True
+                )
+            return self._client
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> ReceiptFetcher:
         return self
