@@ -434,3 +434,20 @@ def test_replay_posts_a_held_claim_once_its_item_is_mapped(world: World) -> None
     (claim,) = world.acumatica.records("ExpenseClaim")
     assert claim["Status"] == "Approved"
     assert [d["ExpenseItemID"] for d in claim["Details"]] == ["TAXI"]
+
+
+def test_claims_and_receipts_with_concurrent_posting(world: World, receipts_url: str) -> None:
+    """Four reports posted by three threads: one claim each, each action and receipt once."""
+    world.config = attrs.evolve(
+        world.config, acumatica=attrs.evolve(world.config.acumatica, max_concurrent=3)
+    )
+    for n in range(4):
+        path = world.expensify.add_receipt(f"c{n}.pdf", PDF, "application/pdf")
+        world.add_report(n, receipt_url=receipts_url + path)
+    result = world.run(**CLAIMS, attach_receipts=True, posting_concurrency=3)
+    assert result.posted == 4
+    claims = world.acumatica.records("ExpenseClaim")
+    assert sorted(c["Status"] for c in claims) == ["Pending Approval"] * 4
+    assert [len(names) for names in files_of(world, "ExpenseClaim")] == [1, 1, 1, 1]
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 4
+    assert world.counting.count("PUT", "/ExpenseClaim") == 4
