@@ -321,8 +321,9 @@ def _run_now(
             config.rules.posting_concurrency, _licensed_concurrency(config, ledger)
         ),
     )
-    if not dry_run and isinstance(client := getattr(ledger, "client", None), AcumaticaClient):
-        catalog = ensure_vendors(client, catalog, ordered, config.rules, ctx.audit)
+    if isinstance(client := getattr(ledger, "client", None), AcumaticaClient):
+        catalog = ensure_vendors(client, catalog, ordered, config.rules, ctx.audit,
+                                 create=not dry_run)  # fmt: skip
     outcomes: dict[str, ReportOutcome] = {}
     for rid, item in sorted(unparsed.items()):
         if rid not in reports:

@@ -97,12 +97,16 @@ def ensure_vendors(
     reports: Iterable[Report],
     rules: PostingRules,
     audit: Audit,
+    *,
+    create: bool = True,
 ) -> LedgerCatalog:
     """``catalog`` with reimbursable bills routed to vendor records, creating missing ones.
 
     Without ``rules.create_missing_vendors`` this returns ``catalog`` unchanged (no
     request). Otherwise submitters with a vendor record use it, and one is looked up, or
     created, for each employee of :func:`submitters_without_vendor` (see the module doc).
+    ``create=False`` (a dry run) sends nothing: each such submitter is routed to the
+    vendor a real run would use (:func:`vendor_id_for`).
     """
     if not rules.create_missing_vendors:
         return catalog
@@ -112,6 +116,9 @@ def ensure_vendors(
         reports, catalog, rules
     ).items():
         vendor_id = vendor_id_for(employee_id)
+        if not create:
+            routed[email] = vendor_id
+            continue
         try:
             found = _find(client, vendor_id)
             if found is not None:

@@ -162,3 +162,18 @@ def test_who_needs_a_vendor(rules: dict[str, Any], report: Report, needed: dict)
     rules_value = attrs.evolve(PostingRules(), **rules)
     assert submitters_without_vendor([report], catalog, rules_value) == needed
     assert vendor_id_for(" E1 ") == "VE1"
+
+
+def test_a_dry_run_shows_the_vendor_it_would_create_and_sends_nothing(tmp_path: Path) -> None:
+    world = _world(tmp_path, create_missing_vendors=True)
+    try:
+        rid = _approved(world, GHOST, 1)
+        result = world.sync(dry_run=True)
+        (outcome,) = result.outcomes
+        assert outcome.action is Action.WOULD_POST
+        assert "vendor VEP0002" in (outcome.detail or "")
+        assert _vendors(world, "VEP0002") == []
+        assert world.acumatica.records("Bill") == []
+        assert _steps(world, rid) == []
+    finally:
+        close_world(world)
