@@ -28,6 +28,7 @@ from ._posting import PostingContext, plan_or_hold, policy_from_export, post_pla
 from ._receipts import ReceiptFetcher
 from ._results import Action, CallCounts, PostResult, ReportOutcome
 from ._store import ReportStatus, StateStore
+from ._vendors import ensure_vendors
 
 __all__ = ["post_report", "replay"]
 
@@ -118,6 +119,7 @@ def _post_report(
     done = settled(ctx, report, store=store, connection=config.connection)
     if done is not None:
         return PostResult(outcome=done, calls=CallCounts(acumatica=ledger.calls - start))
+    catalog = ensure_vendors(acumatica, catalog, [report], config.rules, ctx.audit)
     plan = plan_or_hold(
         ctx,
         report,

@@ -177,3 +177,30 @@ def test_a_dry_run_shows_the_vendor_it_would_create_and_sends_nothing(tmp_path: 
         assert _steps(world, rid) == []
     finally:
         close_world(world)
+
+
+def test_post_report_creates_the_vendor_too(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from expense_bridge import post_report
+
+    world = _world(tmp_path, create_missing_vendors=True)
+    expense = Expense(transaction_id="T1", report_id="R77", amount_cents=2500, currency="USD",
+                      created=date(2026, 11, 10), category="Travel",
+                      category_gl_code="61000")  # fmt: skip
+    report = Report(report_id="R77", report_name="Visit", status=ReportState.APPROVED,
+                    policy_id="POL1", currency="USD", total_cents=2500, account_email=GHOST,
+                    created=datetime(2026, 11, 11, tzinfo=UTC),
+                    approved=datetime(2026, 11, 12, tzinfo=UTC),
+                    expenses=(expense,))  # fmt: skip
+    try:
+        for _ in range(2):  # the second call finds everything done
+            result = post_report(world.config, report, acumatica=world.acu_client,
+                                 store=world.store, now=world.clock)  # fmt: skip
+        assert result.outcome.action is Action.ALREADY_POSTED
+        (bill,) = world.acumatica.records("Bill")
+        assert (bill["Vendor"], bill["VendorRef"]) == ("VEP0002", "EXB-R77")
+        assert len(_vendors(world, "VEP0002")) == 1
+        assert _steps(world, "R77") == [("created", "VEP0002")]
+    finally:
+        close_world(world)
