@@ -274,7 +274,8 @@ def test_the_demo_runs_clean_end_to_end(capsys):
 
     Run with ``--json``: stdout holds only the JSON document, the narrative goes to stderr
     (a non-terminal console: whole lines, rules 100 wide). Waits on the Expensify
-    emulator's real 5-per-10 s limit (about half a minute).
+    emulator's real 5-per-10 s and 20-per-60 s limits (about a minute with the claims
+    connection's two syncs).
     """
     from rich.console import Console
 
