@@ -3,8 +3,10 @@
 Steps (each report's progress is recorded in the state store as it goes):
 
 1. **Preflight** -- the pinned endpoint version is served; the synced policies and the
-   Acumatica catalog (accounts, vendors, projects…) are read once; categories whose GL
-   code names no active account are reported as warnings (reports using them are held).
+   Acumatica catalog (accounts, vendors, projects…, the financial calendar, and the
+   expense items for the expense-claim target) are read once; categories whose GL code
+   names no active account, and mapped expense items Acumatica does not have, are
+   reported as warnings (reports using them are held).
 2. **Pull** -- one export (plus download polls) of reports in the trigger's states that do
    not carry our export label, without marking anything. The window:
 
