@@ -44,6 +44,7 @@ from acumatica_client import (
     JournalTransaction,
     NonStockItem,
     NotFoundError,
+    PermissionDeniedError,
     Project,
     ProjectTask,
     Subaccount,
@@ -218,10 +219,11 @@ class AcumaticaLedger:
 
     def _calendar(self) -> PeriodCalendar | None:
         """The financial calendar; None (check skipped, a logged warning) when the tenant
-        has no periods or the endpoint does not serve them."""
+        has no periods, the endpoint does not serve them or the API user may not read
+        them (GL201000)."""
         try:
             years = list(self.client.iterate(FinancialPeriod, expand=("Details",)))
-        except NotFoundError:
+        except (NotFoundError, PermissionDeniedError):  # not served, or not for this user
             years = []
         calendar = PeriodCalendar.from_records(to_wire(y) for y in years)
         if not calendar.periods:

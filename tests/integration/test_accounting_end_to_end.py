@@ -451,3 +451,15 @@ def test_claims_and_receipts_with_concurrent_posting(world: World, receipts_url:
     assert [len(names) for names in files_of(world, "ExpenseClaim")] == [1, 1, 1, 1]
     assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 4
     assert world.counting.count("PUT", "/ExpenseClaim") == 4
+
+
+def test_a_calendar_the_user_may_not_read_skips_the_check(world: World) -> None:
+    world.acumatica.seed("FinancialPeriod", periods("112026"))  # would hold the bill
+    world.acumatica.inject(method="GET", path="/FinancialPeriod", status=403)
+    rid = world.add_report(1)
+    result = world.run()
+    assert result.errors == ()
+    # The bridge did not judge the period: the bill was sent, and Acumatica decides on save.
+    assert world.counting.count("PUT", "/Bill") == 1
+    codes = [p.code for p in by_id(result)[rid].problems]
+    assert ErrorCode.PERIOD_CLOSED not in codes
