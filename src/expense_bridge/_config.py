@@ -20,6 +20,11 @@ Environment overrides
 Durations are written ``"2d"``, ``"36h"``, ``"1d12h"``, ``"90m"`` or ``"30s"``.
 Relative paths in a file are relative to the file's directory.
 
+How it works: each option is declared once in the option table (``_OPTIONS``: path, kind,
+explanation, default); values are validated against it (every problem collected), a cattrs
+converter structures them into the settings classes (option ``[section] name`` is
+``config.section.name``) and back, and the commented file is written with tomlkit.
+
 Secrets are never part of the configuration: they live in the credential vault.
 The Acumatica endpoint version is required and never guessed: it must match one the
 instance serves (``expense-bridge status`` checks it).
@@ -27,6 +32,7 @@ instance serves (``expense-bridge status`` checks it).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import textwrap
@@ -38,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import attrs
+import cattrs
 import tomlkit
 
 from acumatica_client import Endpoint, Licence
@@ -58,7 +65,7 @@ from ._rules import (
     TagMapping,
     Trigger,
 )
-from .provisioning import PolicyRule, ProvisioningSettings
+from .provisioning import ProvisioningSettings
 
 __all__ = [
     "ENV_CONFIG",
@@ -1234,194 +1241,119 @@ def _build(
                    "Write redis://host:6379/0, or remove it to use state.url.")  # fmt: skip
     if reader.problems:
         raise ConfigError(problems=tuple(reader.problems))
-    try:
-        return BridgeConfig(
-            connection=get("connection"),
-            policies=get("policies"),
-            export_label=get("export_label"),
-            overlap=get("overlap"),
-            initial_lookback=get("initial_lookback"),
-            cash_lookback=get("cash_lookback"),
-            page_size=get("page_size"),
-            state_path=get("state_path"),
-            vault_path=get("vault_path"),
-            state_url=get("state", "url"),
-            rate_limits_url=get("state", "rate_limits_url"),
-            run_provisioning_first=get("run_provisioning_first"),
-            acumatica=AcumaticaSettings(
-                base_url=get("acumatica", "base_url").rstrip("/"),
-                endpoint_name=get("acumatica", "endpoint_name"),
-                endpoint_version=get("acumatica", "endpoint_version"),
-                auth=get("acumatica", "auth"),
-                client_id=get("acumatica", "client_id"),
-                username=get("acumatica", "username"),
-                tenant=get("acumatica", "tenant"),
-                branch=get("acumatica", "branch"),
-                requests_per_minute=get("acumatica", "requests_per_minute"),
-                max_concurrent=get("acumatica", "max_concurrent"),
-                rate_share=get("acumatica", "rate_share"),
-                timeout=get("acumatica", "timeout"),
-                retries=get("acumatica", "retries"),
-            ),
-            expensify=ExpensifySettings(
-                partner_user_id=get("expensify", "partner_user_id"),
-                base_url=get("expensify", "base_url"),
-                timeout=get("expensify", "timeout"),
-                retries=get("expensify", "retries"),
-            ),
-            rules=PostingRules(
-                trigger=Trigger(rules["trigger"]),
-                reimbursable_target=ReimbursableTarget(rules["reimbursable_target"]),
-                card_target=CardTarget(rules["card_target"]),
-                date_rule=DateRule(rules["date_rule"]),
-                tag_map=rules["tag_map"],
-                default_branch=rules["default_branch"],
-                default_subaccount=rules["default_subaccount"],
-                hold=rules["hold"],
-                release=rules["release"],
-                employee_liability_account=rules["employee_liability_account"],
-                card_liability_account=rules["card_liability_account"],
-                card_vendor=rules["card_vendor"],
-                ledger_id=rules["ledger_id"],
-                bill_terms=rules["bill_terms"],
-                base_currency=rules["base_currency"],
-                timezone=rules["timezone"],
-                mark_reimbursed_when_paid=rules["mark_reimbursed_when_paid"],
-                tax_categories=rules["tax_categories"],
-                tax_account=rules["tax_account"],
-                prefer_policy_gl_code=rules["prefer_policy_gl_code"],
-                post_card_only_approved=rules["post_card_only_approved"],
-                post_closed=rules["post_closed"],
-                expense_items=rules["expense_items"],
-                claim_stage=ClaimStage(rules["claim_stage"]) if rules["claim_stage"] else None,
-                attach_receipts=rules["attach_receipts"],
-                closed_period=ClosedPeriodRule(rules["closed_period"]),
-                posting_concurrency=rules["posting_concurrency"],
-                card_accounts=rules["card_accounts"],
-                report_fields=rules["report_fields"],
-                post_in=PostIn(rules["post_in"]),
-                create_missing_vendors=rules["create_missing_vendors"],
-            ),
-            provisioning=ProvisioningSettings(
-                default_policy=get("provisioning", "default_policy"),
-                policy_rule=PolicyRule(
-                    by=get("provisioning", "policy_rule", "by"),
-                    table=get("provisioning", "policy_rule", "table"),
-                ),
-                top_approver=get("provisioning", "top_approver"),
-                terminate_leavers=get("provisioning", "terminate_leavers"),
-                admins=get("provisioning", "admins"),
-                expense_account_types=get("provisioning", "expense_account_types"),
-                new_categories_enabled=get("provisioning", "new_categories_enabled"),
-                tag_level=get("provisioning", "tag_level"),
-                tag_source=get("provisioning", "tag_source"),
-            ),
-            notifications=NotificationSettings(
-                webhook_url=get("notifications", "webhook_url"),
-                smtp_host=get("notifications", "smtp_host"),
-                smtp_port=get("notifications", "smtp_port"),
-                smtp_from=get("notifications", "smtp_from"),
-                smtp_to=tuple(get("notifications", "smtp_to") or ()),
-                smtp_starttls=get("notifications", "smtp_starttls"),
-                smtp_username=get("notifications", "smtp_username"),
-            ),
-        )
-    except (ValueError, TypeError) as exc:  # pragma: no cover - every case is checked above
-        raise ConfigError(
-            problems=(_problem("<config>", str(exc), "Correct the configuration."),)
-        ) from exc
+    values = dict(v)
+    values["acumatica", "base_url"] = get("acumatica", "base_url").rstrip("/")
+    values["notifications", "smtp_to"] = tuple(get("notifications", "smtp_to") or ())
+    return _structure(values)
 
 
 def _rule_names() -> tuple[str, ...]:
     return tuple(opt.path[1] for opt in _OPTIONS if opt.path[0] == "rules")
 
 
-# --------------------------------------------------------------------------- writing
+# --------------------------------------------------------------------------- structuring (cattrs)
+
+
+#: Options whose attribute lives elsewhere in :class:`BridgeConfig` than their TOML path
+#: (every other ``[section] name`` is ``config.section.name``; top-level ones ``config.name``).
+_ATTRIBUTE_PATHS: Final[Mapping[tuple[str, ...], tuple[str, ...]]] = {
+    ("state", "url"): ("state_url",),
+    ("state", "rate_limits_url"): ("rate_limits_url",),
+}
+#: The order ``[[rules.tag_map]]`` tables are written in.
+_TAG_MAP_ORDER: Final = ("level", "field", "use_gl_code", "required", "values")
+
+
+def _attribute_path(opt: _Opt) -> tuple[str, ...]:
+    return _ATTRIBUTE_PATHS.get(opt.path, opt.path)
+
+
+def _option_for(attribute_path: tuple[str, ...]) -> str:
+    """The dotted option name nearest to an attribute path (for error messages)."""
+    by_attribute = {_attribute_path(opt): opt.dotted for opt in _OPTIONS}
+    for depth in range(len(attribute_path), 0, -1):
+        found = by_attribute.get(attribute_path[:depth])
+        if found is not None:
+            return found
+    return ".".join(attribute_path) or "<config>"
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The cattrs converter between :class:`BridgeConfig` and its attribute-shaped mapping.
+
+    Durations are written ``"2d"``, paths as text, enums by value. Extra keys are refused,
+    so an option the settings classes do not have fails loudly instead of being dropped.
+    """
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(
+        timedelta, lambda value, _: value if isinstance(value, timedelta) else parse_duration(value)
+    )
+    converter.register_unstructure_hook(timedelta, format_duration)
+    converter.register_structure_hook(Path, lambda value, _: Path(value))
+    converter.register_unstructure_hook(Path, str)
+    return converter
+
+
+def _structure(values: Mapping[tuple[str, ...], Any]) -> BridgeConfig:
+    """Validated option values (by option path) -> :class:`BridgeConfig`, with cattrs.
+
+    The options are validated first (:class:`_Reader`: every problem named with its fix);
+    anything cattrs or the settings classes still refuse becomes a problem naming the
+    option, never a traceback.
+    """
+    converter = _converter()
+    data: dict[str, Any] = {}
+    for opt in _OPTIONS:
+        *parents, name = _attribute_path(opt)
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[name] = converter.unstructure(values[opt.path])
+    try:
+        return converter.structure(data, BridgeConfig)
+    except cattrs.BaseValidationError as exc:
+        problems = []
+        for line in cattrs.transform_error(exc, path="$", format_exception=_reason):
+            reason, _, where = line.rpartition(" @ ")
+            field = _option_for(tuple(p for p in where.removeprefix("$").split(".") if p))
+            problems.append(_problem(field, f"{field}: {reason}", "Correct this option."))
+        raise ConfigError(problems=tuple(problems)) from exc
+
+
+def _reason(exc: BaseException, _type: Any) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _lists(value: Any) -> Any:
+    """Tuples as lists, recursively (TOML arrays)."""
+    if isinstance(value, list | tuple):
+        return [_lists(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _lists(item) for key, item in value.items()}
+    return value
 
 
 def _unbuild(config: BridgeConfig) -> dict[str, Any]:
-    """The TOML-shaped mapping of ``config`` (None values left out)."""
-    a, e, r, p = config.acumatica, config.expensify, config.rules, config.provisioning
-    values: dict[tuple[str, ...], Any] = {
-        ("connection",): config.connection,
-        ("policies",): list(config.policies),
-        ("export_label",): config.export_label,
-        ("overlap",): format_duration(config.overlap),
-        ("initial_lookback",): format_duration(config.initial_lookback),
-        ("cash_lookback",): format_duration(config.cash_lookback),
-        ("page_size",): config.page_size,
-        ("state_path",): str(config.state_path) if config.state_path else None,
-        ("vault_path",): str(config.vault_path) if config.vault_path else None,
-        ("state", "url"): config.state_url,
-        ("state", "rate_limits_url"): config.rate_limits_url,
-        ("run_provisioning_first",): config.run_provisioning_first,
-        ("acumatica", "base_url"): a.base_url,
-        ("acumatica", "endpoint_name"): a.endpoint_name,
-        ("acumatica", "endpoint_version"): a.endpoint_version,
-        ("acumatica", "auth"): a.auth,
-        ("acumatica", "client_id"): a.client_id,
-        ("acumatica", "username"): a.username,
-        ("acumatica", "tenant"): a.tenant,
-        ("acumatica", "branch"): a.branch,
-        ("acumatica", "requests_per_minute"): a.requests_per_minute,
-        ("acumatica", "max_concurrent"): a.max_concurrent,
-        ("acumatica", "rate_share"): a.rate_share,
-        ("acumatica", "timeout"): format_duration(a.timeout) if a.timeout else None,
-        ("acumatica", "retries"): a.retries,
-        ("expensify", "partner_user_id"): e.partner_user_id,
-        ("expensify", "base_url"): e.base_url,
-        ("expensify", "timeout"): format_duration(e.timeout) if e.timeout else None,
-        ("expensify", "retries"): e.retries,
-        ("rules", "tag_map"): [
-            {
-                "level": t.level,
-                "field": t.field.value,
-                "use_gl_code": t.use_gl_code,
-                "required": t.required,
-                "values": dict(t.values),
-            }
-            for t in r.tag_map
-        ],
-        ("provisioning", "policy_rule", "by"): p.policy_rule.by,
-        ("provisioning", "policy_rule", "table"): dict(p.policy_rule.table),
-    }
-    n = config.notifications
-    for name in (
-        "webhook_url",
-        "smtp_host",
-        "smtp_port",
-        "smtp_from",
-        "smtp_to",
-        "smtp_starttls",
-        "smtp_username",
-    ):
-        value = getattr(n, name)
-        values["notifications", name] = list(value) if isinstance(value, tuple) else value
-    for name in _rule_names():
-        if name != "tag_map":
-            value = getattr(r, name)
-            values["rules", name] = value.value if hasattr(value, "value") else value
-    for name in (
-        "default_policy",
-        "top_approver",
-        "terminate_leavers",
-        "admins",
-        "expense_account_types",
-        "new_categories_enabled",
-        "tag_level",
-        "tag_source",
-    ):
-        value = getattr(p, name)
-        values["provisioning", name] = list(value) if isinstance(value, tuple) else value
+    """The TOML-shaped mapping of ``config`` (None values left out), with cattrs."""
+    data = _converter().unstructure(config)
     result: dict[str, Any] = {}
-    for path, value in values.items():
+    for opt in _OPTIONS:
+        value: Any = data
+        for part in _attribute_path(opt):
+            value = value[part]
         if value is None:
             continue
+        if opt.kind == "tag_map":
+            value = [{key: item[key] for key in _TAG_MAP_ORDER} for item in value]
         node = result
-        for part in path[:-1]:
+        for part in opt.path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = value
+        node[opt.path[-1]] = _lists(value)
     return result
+
+
+# --------------------------------------------------------------------------- writing (tomlkit)
 
 
 _HEADER: Final = (

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from expense_bridge._config import (
     _OPTIONS,
     BridgeConfig,
+    _attribute_path,
+    _structure,
     format_duration,
     parse_duration,
     render_template,
@@ -365,6 +367,7 @@ def test_bad_durations(text):
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
 
+
 # --------------------------------------------------------------------------- the writer
 
 RICH = (
@@ -457,3 +460,61 @@ class TestWriter:
         for comments in (True, False):
             text = config.to_toml(comments=comments)
             assert BridgeConfig.from_mapping(tomllib.loads(text)) == config
+
+
+# --------------------------------------------------------------------------- structuring
+
+
+class TestStructuring:
+    """Validated options become the settings objects through one cattrs converter, driven by
+    the option table: a new option needs no hand-written construction code."""
+
+    def test_every_option_is_an_attribute_of_the_settings(self):
+        for option in _OPTIONS:
+            cls = BridgeConfig
+            for part in _attribute_path(option):
+                attrs.resolve_types(cls)
+                field = attrs.fields_dict(cls)[part]  # KeyError: an option without attribute
+                cls = field.type
+            assert field.name == _attribute_path(option)[-1]
+
+    def test_the_mapping_round_trips_through_the_converter(self):
+        config = BridgeConfig.from_mapping(tomllib.loads(RICH))
+        mapping = config.to_mapping()
+        assert mapping["state_path"] == "/var/lib/expense-bridge/state.sqlite3"
+        assert mapping["overlap"] == "1d12h"
+        assert mapping["rules"]["tag_map"][1] == {
+            "level": 2, "field": "branch", "use_gl_code": False, "required": True, "values": {},
+        }  # fmt: skip
+        assert "url" not in mapping.get("state", {})  # None values are left out
+        assert BridgeConfig.from_mapping(mapping) == config
+
+    def test_an_option_without_an_attribute_is_refused_not_dropped(self, monkeypatch):
+        from expense_bridge import _config
+
+        values = _validated(tomllib.loads(MINIMAL))
+        stray = _config._Opt(("rules", "no_such_rule"), "bool", "Not a rule.", default=False)
+        monkeypatch.setattr(_config, "_OPTIONS", (*_OPTIONS, stray))
+        values[stray.path] = True
+        with pytest.raises(ConfigError) as info:
+            _structure(values)
+        assert fields(info.value) == {"rules"}
+        assert "no_such_rule" in info.value.problems[0].message
+
+    def test_a_value_the_settings_refuse_names_the_option(self):
+        values = _validated(tomllib.loads(MINIMAL))
+        values["notifications", "smtp_to"] = ("not an address",)
+        with pytest.raises(ConfigError) as info:
+            _structure(values)
+        problem = info.value.problems[0]
+        assert problem.field == "notifications"
+        assert "not an address" in problem.message
+
+
+def _validated(data):
+    from expense_bridge._config import _Reader
+
+    reader = _Reader(data, None)
+    values = {option.path: reader.value(option) for option in _OPTIONS}
+    assert reader.problems == []
+    return values
