@@ -186,9 +186,7 @@ def replay(
             expensify = expensify or opened
         report = record.report()
         if expensify is not None:
-            source = ExpensifySource(
-                expensify, report_fields=tuple(config.rules.report_fields)
-            )
+            source = ExpensifySource(expensify, report_fields=tuple(config.rules.report_fields))
             fresh = source.fetch_by_ids([report_id], config.rules.pull_states())
             if not fresh:
                 raise BridgeError(
