@@ -22,9 +22,9 @@ This module is pure (it parses records it is given). The ledger reads the tenant
 ``FinancialPeriod`` records once per run into the catalog (``LedgerCatalog.periods``);
 :func:`with_periods` applies the rule to every planned document while it is planned, so
 a held report is held before any write. An expense claim's post period lives in the
-linked ``FinancialDetails.PosttoPeriod``, which the client's ``ExpenseClaim`` does not
-model: under ``next_open`` a claim dated in a closed period is held (``EB-PERIOD-CLOSED``,
-the next open period named in the fix) rather than posted into the wrong period.
+linked ``FinancialDetails.PosttoPeriod``
+(:class:`~acumatica_client.ExpenseClaimFinancialDetail`): under ``next_open`` it is set
+there as a bill's ``PostPeriod`` is (the claim's date kept).
 """
 
 from __future__ import annotations
@@ -247,11 +247,17 @@ def with_periods(
     """``planned`` with each document's period decided by ``calendar`` under ``rule``.
 
     Bills and claims go by AP, journals by GL. ``next_open`` sets a bill's or journal's
-    ``PostPeriod`` (its date kept). Raises :class:`~expense_bridge.MappingError` with
-    every ``EB-PERIOD-CLOSED``/``EB-PERIOD-UNKNOWN`` problem. No calendar (or an empty
-    one): ``planned`` unchanged.
+    ``PostPeriod`` and a claim's ``FinancialDetails.PosttoPeriod`` (its date kept).
+    Raises :class:`~expense_bridge.MappingError` with every
+    ``EB-PERIOD-CLOSED``/``EB-PERIOD-UNKNOWN`` problem. No calendar (or an empty one):
+    ``planned`` unchanged.
     """
-    from acumatica_client import Bill, JournalTransaction
+    from acumatica_client import (
+        Bill,
+        ExpenseClaim,
+        ExpenseClaimFinancialDetail,
+        JournalTransaction,
+    )
 
     if calendar is None or not calendar.periods:
         return tuple(planned)
@@ -278,24 +284,12 @@ def with_periods(
                 doc = attrs.evolve(
                     doc, document=attrs.evolve(body, post_period=decision.post_period)
                 )
-            else:
-                problems.append(
-                    Problem(
-                        code=ErrorCode.PERIOD_CLOSED,
-                        field=field,
-                        message=(
-                            f"{day.isoformat()} falls in financial period "
-                            f"{decision.moved_from}, which is closed for AP; an expense "
-                            "claim's post period (FinancialDetails.PosttoPeriod) cannot be "
-                            "set through this client"
-                        ),
-                        fix=(
-                            f"Reopen period {decision.moved_from} for AP in Acumatica, or "
-                            f"post the claim by hand into {decision.post_period}."
-                        ),
-                    )
-                )
-                continue
+            elif isinstance(body, ExpenseClaim):
+                financial = body.financial_details
+                if not isinstance(financial, ExpenseClaimFinancialDetail):
+                    financial = ExpenseClaimFinancialDetail()
+                financial = attrs.evolve(financial, post_to_period=decision.post_period)
+                doc = attrs.evolve(doc, document=attrs.evolve(body, financial_details=financial))
         out.append(doc)
     if problems:
         raise MappingError(report_id, tuple(problems))

@@ -677,11 +677,20 @@ class TestGoldenPeriods:
         bill, journal = _full_plan(self.rep(), rules, catalog)
         assert (bill.document.post_period, journal.document.post_period) == ("032024", "032024")
 
-    def test_a_claim_is_held_even_under_next_open(self):
+    def test_a_claim_moves_to_the_next_open_period_in_its_financial_details(self):
         from expense_bridge._periods import ClosedPeriodRule
 
         catalog = attrs.evolve(CATALOG, periods=_calendar({"022024"}))
         rules = attrs.evolve(CLAIM_RULES, closed_period=ClosedPeriodRule.NEXT_OPEN)
+        (claim,) = _full_plan(report(exp("1", 1000, "Travel"), total_cents=1000), rules, catalog)
+        assert claim.document.date == date(2024, 2, 29)
+        assert claim.document.financial_details.post_to_period == "032024"
+
+    def test_a_claim_is_held_under_hold(self):
+        from expense_bridge._periods import ClosedPeriodRule
+
+        catalog = attrs.evolve(CATALOG, periods=_calendar({"022024"}))
+        rules = attrs.evolve(CLAIM_RULES, closed_period=ClosedPeriodRule.HOLD)
         assert _full_plan(report(exp("1", 1000, "Travel")), rules, catalog) == [
             (ErrorCode.PERIOD_CLOSED, "document[EXB-R100].date")
         ]

@@ -324,14 +324,14 @@ def test_a_date_outside_the_calendar_is_unknown(world: World) -> None:
     assert problem.code is ErrorCode.PERIOD_UNKNOWN
 
 
-def test_a_claim_in_a_closed_period_is_held_even_under_next_open(world: World) -> None:
+def test_a_claim_in_a_closed_period_moves_under_next_open(world: World) -> None:
     world.acumatica.seed("FinancialPeriod", periods("112026"))
     rid = world.add_report(1)
     result = world.run(**CLAIMS, closed_period=ClosedPeriodRule.NEXT_OPEN)
-    (problem,) = by_id(result)[rid].problems
-    assert problem.code is ErrorCode.PERIOD_CLOSED
-    assert "122026" in problem.fix
-    assert world.acumatica.records("ExpenseClaim") == []
+    assert by_id(result)[rid].action is Action.POSTED
+    (claim,) = world.acumatica.records("ExpenseClaim")
+    assert claim["FinancialDetails"]["PosttoPeriod"] == "122026"
+    assert str(claim["Date"]).startswith("2026-11-")
 
 
 # -------------------------------------------------------------------------- receipts

@@ -10,8 +10,8 @@ Expensify: a second policy, *Field Services*, whose members are a few of the com
 employees. Its reports go through a second connection (``demo-claims``) with
 ``reimbursable_target = "expense_claim"``, ``attach_receipts = true`` and ``claim_stage =
 "submit"``: one claim per report, each receipt attached once. One report was approved last
-month, in the closed period: a claim cannot be moved to another period, so it is held with
-``EB-PERIOD-CLOSED``; one receipt link is dead, which is a warning, never a re-post.
+month, in the closed period: this connection's rule is ``closed_period = "hold"``, so it
+is held with ``EB-PERIOD-CLOSED``; one receipt link is dead, which is a warning, never a re-post.
 Pure data here; :mod:`._run` seeds it and runs the syncs.
 """
 
@@ -105,8 +105,8 @@ def main_rules(company: Company) -> PostingRules:
 
 
 def claims_rules(company: Company) -> PostingRules:
-    """The claims connection: expense claims (submitted), receipts attached, no tax table
-    (claim lines carry no tax category), closed periods held."""
+    """The claims connection: expense claims (submitted), receipts attached, no tax table,
+    closed periods held (the other rule than the main connection's ``next_open``)."""
     return attrs.evolve(
         company.rules(),
         reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,

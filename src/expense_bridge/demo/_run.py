@@ -455,7 +455,7 @@ def _run_claims_stage(
         "claim_stage = 'submit', attach_receipts = true. Period "
         f"{month:02d}-{year} is closed for AP: the main connection posted bills dated in it "
         "into the next open period (closed_period = 'next_open', PostPeriod set, date kept); "
-        "a claim cannot be moved, so this connection holds it (closed_period = 'hold')."
+        "this connection holds a claim dated in it instead (closed_period = 'hold')."
     )
     claims_config = attrs.evolve(
         config, connection=CLAIMS_CONNECTION, policies=(CLAIMS_POLICY_ID,),
