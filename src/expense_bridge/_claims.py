@@ -30,8 +30,10 @@ reimbursable part as a bill (same checks) and :func:`plan_with_claims` turns it 
 (:class:`~expense_bridge.mapping.PlannedDocument` of kind ``CLAIM``);
 :class:`~expense_bridge._ledger.AcumaticaLedger` looks claims up, creates them and takes
 them to the configured stage (``rules.claim_stage``, else :meth:`ClaimStage.from_rules`).
-Tax (``tax_categories``/``tax_account``) cannot be combined with claims: the client's
-``ExpenseClaimDetail`` carries no ``TaxCategory`` (the configuration refuses it).
+Tax: with ``rules.tax_categories`` each claim line whose expense has tax carries the mapped
+``TaxCategory`` (the line's amount stays tax-inclusive, as on a bill line; the tenant
+computes the tax). ``rules.tax_account`` (tax as its own line) is refused with claims by the
+configuration: a claim line is one expense and its expense item.
 """
 
 from __future__ import annotations
@@ -326,6 +328,7 @@ def _line(expense: Expense, item: str, detail: BillDetail, currency: str) -> Exp
         project_id=detail.project,
         project_task_id=detail.project_task,
         billable=expense.billable,
+        tax_category=detail.tax_category,
     )
 
 

@@ -615,15 +615,16 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
     _Opt(
         ("rules", "tax_categories"),
         "table",
-        "Expensify tax code (or tax name) -> Acumatica tax category set on the bill line of "
-        "each taxed expense; a taxed expense whose code is missing is held (EB-TAX-UNMAPPED).",
+        "Expensify tax code (or tax name) -> Acumatica tax category set on the bill or "
+        "expense claim line of each taxed expense; a taxed expense whose code is missing is "
+        "held (EB-TAX-UNMAPPED).",
         default={},
     ),
     _Opt(
         ("rules", "tax_account"),
         "str",
         "GL account that receives each expense's tax as its own line (instead of "
-        "tax_categories); the document total is unchanged.",
+        "tax_categories; not with expense claims); the document total is unchanged.",
     ),
     _Opt(
         ("rules", "card_accounts"),
@@ -1180,14 +1181,15 @@ def _build(
                     _MISSING,
                 )
             )
-        for name in ("tax_categories", "tax_account"):
-            if rules[name]:
-                reader.bad(
-                    opt("rules", name),
-                    f"rules.{name} cannot be combined with reimbursable_target "
-                    "'expense_claim' (expense claim lines carry no tax category here)",
-                    f"Remove rules.{name}, or post reimbursable spend as 'ap_bill'.",
-                )
+        if rules["tax_account"]:
+            reader.bad(
+                opt("rules", "tax_account"),
+                "rules.tax_account cannot be combined with reimbursable_target "
+                "'expense_claim' (a claim line is one expense and its expense item; tax "
+                "cannot be split onto a line of its own)",
+                "Use rules.tax_categories (the claim lines carry the tax category), or post "
+                "reimbursable spend as 'ap_bill'.",
+            )
     if rules["card_target"] == "ap_bill" and not rules["card_vendor"]:
         reader.problems.append(
             _problem(

@@ -142,7 +142,7 @@ def apply_tax(planned: PlannedDocument, report: Report, rules: TaxRules) -> Plan
         return attrs.evolve(planned, document=_bill(document, members, report, rules))
     if isinstance(document, JournalTransaction):
         return attrs.evolve(planned, document=_journal(document, members, report, rules))
-    return planned  # an expense claim (planned after tax; claims refuse tax rules)
+    return planned  # an expense claim: planned after tax (its lines take the bill's category)
 
 
 def plan_with_tax(

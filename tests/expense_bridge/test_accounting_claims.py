@@ -334,8 +334,12 @@ def test_claim_configuration_names_and_round_trip() -> None:
 
 
 def test_claim_configuration_errors_name_the_option() -> None:
+    from expense_bridge import BridgeConfig
+
     assert _fields({"reimbursable_target": "expense_claim"}) == {"rules.expense_items"}
     claims = {"reimbursable_target": "expense_claim", "expense_items": {"Travel": "T"}}
-    assert _fields({**claims, "tax_categories": {"VAT": "V"}}) == {"rules.tax_categories"}
+    taxed_rules = {**claims, "tax_categories": {"VAT": "V"}}
+    taxed = BridgeConfig.from_mapping({**_BASE, "rules": taxed_rules})
+    assert taxed.rules.tax_categories == {"VAT": "V"}  # claim lines carry the category
     assert _fields({**claims, "tax_account": "23000"}) == {"rules.tax_account"}
     assert _fields({**claims, "claim_stage": "paid"}) == {"rules.claim_stage"}
