@@ -31,6 +31,7 @@ __all__ = [
     "Employee",
     "EmployeeSettings",
     "ExpenseClaim",
+    "ExpenseClaimAPDocument",
     "ExpenseClaimDetail",
     "ExpenseClaimFinancialDetail",
     "FinancialPeriod",
@@ -237,14 +238,29 @@ class ExpenseClaimDetail(AcumaticaEntity):
 
 
 @attrs.frozen(kw_only=True)
+class ExpenseClaimAPDocument(AcumaticaEntity):
+    """A row of ``ExpenseClaim.FinancialDetails.APDocuments`` (read-only): an AP document
+    the claim's release created (the employee's bill), by ``type`` and ``ref_nbr``."""
+
+    type: OptStr = _f("Type")
+    ref_nbr: OptStr = _f("RefNbr")
+    amount: OptDec = _f("Amount")
+    status: OptStr = _f("Status")
+    tax_zone: OptStr = _f("TaxZone")
+
+
+@attrs.frozen(kw_only=True)
 class ExpenseClaimFinancialDetail(AcumaticaEntity):
     """``ExpenseClaim.FinancialDetails`` (linked): the claim's branch, post period and tax
     zone. ``post_to_period`` (``PosttoPeriod``) is written ``MMYYYY`` like ``PostPeriod``.
+    ``ap_documents`` lists the AP documents a released claim created (read with
+    ``expand=["FinancialDetails", "FinancialDetails/APDocuments"]``).
     """
 
     branch: OptStr = _f("Branch")
     post_to_period: OptStr = _f("PosttoPeriod")
     tax_zone: OptStr = _f("TaxZone")
+    ap_documents: tuple[ExpenseClaimAPDocument, ...] | UnsetType = _f("APDocuments")
 
 
 @attrs.frozen(kw_only=True)

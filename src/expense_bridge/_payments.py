@@ -1,4 +1,5 @@
-"""Payment status back to Expensify: a bill paid in Acumatica marks its report reimbursed.
+"""Payment status back to Expensify: a bill or claim paid in Acumatica marks its report
+reimbursed.
 
 Accrual flows (``rules.trigger = "APPROVED"``) post a report's bill when the report is
 approved; the employee is paid later, from Acumatica. With
@@ -18,11 +19,20 @@ Exactly once
     Reimbursed exists; a reimbursed report comes back in ``skippedReports`` with "Report
     is in status 'Reimbursed'"), which is recorded as ``already reimbursed``.
 
+Expense claims
+    Acumatica has no paid status for a claim: releasing it creates the employee's AP
+    document(s), listed in the claim's ``FinancialDetails.APDocuments``, and those are
+    paid. A claim is paid when it is ``Released``, lists at least one AP document, and
+    every one of them is ``Closed`` with a zero or absent ``Balance`` (read from the
+    ``Bill`` itself). A claim not yet released (or released with an AP document still
+    open) is looked at again next run. The same audit steps and exactly-once rule apply.
+
 Call budget: one Bill query per page of keys (``VendorRef`` in the page, selected fields
-only) and one ``reportStatus`` job for all reports newly found paid; none when nothing
+only); for claims, one ExpenseClaim query per page of claim numbers (``RefNbr`` in the
+page, ``FinancialDetails/APDocuments`` expanded) and one Bill query per page of their AP
+documents; one ``reportStatus`` job for all reports newly found paid; none when nothing
 is due. Card bills (to the card issuer) and journals are never considered: nothing is
-owed to the employee for them. Expense claims are not covered yet (their payment is a
-separate AP document in Acumatica).
+owed to the employee for them.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from typing import Final
 
 import attrs
 
-from acumatica_client import AcumaticaClient, AcumaticaError, Bill, Field
+from acumatica_client import AcumaticaClient, AcumaticaError, Bill, ExpenseClaim, Field
 from expensify_client import ExpensifyClient, ExpensifyError
 
 from ._config import BridgeConfig
@@ -44,7 +54,14 @@ from ._results import CallCounts, SyncResult
 from ._rules import Trigger
 from ._store import AuditEntry, ReportStatus, StateStore
 
-__all__ = ["PAYMENT_LOOKBACK", "PaymentSync", "paid_bills", "sync_payments", "with_payment_sync"]
+__all__ = [
+    "PAYMENT_LOOKBACK",
+    "PaymentSync",
+    "paid_bills",
+    "paid_claims",
+    "sync_payments",
+    "with_payment_sync",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +72,9 @@ FINAL: Final = frozenset({"marked reimbursed", "already reimbursed", "skipped"})
 #: ``Report is in status 'Open'``; Classic's status name is "Reimbursed").
 _ALREADY: Final = "'reimbursed'"
 _PAID_STATUS: Final = "Closed"
+_RELEASED: Final = "Released"
+#: The number prefix of an expense claim in the store (``"Claim 000123"``).
+_CLAIM_PREFIX: Final = "Claim "
 #: Reports acknowledged longer ago than this are no longer watched for payment (bounds
 #: the per-run work; a bill unpaid for over a year is settled by hand).
 PAYMENT_LOOKBACK: Final = timedelta(days=400)
@@ -64,7 +84,7 @@ PAYMENT_LOOKBACK: Final = timedelta(days=400)
 class PaymentSync:
     """What one payment sync-back step did."""
 
-    checked: int = 0  # reimbursable bills looked at
+    checked: int = 0  # reimbursable bills and claims looked at
     marked: tuple[str, ...] = ()  # reports moved to Reimbursed in this step
     already: tuple[str, ...] = ()  # reports Expensify had already reimbursed
     skipped: tuple[tuple[str, str], ...] = ()  # (report, Expensify's reason)
@@ -96,28 +116,94 @@ def paid_bills(
     return paid
 
 
-def _due(store: StateStore, connection: str, now: datetime) -> dict[str, tuple[str, str]]:
-    """Report -> (bill key, document number) of acknowledged reimbursable bills not marked.
+def paid_claims(
+    client: AcumaticaClient, ref_nbrs: Sequence[str], *, page_size: int = 50
+) -> dict[str, str]:
+    """The claims among ``ref_nbrs`` (``RefNbr``) that are paid -> a line naming their AP
+    documents; one claim query per page, one bill query per page of their AP documents.
+
+    Paid: ``Released``, at least one AP document, each ``Closed`` with balance 0.
+    """
+    ordered = sorted(set(ref_nbrs))
+    candidates: dict[str, list[tuple[str, str]]] = {}
+    for start in range(0, len(ordered), page_size):
+        page = ordered[start : start + page_size]
+        for claim in client.list(
+            ExpenseClaim,
+            filter=Field("RefNbr").in_(page),
+            expand=("FinancialDetails", "FinancialDetails/APDocuments"),
+        ):
+            ref = claim.ref_nbr
+            if not isinstance(ref, str) or ref not in page or claim.status != _RELEASED:
+                continue
+            financial = claim.financial_details
+            docs = getattr(financial, "ap_documents", ())
+            rows = [
+                (d.type, d.ref_nbr)
+                for d in (docs if isinstance(docs, tuple) else ())
+                if isinstance(d.type, str) and isinstance(d.ref_nbr, str)
+            ]
+            if rows and all(
+                d.status == _PAID_STATUS for d in (docs if isinstance(docs, tuple) else ())
+            ):
+                candidates[ref] = rows
+    wanted = sorted({number for rows in candidates.values() for _, number in rows})
+    closed: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), page_size):
+        page = wanted[start : start + page_size]
+        for bill in client.list(
+            Bill,
+            filter=Field("ReferenceNbr").in_(page),
+            select=("Type", "ReferenceNbr", "Status", "Balance"),
+        ):
+            if (
+                isinstance(bill.type, str)
+                and isinstance(bill.reference_nbr, str)
+                and _is_paid(bill)
+            ):
+                closed.add((bill.type, bill.reference_nbr))
+    return {
+        ref: ", ".join(f"{kind} {number}" for kind, number in rows)
+        for ref, rows in candidates.items()
+        if all(row in closed for row in rows)
+    }
+
+
+@attrs.frozen
+class _Due:
+    kind: str  # "bill" | "claim"
+    key: str  # the bill's VendorRef key, or the claim's RefNbr
+    number: str  # the stored document number ("Bill 000123", "Claim 000045")
+
+
+def _due(store: StateStore, connection: str, now: datetime) -> dict[str, _Due]:
+    """Report -> its acknowledged reimbursable bill or claim, for reports not marked.
 
     Only reports acknowledged within :data:`PAYMENT_LOOKBACK` of ``now``.
     """
-    due: dict[str, tuple[str, str]] = {}
+    due: dict[str, _Due] = {}
     for record in store.with_status(connection, ReportStatus.ACKNOWLEDGED):
         if record.updated_at is not None and record.updated_at < now - PAYMENT_LOOKBACK:
             continue
-        bills = [
+        docs = [
             d
             for d in record.documents
-            if d.kind == "bill"
+            if d.kind in ("bill", "claim")
             and (parsed := parse_key(d.key)) is not None
             and parsed[1] is DocumentPart.REIMBURSABLE
         ]
-        if not bills:
+        if not docs:
             continue
         trail = store.audit_trail(record.report_id, connection)
         if any(e.step == STEP and e.outcome in FINAL for e in trail):
             continue
-        due[record.report_id] = (bills[0].key, bills[0].number)
+        doc = docs[0]
+        if doc.kind == "claim":
+            due[record.report_id] = _Due(
+                "claim", doc.number.removeprefix(_CLAIM_PREFIX), doc.number
+            )
+        else:
+            due[record.report_id] = _Due("bill", doc.key, doc.number)
     return due
 
 
@@ -165,19 +251,31 @@ def sync_payments(
     if not due:
         return PaymentSync()
     try:
-        paid = paid_bills(acumatica, [key for key, _ in due.values()], page_size=config.page_size)
+        bill_keys = [d.key for d in due.values() if d.kind == "bill"]
+        claim_refs = [d.key for d in due.values() if d.kind == "claim"]
+        paid: dict[str, str] = {}
+        if bill_keys:
+            for key in paid_bills(acumatica, bill_keys, page_size=config.page_size):
+                paid[f"bill:{key}"] = f"{_PAID_STATUS}, balance 0"
+        if claim_refs:
+            for ref, docs in paid_claims(acumatica, claim_refs, page_size=config.page_size).items():
+                paid[f"claim:{ref}"] = (
+                    f"released; its AP documents {docs} are {_PAID_STATUS}, balance 0"
+                )
     except AcumaticaError as exc:
         return PaymentSync(
             checked=len(due),
             errors=(f"payment status look-up failed: {type(exc).__name__}: {exc}",),
             calls=counts(),
         )
-    to_mark = sorted(rid for rid, (key, _) in due.items() if key in paid)
+    to_mark = sorted(rid for rid, d in due.items() if f"{d.kind}:{d.key}" in paid)
     if not to_mark:
         return PaymentSync(checked=len(due), calls=counts())
     for rid in to_mark:
-        _key, number = due[rid]
-        audit(rid, "marking", document=number, detail=f"{number} is {_PAID_STATUS}, balance 0")
+        d = due[rid]
+        audit(
+            rid, "marking", document=d.number, detail=f"{d.number} is {paid[f'{d.kind}:{d.key}']}"
+        )
     try:
         answer = expensify.mark_reimbursed(to_mark)
     except ExpensifyError as exc:
@@ -192,7 +290,7 @@ def sync_payments(
     already: list[str] = []
     skipped: list[tuple[str, str]] = []
     for rid in marked:
-        audit(rid, "marked reimbursed", document=due[rid][1])
+        audit(rid, "marked reimbursed", document=due[rid].number)
     for issue in answer.skipped:
         if issue.report_id not in due:
             continue

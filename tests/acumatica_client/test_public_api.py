@@ -41,6 +41,7 @@ EXPECTED = [
     "EndpointVersionError",
     "EntityHasErrorsError",
     "ExpenseClaim",
+    "ExpenseClaimAPDocument",
     "ExpenseClaimDetail",
     "ExpenseClaimFinancialDetail",
     "Field",

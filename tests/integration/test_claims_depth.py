@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from expense_bridge import Action, ErrorCode
+from expense_bridge._payments import FINAL, STEP
 from expense_bridge._rules import ClaimStage
 
 from .test_accounting_end_to_end import CLAIMS, World, by_id
@@ -52,5 +53,124 @@ def test_a_tax_category_the_tenant_lacks_is_refused_by_acumatica(world: World) -
     assert world.acumatica.records("ExpenseClaim") == []
 
 
-def _unused(*_: Any) -> None:  # keeps imports honest while the file grows
-    _ = (timedelta, ClaimStage)
+# -------------------------------------------------------------------- payments
+
+PAID = {**CLAIMS, "claim_stage": ClaimStage.RELEASE, "mark_reimbursed_when_paid": True}
+
+
+def later(world: World, hours: int = 1) -> None:
+    world.clock.now += timedelta(hours=hours)
+
+
+def state(world: World, rid: str) -> str:
+    return str(world.expensify.report(rid)["state"])
+
+
+def trail(world: World, rid: str) -> list[str]:
+    return [e.outcome for e in world.store.audit_trail(rid, "default") if e.step == STEP]
+
+
+def claim_of(world: World, rid: str) -> dict[str, Any]:
+    return next(
+        c for c in world.acumatica.records("ExpenseClaim")
+        if c["Description"].startswith(f"EXB-{rid}:")
+    )  # fmt: skip
+
+
+def test_a_paid_claim_marks_its_report_reimbursed_once(world: World) -> None:
+    paid, unpaid = world.add_report(1), world.add_report(2)
+    first = world.run(**PAID)
+    assert first.posted == 2
+    claim = claim_of(world, paid)
+    assert claim["Status"] == "Released"
+    (ap_doc,) = claim["FinancialDetails"]["APDocuments"]
+    assert ap_doc["Status"] == "Open"
+
+    later(world)
+    quiet = world.run(**PAID)  # released, AP bill open: nothing to mark
+    assert quiet.ok
+    assert (state(world, paid), trail(world, paid)) == ("APPROVED", [])
+
+    world.acumatica.pay("ExpenseClaim", claim["RefNbr"])
+    later(world)
+    result = world.run(**PAID)
+    assert result.ok, result.errors
+    assert state(world, paid) == "REIMBURSED"
+    assert state(world, unpaid) == "APPROVED"
+    assert trail(world, paid) == ["marking", "marked reimbursed"]
+    (marking, _) = [e for e in world.store.audit_trail(paid, "default") if e.step == STEP]
+    assert marking.document == f"Claim {claim['RefNbr']}"
+    assert f"Bill {ap_doc['RefNbr']}" in str(marking.detail)
+    assert any(f"marked reimbursed in Expensify: {paid}" in w for w in result.warnings)
+    entry = world.expensify.report(paid)["entryID"]
+
+    later(world)
+    again = world.run(**PAID)
+    assert again.ok
+    assert world.expensify.report(paid)["entryID"] == entry  # reimbursed exactly once
+    assert trail(world, paid) == ["marking", "marked reimbursed"]
+    assert world.counting.count("POST", "/ExpenseClaim/ReleaseExpenseClaim") == 2
+
+
+def test_a_claim_not_released_is_never_marked(world: World) -> None:
+    rid = world.add_report(1)
+    world.run(**{**PAID, "claim_stage": ClaimStage.SUBMIT})
+    assert claim_of(world, rid)["Status"] == "Pending Approval"
+    later(world)
+    result = world.run(**{**PAID, "claim_stage": ClaimStage.SUBMIT})
+    assert result.ok
+    assert (state(world, rid), trail(world, rid)) == ("APPROVED", [])
+
+
+def test_a_claim_whose_ap_bill_still_has_a_balance_is_not_marked(world: World) -> None:
+    rid = world.add_report(1)
+    world.run(**PAID)
+    (ap_doc,) = claim_of(world, rid)["FinancialDetails"]["APDocuments"]
+    # the claim's row reads Closed but the bill itself still owes (a partial payment)
+    ap_doc["Status"] = "Closed"
+    world.acumatica.seed(
+        "Bill", [{"Type": "Bill", "ReferenceNbr": ap_doc["RefNbr"], "Status": "Closed",
+                  "Balance": 10}],
+    )  # fmt: skip
+    later(world)
+    result = world.run(**PAID)
+    assert result.ok
+    assert (state(world, rid), trail(world, rid)) == ("APPROVED", [])
+
+
+def test_a_lost_reimburse_answer_for_a_claim_is_not_reimbursed_twice(world: World) -> None:
+    rid = world.add_report(1)
+    world.run(**PAID)
+    world.acumatica.pay("ExpenseClaim", claim_of(world, rid)["RefNbr"])
+    world.expensify.inject(job_type="update/reportStatus", drop_response=True)
+    later(world)
+    lost = world.run(**PAID)
+    assert not lost.ok
+    assert state(world, rid) == "REIMBURSED"  # the job landed; its answer did not
+    assert trail(world, rid) == ["marking", "failed"]
+    entry = world.expensify.report(rid)["entryID"]
+
+    later(world)
+    retried = world.run(**PAID)
+    assert retried.ok
+    assert trail(world, rid) == ["marking", "failed", "marking", "already reimbursed"]
+    assert world.expensify.report(rid)["entryID"] == entry
+    later(world)
+    world.run(**PAID)
+    assert trail(world, rid)[-1] in FINAL
+    assert len(trail(world, rid)) == 4
+
+
+def test_a_failed_claim_look_up_is_a_run_error_and_retried(world: World) -> None:
+    rid = world.add_report(1)
+    world.run(**PAID)
+    world.acumatica.pay("ExpenseClaim", claim_of(world, rid)["RefNbr"])
+    world.acumatica.inject(method="GET", path="/ExpenseClaim", status=500, times=50)
+    later(world)
+    failed = world.run(**PAID)
+    assert any("payment status look-up failed" in e for e in failed.errors)
+    assert (state(world, rid), trail(world, rid)) == ("APPROVED", [])
+    world.acumatica.faults.clear()
+    later(world)
+    assert world.run(**PAID).ok
+    assert state(world, rid) == "REIMBURSED"
