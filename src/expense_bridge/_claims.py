@@ -30,6 +30,10 @@ reimbursable part as a bill (same checks) and :func:`plan_with_claims` turns it 
 (:class:`~expense_bridge.mapping.PlannedDocument` of kind ``CLAIM``);
 :class:`~expense_bridge._ledger.AcumaticaLedger` looks claims up, creates them and takes
 them to the configured stage (``rules.claim_stage``, else :meth:`ClaimStage.from_rules`).
+Header: the report fields (``rules.report_fields``) and the default branch reach the
+claim where the ``ExpenseClaim`` schema has them: ``Description`` (after the key prefix)
+and ``FinancialDetails.Branch``; the schema has no header project.
+
 Tax: with ``rules.tax_categories`` each claim line whose expense has tax carries the mapped
 ``TaxCategory`` (the line's amount stays tax-inclusive, as on a bill line; the tenant
 computes the tax). ``rules.tax_account`` (tax as its own line) is refused with claims by the
@@ -46,11 +50,13 @@ from typing import ClassVar, Final
 import attrs
 
 from acumatica_client import (
+    UNSET,
     AcumaticaClient,
     Bill,
     BillDetail,
     ExpenseClaim,
     ExpenseClaimDetail,
+    ExpenseClaimFinancialDetail,
     Field,
     Filter,
     UnprocessableEntityError,
@@ -192,12 +198,18 @@ def _claim(
         for (_, expense, item), detail in zip(items, details, strict=True)
     ]
     claimant = bill.vendor if isinstance(bill.vendor, str) else ""
+    # The bill's header carries the report fields (rules.report_fields) and the default
+    # branch; a claim has them where its schema does: Description (after the key prefix)
+    # and FinancialDetails.Branch. It has no header Project (the lines carry theirs).
+    name = bill.description if isinstance(bill.description, str) else report.report_name
+    branch = bill.branch_id if isinstance(bill.branch_id, str) and bill.branch_id else None
     claim = ExpenseClaim(
         claimed_by=claimant,
         date=bill.date,
-        description=journal_description(key, report.report_name),
+        description=journal_description(key, name),
         currency_id=report.currency,
         details=tuple(lines),
+        financial_details=(UNSET if branch is None else ExpenseClaimFinancialDetail(branch=branch)),
     )
     return claim, claimant
 

@@ -593,7 +593,7 @@ class TestGoldenClaims:
     """The reimbursable part as one expense claim; card spend keeps its own target."""
 
     def test_claim_with_a_card_expense_beside_it(self):
-        from acumatica_client import ExpenseClaim, ExpenseClaimDetail
+        from acumatica_client import ExpenseClaim, ExpenseClaimDetail, ExpenseClaimFinancialDetail
 
         rep = report(
             exp("1", 1234, "Travel", merchant="Uber", category_gl_code="61000", billable=True,
@@ -625,6 +625,7 @@ class TestGoldenClaims:
                     project_task_id=UNSET, billable=False,
                 ),
             ),
+            financial_details=ExpenseClaimFinancialDetail(branch="MAIN"),  # the bill's branch
         )  # fmt: skip
         assert (card.kind, card.key, card.total) == (DocumentKind.JOURNAL, "EXB-R100-C", D("8.00"))
 

@@ -8,12 +8,13 @@ claims (their released AP bills) and the claim workflow under lost answers. The 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from expense_bridge import Action, ErrorCode
 from expense_bridge._payments import FINAL, STEP
 from expense_bridge._rules import ClaimStage
+from expensify_client.emulator import ExpenseSpec
 
 from .test_accounting_end_to_end import CLAIMS, World, by_id
 from .test_accounting_end_to_end import world as world  # the fixture
@@ -50,6 +51,52 @@ def test_a_tax_category_the_tenant_lacks_is_refused_by_acumatica(world: World) -
     outcome = by_id(result)[rid]
     assert outcome.action is Action.HELD
     assert any("TaxCategory" in (p.message + p.field) for p in outcome.problems), outcome
+    assert world.acumatica.records("ExpenseClaim") == []
+
+
+# ------------------------------------------------------------------ report fields
+
+
+def add_with_fields(world: World, n: int, fields: dict[str, str]) -> str:
+    rid = world.expensify.add_report(
+        "POL1", submitter="ann@firm.test", name=f"Trip {n}", currency="USD",
+        expenses=[ExpenseSpec(amount_cents=10_000 + n, currency="USD", created=date(2026, 11, 10),
+                              merchant=f"Merchant {n}", category="Travel")],
+        created=world.clock.now - timedelta(days=3), fields=fields,
+    )  # fmt: skip
+    world.expensify.submit(rid, world.clock.now - timedelta(days=2))
+    world.expensify.approve(rid, world.clock.now - timedelta(hours=1))
+    return rid
+
+
+FIELDS = {"report_fields": {"Office": "BranchID", "Purpose": "Description"}}
+
+
+def test_report_fields_reach_the_claim_header(world: World) -> None:
+    world.acumatica.seed_branches(["MAIN", "EAST"])
+    rid = add_with_fields(world, 1, {"Office": "EAST", "Purpose": "Kick-off at Acme"})
+    plain = add_with_fields(world, 2, {})
+    result = world.run(**CLAIMS, **FIELDS)
+    assert by_id(result)[rid].action is Action.POSTED, by_id(result)[rid]
+    claim = claim_of(world, rid)
+    assert claim["Description"] == f"EXB-{rid}: Kick-off at Acme"  # the key prefix kept
+    assert claim["FinancialDetails"]["Branch"] == "EAST"
+    assert [d["Branch"] for d in claim["Details"]] == ["EAST"]  # the lines' default too
+    other = claim_of(world, plain)
+    assert other["Description"] == f"EXB-{plain}: Trip 2"
+    assert (other.get("FinancialDetails") or {}).get("Branch") != "EAST"
+
+    later(world)
+    assert world.run(**CLAIMS, **FIELDS).posted == 0  # found again by its key
+
+
+def test_an_unknown_branch_in_a_report_field_holds_the_claim(world: World) -> None:
+    world.acumatica.seed_branches(["MAIN"])
+    rid = add_with_fields(world, 1, {"Office": "NOSUCH"})
+    result = world.run(**CLAIMS, **FIELDS)
+    assert [(p.code, p.field) for p in by_id(result)[rid].problems] == [
+        (ErrorCode.REPORT_FIELD_UNKNOWN, "report_fields.Office")
+    ]
     assert world.acumatica.records("ExpenseClaim") == []
 
 
