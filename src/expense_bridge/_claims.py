@@ -43,7 +43,7 @@ configuration: a claim line is one expense and its expense item.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import ClassVar, Final
 
@@ -52,6 +52,7 @@ import attrs
 from acumatica_client import (
     UNSET,
     AcumaticaClient,
+    AcumaticaError,
     Bill,
     BillDetail,
     ExpenseClaim,
@@ -76,6 +77,8 @@ from ._rules import ClaimStage, PostingRules, ReimbursableTarget
 from .mapping import PlannedDocument, report_to_bill
 
 __all__ = [
+    "CLAIM_ACTION_SETTLE",
+    "ClaimActionRunningError",
     "ClaimLedger",
     "ClaimMismatchError",
     "ClaimPlan",
@@ -85,6 +88,11 @@ __all__ = [
     "plan_claim",
     "plan_with_claims",
 ]
+
+#: How long after a claim action was sent (its answer lost) it may still be running in
+#: Acumatica: within it, a claim still showing the action's starting status is waited for,
+#: never sent the action again; after it, the action is taken as not run and sent again.
+CLAIM_ACTION_SETTLE: Final = timedelta(minutes=15)
 
 _FIELDS: Final = ("RefNbr", "Description", "Status", "ClaimedBy", "ClaimTotal", "CurrencyID")
 
@@ -113,6 +121,21 @@ class ClaimPlan:
     claimant: str
     total: Decimal
     currency: str
+
+
+class ClaimActionRunningError(AcumaticaError):
+    """A workflow action sent earlier (its answer lost) may still be running: the claim
+    still shows the status the action started from. Transient: the next run reads the
+    status again; the action is not sent a second time meanwhile."""
+
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, ref_nbr: str, action: str, status: str) -> None:
+        self.ref_nbr, self.action, self.status = ref_nbr, action, status
+        super().__init__(
+            f"expense claim {ref_nbr}: {action} was sent earlier and its outcome is not "
+            f"known; the claim is still {status!r} (the action may still be running)"
+        )
 
 
 class ClaimMismatchError(BridgeError):
@@ -400,7 +423,16 @@ class ClaimLedger:
                 plan.key, ref, f"totals {total}, not {plan.total} {plan.currency}"
             )
 
-    def advance(self, claim: ExpenseClaim, stage: ClaimStage) -> str:
+    def advance(
+        self,
+        claim: ExpenseClaim,
+        stage: ClaimStage,
+        *,
+        in_flight: Iterable[str] = (),
+        on_send: Callable[[str, str], None] | None = None,
+        settle_reads: int = 3,
+        settle_delay: float = 2.0,
+    ) -> str:
         """Run the actions that take ``claim`` to ``stage``; the status reached.
 
         The claim's current status is read first (one GET by ``RefNbr``), so only the
@@ -408,13 +440,31 @@ class ClaimLedger:
         An action refused (422) because the claim has moved on meanwhile (an earlier
         action whose answer was lost finished late) is not an error: the status is read
         again and the walk continues from there.
+
+        Double-send guard: ``on_send(action, status)`` is called just before each action
+        is sent (the caller records the intent durably); ``in_flight`` names the statuses
+        from which an action was sent earlier without a known outcome. When the claim
+        still shows such a status, the action may still be running in Acumatica: the
+        status is read again up to ``settle_reads`` times, ``settle_delay`` seconds apart
+        (the client's sleep), and if it has not moved, :class:`ClaimActionRunningError`
+        is raised instead of sending the action a second time. The caller stops naming a
+        status in ``in_flight`` once the intent is old enough that no action can still be
+        running (then the action is sent again).
         """
         ref = claim.ref_nbr
         if not isinstance(ref, str):
             raise TypeError("advance() needs a saved claim (RefNbr)")
+        waiting = set(in_flight)
         status = self._status(ref)
         while status not in _REACHED[stage] and status in _NEXT:
             action, reached = _NEXT[status]
+            if status in waiting:
+                status = self._settle(ref, status, settle_reads, settle_delay)
+                if status in waiting:
+                    raise ClaimActionRunningError(ref, action, status)
+                continue
+            if on_send is not None:
+                on_send(action, status)
             try:
                 self.client.invoke_action(ExpenseClaim, action, ExpenseClaim(ref_nbr=ref))
             except UnprocessableEntityError:
@@ -426,6 +476,15 @@ class ClaimLedger:
                 status = now
                 continue
             status = reached
+        return status
+
+    def _settle(self, ref: str, status: str, reads: int, delay: float) -> str:
+        """The claim's status once it leaves ``status`` (at most ``reads`` more reads)."""
+        for _ in range(reads):
+            self.client.options.sleep(delay)
+            now = self._status(ref)
+            if now != status:
+                return now
         return status
 
     def _status(self, ref: str) -> str:

@@ -363,6 +363,22 @@ class AcumaticaLedger:
                 JournalTransaction, (module, number), name, content, content_type=content_type
             )
 
+    def advance_claim(
+        self,
+        document: LedgerDocument,
+        *,
+        in_flight: Iterable[str] = (),
+        on_send: Callable[[str, str], None] | None = None,
+    ) -> str:
+        """Take an expense claim to :attr:`claim_stage` with the double-send guard of
+        :meth:`ClaimLedger.advance <expense_bridge._claims.ClaimLedger.advance>`
+        (``in_flight``: statuses an action was sent from without a known outcome;
+        ``on_send(action, status)`` before each action). The status reached."""
+        ref = document.number.removeprefix(CLAIM_PREFIX).strip()
+        return ClaimLedger(self.client).advance(
+            ExpenseClaim(ref_nbr=ref), self.claim_stage, in_flight=in_flight, on_send=on_send
+        )
+
     def release(self, document: LedgerDocument) -> None:
         """Release a created document (``ReleaseBill`` / ``ReleaseJournalTransaction``).
 

@@ -49,7 +49,7 @@ from expensify_client import Category, ExpensifyError, Policy, Report, cents_to_
 
 from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
-from ._claims import plan_with_claims
+from ._claims import CLAIM_ACTION_SETTLE, ClaimActionRunningError, plan_with_claims
 from ._keys import DocumentKind, DocumentPart
 from ._ledger import NoDocumentNumberError
 from ._periods import with_periods
@@ -518,7 +518,7 @@ def post_planned(
 
 
 _TRANSIENT = (APIConnectionError, RateLimitError, InternalServerError, ConflictError,
-              NoDocumentNumberError)  # fmt: skip
+              NoDocumentNumberError, ClaimActionRunningError)  # fmt: skip
 
 
 def _skipped(ctx: PostingContext, rid: str) -> ReportOutcome:
@@ -790,7 +790,7 @@ def _after_document(
     warnings: list[str] = []
     if doc.kind is DocumentKind.CLAIM and ClaimStage.from_rules(ctx.rules) is not ClaimStage.HOLD:
         try:
-            ctx.ledger.release(doc)
+            _advance_claim(ctx, report.report_id, doc)
         except _TRANSIENT:
             ctx.audit(report.report_id, "advance", "unknown outcome", document=doc.number)
             raise
@@ -804,6 +804,34 @@ def _after_document(
     if ctx.rules.attach_receipts and ctx.receipts is not None:
         warnings += _attach_receipts(ctx, report, planned, doc)
     return warnings
+
+
+def _advance_claim(ctx: PostingContext, rid: str, doc: LedgerDocument) -> None:
+    """Take a claim to its stage, each action's intent durably audited before it is sent
+    (step ``advance``, outcome ``sending``, detail ``<action> from <status>``); intents
+    since the claim's last completed advance and within :data:`CLAIM_ACTION_SETTLE` are
+    the statuses whose action may still be running (see ``ClaimLedger.advance``)."""
+    advance = getattr(ctx.ledger, "advance_claim", None)
+    if advance is None:  # a ledger without the guard (test doubles)
+        ctx.ledger.release(doc)
+        return
+    since = ctx.clock() - CLAIM_ACTION_SETTLE
+    in_flight: set[str] = set()
+    for entry in ctx.store.audit_trail(rid, ctx.connection):
+        if entry.step != "advance" or entry.document != doc.number:
+            continue
+        if entry.outcome in ("advanced", "failed"):
+            in_flight.clear()  # a completed (or refused) walk: nothing sent is unknown
+        elif entry.outcome == "sending" and entry.at >= since and entry.detail:
+            in_flight.add(entry.detail.partition(" from ")[2])
+
+    def on_send(action: str, status: str) -> None:
+        ctx.audit(rid, "advance", "sending", document=doc.number, detail=f"{action} from {status}")
+        flush = getattr(ctx.store, "flush", None)
+        if callable(flush):
+            flush()  # durable before the action is sent
+
+    advance(doc, in_flight=in_flight, on_send=on_send)
 
 
 def _attach_receipts(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from expense_bridge import Action, ErrorCode
 from expense_bridge._payments import FINAL, STEP
 from expense_bridge._rules import ClaimStage
@@ -221,3 +223,81 @@ def test_a_failed_claim_look_up_is_a_run_error_and_retried(world: World) -> None
     later(world)
     assert world.run(**PAID).ok
     assert state(world, rid) == "REIMBURSED"
+
+
+# ------------------------------------------------------- claim actions: double send
+
+
+def slow_actions(world: World, *, polls: int, seconds: float) -> None:
+    """Workflow actions the emulator runs for ``polls`` requests or ``seconds``."""
+    world.acumatica.backend.action_polls = polls
+    world.acumatica.handlers.action_seconds = seconds
+
+
+def test_a_running_action_whose_answer_was_lost_is_waited_for_not_sent_again(
+    world: World,
+) -> None:
+    from acumatica_client import APIConnectionError, ExpenseClaim
+    from expense_bridge._claims import ClaimLedger
+
+    world.add_report(1)
+    world.run(**CLAIMS, claim_stage=ClaimStage.HOLD)
+    ref = world.acumatica.records("ExpenseClaim")[0]["RefNbr"]
+    slow_actions(world, polls=3, seconds=3600)
+    world.acumatica.inject(method="POST", path="SubmitExpenseClaim", drop_response=True)
+    ledger = ClaimLedger(world.acu_client)
+    with pytest.raises(APIConnectionError):
+        ledger.advance(ExpenseClaim(ref_nbr=ref), ClaimStage.SUBMIT)
+    sent: list[tuple[str, str]] = []
+    reached = ledger.advance(
+        ExpenseClaim(ref_nbr=ref), ClaimStage.SUBMIT, in_flight={"On Hold"},
+        on_send=lambda action, status: sent.append((action, status)),
+    )  # fmt: skip
+    assert reached == "Pending Approval"
+    assert sent == []  # the running submit was waited for
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+
+
+def test_without_the_intent_a_running_action_would_be_sent_twice(world: World) -> None:
+    """The hazard the guard closes: the claim still shows On Hold while the lost submit
+    runs, and the emulator (like Acumatica) accepts a second submit."""
+    from acumatica_client import APIConnectionError, ExpenseClaim
+    from expense_bridge._claims import ClaimLedger
+
+    world.add_report(1)
+    world.run(**CLAIMS, claim_stage=ClaimStage.HOLD)
+    ref = world.acumatica.records("ExpenseClaim")[0]["RefNbr"]
+    slow_actions(world, polls=3, seconds=3600)
+    world.acumatica.inject(method="POST", path="SubmitExpenseClaim", drop_response=True)
+    ledger = ClaimLedger(world.acu_client)
+    with pytest.raises(APIConnectionError):
+        ledger.advance(ExpenseClaim(ref_nbr=ref), ClaimStage.SUBMIT)
+    ledger.advance(ExpenseClaim(ref_nbr=ref), ClaimStage.SUBMIT)  # no in_flight given
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 2
+
+
+def test_sync_never_sends_a_claim_action_twice_while_it_may_still_run(world: World) -> None:
+    rid = world.add_report(1)
+    slow_actions(world, polls=10_000, seconds=600)  # ten minutes, fewer than the window
+    world.acumatica.inject(method="POST", path="SubmitExpenseClaim", drop_response=True)
+    first = world.run(**CLAIMS)
+    assert by_id(first)[rid].action is Action.PENDING
+    advance = [
+        (e.outcome, e.detail) for e in world.store.audit_trail(rid, "default")
+        if e.step == "advance"
+    ]  # fmt: skip
+    assert advance[0] == ("sending", "SubmitExpenseClaim from On Hold")  # intent first
+
+    world.clock.now += timedelta(minutes=1)
+    second = world.run(**CLAIMS)  # the submit still runs: waited for, then left pending
+    assert by_id(second)[rid].action is Action.PENDING
+    assert "ClaimActionRunningError" in str(by_id(second)[rid].detail)
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert claim_of(world, rid)["Status"] == "On Hold"
+
+    world.clock.now += timedelta(minutes=20)  # the submit has finished meanwhile
+    third = world.run(**CLAIMS)
+    assert by_id(third)[rid].action is not Action.PENDING, by_id(third)[rid]
+    assert claim_of(world, rid)["Status"] == "Pending Approval"
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert world.counting.count("PUT", "/ExpenseClaim") == 1
