@@ -629,6 +629,19 @@ class TestGoldenClaims:
         )  # fmt: skip
         assert (card.kind, card.key, card.total) == (DocumentKind.JOURNAL, "EXB-R100-C", D("8.00"))
 
+    def test_claim_lines_carry_the_mapped_tax_category(self):
+        rules = attrs.evolve(CLAIM_RULES, tax_categories={"GST10": "GSTCAT"})
+        rep = report(
+            exp("1", 1100, "Travel", tax_code="GST10", tax_amount_cents=100),
+            exp("2", 2000, "Travel"),
+            total_cents=3100,
+        )
+        (claim,) = _full_plan(rep, rules)
+        taxed, plain = claim.document.details
+        assert (taxed.tax_category, taxed.amount) == ("GSTCAT", D("11.00"))  # tax inside
+        assert plain.tax_category is UNSET
+        assert claim.total == D("31.00")
+
     def test_missing_and_unknown_expense_items_are_named_per_transaction(self):
         rep = report(exp("1", 1000, "Travel"), exp("2", 2000, "Meals"), exp("3", 3000, "Lodging"))
         catalog = attrs.evolve(CATALOG, expense_items=frozenset({"TRAVEL"}))
