@@ -301,3 +301,27 @@ def test_sync_never_sends_a_claim_action_twice_while_it_may_still_run(world: Wor
     assert claim_of(world, rid)["Status"] == "Pending Approval"
     assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
     assert world.counting.count("PUT", "/ExpenseClaim") == 1
+
+
+def test_an_action_that_never_ran_is_sent_again_once_the_window_has_passed(
+    world: World,
+) -> None:
+    rid = world.add_report(1)
+    # the submit is refused by a server error before it runs (nothing applied)
+    world.acumatica.inject(method="POST", path="SubmitExpenseClaim", status=500, times=10)
+    first = world.run(**CLAIMS)
+    assert by_id(first)[rid].action is Action.PENDING
+    assert claim_of(world, rid)["Status"] == "On Hold"
+    world.acumatica.faults.clear()
+    sent = world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim")
+
+    world.clock.now += timedelta(minutes=1)
+    second = world.run(**CLAIMS)  # within the window: not sent again, left pending
+    assert by_id(second)[rid].action is Action.PENDING
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == sent
+
+    world.clock.now += timedelta(minutes=20)  # nothing can still be running: sent again
+    third = world.run(**CLAIMS)
+    assert by_id(third)[rid].action is not Action.PENDING, by_id(third)[rid]
+    assert claim_of(world, rid)["Status"] == "Pending Approval"
+    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == sent + 1
