@@ -337,14 +337,17 @@ class AcumaticaLedger:
             JournalTransaction, module, number, expand=("Details",), include_archived=True
         )
 
-    def create(self, planned: PlannedDocument) -> LedgerDocument:
-        """One PUT; the saved document's number. Not retried on a lost answer."""
+    def create(
+        self, planned: PlannedDocument, *, on_body: Callable[[bytes], object] | None = None
+    ) -> LedgerDocument:
+        """One PUT; the saved document's number. Not retried on a lost answer.
+        ``on_body`` gets the exact body bytes before they are sent."""
         document = planned.document
         if isinstance(document, Bill):
-            return _bill_doc(self.client.put(document), planned.key)
+            return _bill_doc(self.client.put(document, on_body=on_body), planned.key)
         if isinstance(document, ExpenseClaim):
-            return _claim_doc(self.client.put(document), planned.key)
-        return _journal_doc(self.client.put(document), planned.key)
+            return _claim_doc(self.client.put(document, on_body=on_body), planned.key)
+        return _journal_doc(self.client.put(document, on_body=on_body), planned.key)
 
     def attach_file(
         self, document: LedgerDocument, name: str, content: bytes, content_type: str | None = None

@@ -19,7 +19,7 @@ fakes. Each method states its call budget, which the sync's budget rests on:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -72,8 +72,14 @@ class Ledger(Protocol):
         """The document as saved, with its lines (one read); archived documents too."""
         ...
 
-    def create(self, planned: PlannedDocument) -> LedgerDocument:
-        """Exactly one write; the saved document. A lost answer raises a connection error."""
+    def create(
+        self, planned: PlannedDocument, *, on_body: Callable[[bytes], object] | None = None
+    ) -> LedgerDocument:
+        """Exactly one write; the saved document. A lost answer raises a connection error.
+
+        ``on_body``, when the ledger has a request body, is called once with its exact
+        bytes before they are sent (the audit digest hashes what was sent).
+        """
         ...
 
     def release(self, document: LedgerDocument) -> None:

@@ -48,8 +48,8 @@ from acumatica_client import (
 from expensify_client import Category, ExpensifyError, Policy, Report, cents_to_decimal
 
 from ._catalog import LedgerCatalog
-from ._errors import ErrorCode, MappingError, Problem
 from ._claims import CLAIM_ACTION_SETTLE, ClaimActionRunningError, plan_with_claims
+from ._errors import ErrorCode, MappingError, Problem
 from ._keys import DocumentKind, DocumentPart
 from ._ledger import NoDocumentNumberError
 from ._periods import with_periods
@@ -57,7 +57,15 @@ from ._ports import Ledger, LedgerDocument
 from ._receipts import ReceiptFetcher, attach_receipts
 from ._results import Action, ReportOutcome
 from ._rules import CardTarget, ClaimStage, PostingRules
-from ._store import AuditEntry, DocumentRecord, ReportRecord, ReportStatus, StateStore, batched
+from ._store import (
+    AuditEntry,
+    DocumentRecord,
+    ReportRecord,
+    ReportStatus,
+    StateStore,
+    batched,
+    claim_reports,
+)
 from ._tax import plan_with_tax
 from .mapping import (
     DEBIT_ADJUSTMENT_TYPE,
@@ -163,7 +171,11 @@ def policy_from_export(report: Report) -> Policy:
     return Policy(policy_id=report.policy_id, categories=tuple(seen.values()))
 
 
-def _digest(planned: PlannedDocument) -> str:
+def _digest(planned: PlannedDocument, sent: Sequence[bytes]) -> str:
+    """The audit digest of a create: of the body bytes sent (``sent``: what the ledger's
+    ``on_body`` got), else -- a ledger that hands over no body -- of the document encoded."""
+    if sent:
+        return hashlib.sha256(sent[-1]).hexdigest()[:16]
     from acumatica_client import dumps, to_wire
 
     return hashlib.sha256(dumps(to_wire(planned.document))).hexdigest()[:16]
@@ -199,13 +211,25 @@ def plan_or_hold(
     catalog: LedgerCatalog,
     rules: PostingRules,
     posting_date: date,
+    fingerprint: str | None = None,
 ) -> tuple[PlannedDocument, ...] | ReportOutcome:
-    """Plan a report; a mapping error holds it (recorded unless ``ctx`` is None: dry run)."""
+    """Plan a report; a mapping error holds it (recorded unless ``ctx`` is None: dry run).
+
+    ``fingerprint``: ``content_fingerprint(report)`` when the caller computed it already
+    (None: computed here), so a run hashes each report's content once.
+    """
+    if fingerprint is None:
+        fingerprint = content_fingerprint(report)
     try:
         planned = plan_with_claims(
             lambda: plan_with_tax(
                 lambda: plan_report(
-                    report, policy=policy, catalog=catalog, rules=rules, posting_date=posting_date
+                    report,
+                    policy=policy,
+                    catalog=catalog,
+                    rules=rules,
+                    posting_date=posting_date,
+                    fingerprint=fingerprint,
                 ),
                 report,
                 rules,
@@ -224,7 +248,7 @@ def plan_or_hold(
                 status=None,
                 problems=exc.problems,
             )
-        ctx.store.save_snapshot(ctx.connection, report, content_fingerprint(report), ctx.clock())
+        ctx.store.save_snapshot(ctx.connection, report, fingerprint, ctx.clock())
         return _hold(ctx, report, exc.problems, step="plan")
 
 
@@ -305,6 +329,7 @@ def settled(
     store: StateStore,
     connection: str,
     record: ReportRecord | None = _UNREAD,
+    fingerprint: str | None = None,
 ) -> ReportOutcome | None:
     """The outcome of a report the store already settled, or None when it needs posting.
 
@@ -313,12 +338,17 @@ def settled(
     ``ALREADY_POSTED``; content changed since it was posted -> held with
     ``CHANGED_AFTER_POSTING`` (recorded unless ``ctx`` is None: dry run). Posting itself
     checks again after taking the report's lease (another worker may have posted it).
-    ``record``: the report's stored record when the caller read it already (None: none).
+    ``record``: the report's stored record when the caller read it already (None: none);
+    ``fingerprint``: ``content_fingerprint(report)`` when the caller computed it already.
     """
     if record is _UNREAD:
         record = store.get(connection, report.report_id)
-    state = _state(record, content_fingerprint(report))
-    if record is None or state is None:
+    if record is None:
+        return None
+    if fingerprint is None:
+        fingerprint = content_fingerprint(report)
+    state = _state(record, fingerprint)
+    if state is None:
         return None
     if state == "changed" and record.fingerprint is not None:
         if ctx is None:
@@ -350,7 +380,9 @@ def posting_concurrency(requested: int | None, licensed: int | None) -> int:
     return max(1, min(requested, licensed) if licensed is not None else requested)
 
 
-_Claimed = tuple[Report, Sequence[PlannedDocument], datetime]
+# A claimed report: its plan, when it was claimed, its record as read with the claim
+# (_UNREAD: read it when posting).
+_Claimed = tuple[Report, Sequence[PlannedDocument], datetime, Any]
 
 
 def _claim_page(
@@ -360,36 +392,47 @@ def _claim_page(
 ) -> tuple[list[_Claimed], Mapping[str, LedgerDocument]]:
     """Claim a page, then look up its keys (the look-up is newer than every claim).
 
-    Reports another worker holds are skipped; when the look-up fails transiently, every
-    claimed report is left pending and released, and nothing is returned to post.
+    The page is claimed in one store transaction that also reads each claimed report's
+    record (:func:`~._store.claim_reports`), so posting needs no second read. Reports
+    another worker holds are skipped; when the look-up fails transiently, every claimed
+    report is left pending and released, and nothing is returned to post.
     """
     claimed: list[_Claimed] = []
+    records: dict[str, ReportRecord | None] = {}
     try:
+        at = ctx.clock()
+        records = claim_reports(ctx.store, ctx.connection,
+                                [report.report_id for report, _ in page], ctx.owner, at,
+                                ctx.lease_seconds)  # fmt: skip
+        unread: set[str] = set()
         for report, planned in page:
-            at = ctx.clock()
-            if ctx.store.claim(ctx.connection, report.report_id, ctx.owner, at,
-                               ctx.lease_seconds):  # fmt: skip
-                claimed.append((report, planned, at))
-                ctx.on_step("claimed", report.report_id)
+            rid = report.report_id
+            if rid in records:
+                # The record read with the claim serves the first posting of a report
+                # only (a report listed twice is read again, after the first is posted).
+                record = _UNREAD if rid in unread else records[rid]
+                unread.add(rid)
+                claimed.append((report, planned, at, record))
+                ctx.on_step("claimed", rid)
             else:
-                outcomes[report.report_id] = _skipped(ctx, report.report_id)
-        keys = [(d.kind, d.key) for _, planned, _ in claimed for d in planned]
+                outcomes[rid] = _skipped(ctx, rid)
+        keys = [(d.kind, d.key) for _, planned, _, _ in claimed for d in planned]
         existing: Mapping[str, LedgerDocument] = {}
         if keys:
             try:
                 existing = ctx.ledger.find_documents(keys)
             except _TRANSIENT as exc:
-                for report, _, _ in claimed:
+                for report, _, _, _ in claimed:
                     outcomes[report.report_id] = _pending(ctx, report.report_id, exc)
                 claimed_now, claimed = claimed, []
-                for report, _, _ in claimed_now:
+                for report, _, _, _ in claimed_now:
                     ctx.store.release(ctx.connection, report.report_id, ctx.owner)
                 return [], {}
-        for report, _, _ in claimed:
+        for report, _, _, _ in claimed:
             ctx.on_step("looked_up", report.report_id)
     except BaseException:
-        for report, _, _ in claimed:
-            ctx.store.release(ctx.connection, report.report_id, ctx.owner)
+        for rid in records:  # every report the page claimed
+            ctx.store.release(ctx.connection, rid, ctx.owner)
         raise
     return claimed, existing
 
@@ -425,13 +468,15 @@ def post_batch(
     for start in range(0, len(items), size):
         claimed, existing = _claim_page(ctx, items[start : start + size], outcomes)
         try:
-            for report, planned, at in claimed:
-                outcomes[report.report_id] = _post_claimed(ctx, report, planned, existing, at)
+            for report, planned, at, record in claimed:
+                outcomes[report.report_id] = _post_claimed(
+                    ctx, report, planned, existing, at, record
+                )
                 done += 1
                 if progress is not None:
                     progress("post", done, len(items))
         finally:
-            for report, _, _ in claimed:
+            for report, _, _, _ in claimed:
                 ctx.store.release(ctx.connection, report.report_id, ctx.owner)
     return outcomes
 
@@ -453,13 +498,14 @@ def _post_concurrently(
         planned: Sequence[PlannedDocument],
         existing: Mapping[str, LedgerDocument],
         at: datetime,
+        record: Any,
     ) -> None:
         nonlocal done
         rid = report.report_id
         try:
             if failed.is_set():
                 return  # the run is stopping: not started, released below
-            outcome = _post_claimed(ctx, report, planned, existing, at)
+            outcome = _post_claimed(ctx, report, planned, existing, at, record)
         except BaseException:
             failed.set()
             raise
@@ -486,8 +532,10 @@ def _post_concurrently(
                     outcomes.update(page_outcomes)
                 submitted = [
                     # Each task runs in a copy of the caller's context (context variables).
-                    pool.submit(contextvars.copy_context().run, post_one, r, p, existing, at)
-                    for r, p, at in claimed
+                    pool.submit(
+                        contextvars.copy_context().run, post_one, r, p, existing, at, record
+                    )
+                    for r, p, at, record in claimed
                 ]
                 # Keep one page ahead: wait for the page before this one to finish.
                 _settle(running, stop_on_error=True)
@@ -544,9 +592,11 @@ def _post_claimed(
     planned: Sequence[PlannedDocument],
     existing: Mapping[str, LedgerDocument],
     claimed_at: datetime,
+    record: ReportRecord | None = _UNREAD,
 ) -> ReportOutcome:
     """Post one report whose lease we took at ``claimed_at``; ``existing`` was looked up
-    after that claim.
+    after that claim; ``record``: the report's record as read with that claim (not
+    given: read now). It is read again when the lease may have lapsed since.
 
     One unit of work of the store (:func:`~._store.batched`): the intent (snapshot,
     POSTING, its audit line) is one durable commit before the first create, each document
@@ -554,7 +604,7 @@ def _post_claimed(
     the rest (POSTED, audit lines, a hold) one commit when the report is done.
     """
     with batched(ctx.store):
-        return _post_claimed_now(ctx, report, planned, existing, claimed_at)
+        return _post_claimed_now(ctx, report, planned, existing, claimed_at, record)
 
 
 def _post_claimed_now(
@@ -563,11 +613,14 @@ def _post_claimed_now(
     planned: Sequence[PlannedDocument],
     existing: Mapping[str, LedgerDocument],
     claimed_at: datetime,
+    record: ReportRecord | None,
 ) -> ReportOutcome:
     rid = report.report_id
-    fingerprint = content_fingerprint(report)
+    # The plan carries the report's fingerprint (computed once when it was planned).
+    fingerprint = planned[0].fingerprint if planned else content_fingerprint(report)
     try:
-        record = ctx.store.get(ctx.connection, rid)
+        if record is _UNREAD or _lapsed(ctx, claimed_at):
+            record = ctx.store.get(ctx.connection, rid)
         state = _state(record, fingerprint)
         if state == "changed" and record is not None:
             return _hold(ctx, report, [_changed(report, record.fingerprint or "")], step="check")
@@ -637,15 +690,16 @@ def _post_claimed_now(
                 doc = found
                 ctx.audit(rid, "lookup", "adopted", document=doc.number, detail=document.key)
             else:
+                sent: list[bytes] = []
                 try:
-                    doc = ctx.ledger.create(document)
+                    doc = ctx.ledger.create(document, on_body=sent.append)
                 except (ValidationError, UnprocessableEntityError, BadRequestError) as exc:
                     problem = _rejected(document, exc)
                     return _hold(ctx, report, [problem], step="create")
                 created += 1
                 ctx.on_step("created", rid)
                 ctx.audit(rid, "create", "created", document=doc.number, detail=document.key,
-                          digest=_digest(document))  # fmt: skip
+                          digest=_digest(document, sent))  # fmt: skip
             ctx.store.add_document(ctx.connection, rid, _doc_record(document, doc), ctx.clock())
             ctx.on_step("recorded", rid)
             numbers.append(doc.number)

@@ -336,8 +336,9 @@ def _run_now(
     relabel: list[str] = []  # acknowledged before, returned again: the label was lost
     known = read_reports(store, connection, [r.report_id for r in ordered])  # one read
     for report in ordered:
+        fingerprint = content_fingerprint(report)  # once per report and run
         done = settled(None if dry_run else ctx, report, store=store, connection=connection,
-                       record=known.get(report.report_id))  # fmt: skip
+                       record=known.get(report.report_id), fingerprint=fingerprint)  # fmt: skip
         if done is not None:
             outcomes[report.report_id] = done
             if done.status is ReportStatus.ACKNOWLEDGED:
@@ -355,6 +356,7 @@ def _run_now(
             catalog=catalog,
             rules=config.rules,
             posting_date=started.date(),
+            fingerprint=fingerprint,
         )
         if isinstance(plan, ReportOutcome):
             outcomes[report.report_id] = plan

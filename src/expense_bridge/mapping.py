@@ -971,6 +971,7 @@ def _plan(
     wanted: dict[DocumentPart, DocumentKind],
     *,
     require_parts: bool = False,
+    fingerprint: str | None = None,
 ) -> tuple[PlannedDocument, ...]:
     problems = _Problems()
     if not report.expenses:
@@ -1048,7 +1049,8 @@ def _plan(
                 ]
     if problems.items:
         raise MappingError(report.report_id, tuple(problems.items))
-    fingerprint = content_fingerprint(report)
+    if fingerprint is None:
+        fingerprint = content_fingerprint(report)
     planned = []
     for part in active:
         target = targets[part]
@@ -1089,8 +1091,12 @@ def plan_report(
     catalog: LedgerCatalog,
     rules: PostingRules,
     posting_date: date,
+    fingerprint: str | None = None,
 ) -> tuple[PlannedDocument, ...]:
     """Plan the 0-2 documents of ``report`` (reimbursable part first, then card part).
+
+    ``fingerprint``: ``content_fingerprint(report)`` when the caller computed it already
+    (the documents carry it); None computes it here.
 
     Raises :class:`~expense_bridge.MappingError` listing every problem of the report.
     """
@@ -1099,7 +1105,7 @@ def plan_report(
         kind = _target_kind(part, rules)
         if kind is not None:
             wanted[part] = kind
-    return _plan(report, policy, catalog, rules, posting_date, wanted)
+    return _plan(report, policy, catalog, rules, posting_date, wanted, fingerprint=fingerprint)
 
 
 def report_to_bill(

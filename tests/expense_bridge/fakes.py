@@ -220,8 +220,10 @@ class FakeLedger:
             self.after_lookup()
         return found
 
-    def create(self, planned: PlannedDocument) -> LedgerDocument:
-        document = planned.document
+    def create(
+        self, planned: PlannedDocument, *, on_body: Callable[[bytes], object] | None = None
+    ) -> LedgerDocument:
+        document = planned.document  # no request body: on_body is not called
         with self._lock:
             self.calls += 1
             self.writes += 1

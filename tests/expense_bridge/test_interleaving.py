@@ -66,7 +66,7 @@ class CheckedLedger(FakeLedger):
         super().__init__()
         self.tracer = tracer
 
-    def create(self, planned: PlannedDocument) -> Any:
+    def create(self, planned: PlannedDocument, *, on_body: Any = None) -> Any:
         assert planned.key not in self.keys(), f"second create for {planned.key}"
         who = self.tracer.active[-1]
         rid = planned.report_id
@@ -78,7 +78,7 @@ class CheckedLedger(FakeLedger):
         assert (who, "looked_up", rid) in self.tracer.events[last:], (
             f"{who} creates {rid} without a look-up newer than its claim"
         )
-        return super().create(planned)
+        return super().create(planned, on_body=on_body)
 
 
 class KeepLeases(SQLiteStore):

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -506,7 +507,7 @@ class DatabaseStore:
                     if queued:
                         assert pending is not None  # noqa: S101 - queued
                         done = len(pending)
-                        _execute_all(conn, pending)
+                        _execute_all(conn, pending, self._statements())
                     yield conn
                 if queued:  # committed: those are on their way to disk
                     assert pending is not None  # noqa: S101 - queued
@@ -567,7 +568,7 @@ class DatabaseStore:
             pending.append((stmt, params))
             return
         with self._tx(write=True, durable=durable) as conn:
-            conn.execute(stmt, params)
+            _execute_all(conn, [(stmt, params)], self._statements())
 
     def _bare_engine(self) -> sa.Engine:
         with self._init_lock:
@@ -601,36 +602,78 @@ class DatabaseStore:
         """Take the lease on a report unless another live owner holds it (row-locked)."""
         if self._heartbeat:
             lease_seconds = self._claim_lease
+        with self._tx(write=True) as conn:
+            taken = self._claim_in(conn, connection, report_id, owner, now, lease_seconds)
+        if taken:
+            self._hold(connection, report_id, owner, lease_seconds)
+        return taken
+
+    def claim_many(
+        self,
+        connection: str,
+        report_ids: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+    ) -> dict[str, ReportRecord]:
+        """:meth:`claim` each of ``report_ids`` and read each claimed report's record (as
+        :meth:`get` would), all in one write transaction: the claimed ids, in order, with
+        their records; a report another live owner holds is left out. A record read here
+        stays what the store holds while the lease does (only its holder writes it)."""
+        if self._heartbeat:
+            lease_seconds = self._claim_lease
+        sql = self._statements()
+        taken: dict[str, ReportRecord] = {}
+        with self._tx(write=True) as conn:
+            for rid in dict.fromkeys(report_ids):
+                if not self._claim_in(conn, connection, rid, owner, now, lease_seconds):
+                    continue
+                key = {"connection": connection, "report_id": rid}
+                row = conn.execute(sql.report_row, key).first()
+                assert row is not None  # noqa: S101 - claimed above, in this transaction
+                docs = sorted(conn.execute(sql.report_docs, key).all(), key=_by_key)
+                taken[rid] = _record(row, docs)
+        for rid in taken:
+            self._hold(connection, rid, owner, lease_seconds)
+        return taken
+
+    def _claim_in(
+        self,
+        conn: sa.Connection,
+        connection: str,
+        report_id: str,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+    ) -> bool:
+        """The claim of one report inside the write transaction ``conn``."""
         until = now.timestamp() + lease_seconds
         sql = self._statements()
         key = {"connection": connection, "report_id": report_id}
-        with self._tx(write=True) as conn:
+        row = conn.execute(sql.claim_row, key).first()
+        if row is None:
+            inserted = conn.execute(
+                sql.claim_insert,
+                {
+                    **key,
+                    "status": ReportStatus.PULLED.value,
+                    "claim_owner": owner,
+                    "claim_until": str(until),
+                    "updated_at": now.isoformat(),
+                },
+            )
+            if inserted.rowcount == 1:
+                return True
             row = conn.execute(sql.claim_row, key).first()
-            if row is None:
-                inserted = conn.execute(
-                    sql.claim_insert,
-                    {
-                        **key,
-                        "status": ReportStatus.PULLED.value,
-                        "claim_owner": owner,
-                        "claim_until": str(until),
-                        "updated_at": now.isoformat(),
-                    },
-                )
-                if inserted.rowcount == 1:
-                    self._hold(connection, report_id, owner, lease_seconds)
-                    return True
-                row = conn.execute(sql.claim_row, key).first()
-                assert row is not None  # noqa: S101 - inserted by the other writer
-            holder, expiry = row.claim_owner, row.claim_until
-            if holder not in (None, owner) and expiry and float(expiry) > now.timestamp():
-                return False
-            conn.execute(
-                sql.claim_update,
-                {"k_connection": connection, "k_report": report_id, "owner": owner,
-                 "until": str(until)},
-            )  # fmt: skip
-        self._hold(connection, report_id, owner, lease_seconds)
+            assert row is not None  # noqa: S101 - inserted by the other writer
+        holder, expiry = row.claim_owner, row.claim_until
+        if holder not in (None, owner) and expiry and float(expiry) > now.timestamp():
+            return False
+        conn.execute(
+            sql.claim_update,
+            {"k_connection": connection, "k_report": report_id, "owner": owner,
+             "until": str(until)},
+        )  # fmt: skip
         return True
 
     def renew(
@@ -1227,21 +1270,78 @@ class _Statements:
             },
         )
         self.audit = sa.insert(AUDIT)
+        # The writes above, compiled once each for SQLite (see sqlite_sql).
+        self._own = {id(stmt) for stmt in (self.release, self.snapshot, self.status,
+                                           self.document, self.audit)}  # fmt: skip
+        self._sqlite: dict[tuple[int, tuple[str, ...]], tuple[str, dict[str, Any]]] = {}
+
+    def sqlite_sql(self, stmt: Any, keys: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
+        """The SQLite text (named parameters) of one of this object's writes with
+        parameters ``keys``, compiled once, and the values of the statement's own bound
+        constants (``claim_owner=None`` of a release); None for any other statement.
+
+        Executed on the DBAPI cursor of the transaction's connection, it skips
+        SQLAlchemy's per-statement execution work (a queued write is a plain INSERT or
+        UPDATE of text values: no result, no type processing, no Python-side default).
+        """
+        if id(stmt) not in self._own:
+            return None
+        key = (id(stmt), keys)
+        found = self._sqlite.get(key)
+        if found is None:
+            from sqlalchemy.dialects import sqlite
+
+            compiled = stmt.compile(
+                dialect=sqlite.dialect(paramstyle="named"), column_keys=list(keys)
+            )
+            own = {k: v for k, v in compiled.params.items() if k not in keys}
+            found = self._sqlite[key] = (str(compiled), own)  # the same in every thread
+        return found
 
 
-def _execute_all(conn: sa.Connection, writes: Sequence[tuple[Any, dict[str, Any]]]) -> None:
-    """Execute queued writes in order; a run of one statement is one ``executemany``."""
+def _execute_all(
+    conn: sa.Connection, writes: Sequence[tuple[Any, dict[str, Any]]], sql: _Statements
+) -> None:
+    """Execute queued writes in order; a run of one statement is one ``executemany``.
+    On SQLite the store's own writes go straight to the DBAPI cursor of the transaction's
+    connection, compiled once (:meth:`_Statements.sqlite_sql`)."""
+    sqlite = conn.dialect.name == "sqlite"
     i = 0
     while i < len(writes):
         stmt = writes[i][0]
         j = i + 1
         while j < len(writes) and writes[j][0] is stmt:
             j += 1
-        if j - i == 1:
+        raw = sql.sqlite_sql(stmt, tuple(writes[i][1])) if sqlite else None
+        if raw is not None:
+            try:
+                _raw_execute(conn.connection.dbapi_connection, raw, writes[i:j])
+            except sqlite3.Error as exc:  # as SQLAlchemy would raise it (see _translated)
+                raise sa.exc.DBAPIError.instance(
+                    raw[0], None, exc, sqlite3.Error, hide_parameters=True
+                ) from exc
+        elif j - i == 1:
             conn.execute(stmt, writes[i][1])
         else:
             conn.execute(stmt, [params for _, params in writes[i:j]])
         i = j
+
+
+def _raw_execute(
+    dbapi: Any, raw: tuple[str, dict[str, Any]], writes: Sequence[tuple[Any, dict[str, Any]]]
+) -> None:
+    """Execute one statement's run of writes on a sqlite3 connection (named parameters,
+    with the statement's own constants from :meth:`_Statements.sqlite_sql`)."""
+    text, own = raw
+    rows = [{**params, **own} if own else params for _, params in writes]
+    cursor = dbapi.cursor()
+    try:
+        if len(rows) == 1:
+            cursor.execute(text, rows[0])
+        else:
+            cursor.executemany(text, rows)
+    finally:
+        cursor.close()
 
 
 def _by_key(doc: Any) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "ReportStatus",
     "StateStore",
     "batched",
+    "claim_reports",
     "default_state_path",
     "read_reports",
     "report_from_json",
@@ -119,6 +120,31 @@ def batched(store: StateStore) -> AbstractContextManager[object]:
     no-op for a store without one: every write is then its own transaction."""
     unit = getattr(store, "batched", None)
     return unit() if callable(unit) else nullcontext()
+
+
+def claim_reports(
+    store: StateStore,
+    connection: str,
+    report_ids: Sequence[str],
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+) -> dict[str, ReportRecord | None]:
+    """Claim each of ``report_ids`` and read each claimed report's record: one write
+    transaction where the store can (``DatabaseStore.claim_many``), else one
+    :meth:`StateStore.claim` and one :meth:`StateStore.get` each. The claimed ids, in
+    order (a report another live owner holds is left out)."""
+    many = getattr(store, "claim_many", None)
+    if callable(many):
+        taken: dict[str, ReportRecord | None] = many(
+            connection, report_ids, owner, now, lease_seconds
+        )
+        return taken
+    claimed: dict[str, ReportRecord | None] = {}
+    for rid in dict.fromkeys(report_ids):
+        if store.claim(connection, rid, owner, now, lease_seconds):
+            claimed[rid] = store.get(connection, rid)
+    return claimed
 
 
 def read_reports(
