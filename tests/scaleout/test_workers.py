@@ -335,6 +335,9 @@ def test_worker_killed_mid_posting_successor_finishes(cluster: Cluster, tmp_path
         exp_server = stack.enter_context(exp.serve())
         tenants = make_tenants(stack, cluster, tmp_path, exp, exp_server.url, {"kill": 80})
         tenant = tenants["kill"]
+        # Each create takes 1 s: with reports posted 8 at a time (the licence's concurrent
+        # requests) the run still lasts about 10 s, so the kill below lands mid-posting.
+        tenant.acu.inject(method="PUT", path="/Bill$", delay=1.0, times=10_000)
         pending = cluster.sync("kill", tmp_path, wait=120, lease_seconds=4, backoff=1.0)
         deadline = time.monotonic() + 120
         while sum(tenant.bill_keys().values()) < 15:
