@@ -173,12 +173,9 @@ def report_statuses(
     if callable(many):
         found: dict[str, ReportStatus] = many(connection, report_ids)
         return found
-    statuses: dict[str, ReportStatus] = {}
-    for rid in report_ids:
-        record = store.get(connection, rid)
-        if record is not None:
-            statuses[rid] = record.status
-    return statuses
+    return {
+        rid: record.status for rid, record in read_reports(store, connection, report_ids).items()
+    }
 
 
 # --------------------------------------------------------------------------- snapshots
