@@ -113,6 +113,8 @@ from ._models import (
     Subaccount,
     TaxCategory,
     TaxCategoryTaxDetail,
+    TaxZone,
+    TaxZoneApplicableTaxDetail,
     UnsetType,
     Vendor,
 )
@@ -200,6 +202,8 @@ __all__ = [
     "Subaccount",
     "TaxCategory",
     "TaxCategoryTaxDetail",
+    "TaxZone",
+    "TaxZoneApplicableTaxDetail",
     "Token",
     "TokenStore",
     "UnprocessableEntityError",

@@ -44,6 +44,8 @@ __all__ = [
     "Subaccount",
     "TaxCategory",
     "TaxCategoryTaxDetail",
+    "TaxZone",
+    "TaxZoneApplicableTaxDetail",
     "UnsetType",
     "Vendor",
 ]
@@ -235,6 +237,7 @@ class ExpenseClaimDetail(AcumaticaEntity):
     unit_cost: OptDec = _f("UnitCost")
     tax_category: OptStr = _f("TaxCategory")
     tax_amount: OptDec = _f("TaxAmount")
+    tax_zone: OptStr = _f("TaxZone")
 
 
 @attrs.frozen(kw_only=True)
@@ -379,6 +382,32 @@ class TaxCategory(AcumaticaEntity):
     created_date_time: OptDateTime = _f("CreatedDateTime")
     last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
     details: tuple[TaxCategoryTaxDetail, ...] | UnsetType = _f("Details")
+
+
+@attrs.frozen(kw_only=True)
+class TaxZoneApplicableTaxDetail(AcumaticaEntity):
+    """A tax applicable in a tax zone (``TaxZoneApplicableTaxDetail``)."""
+
+    tax_id: OptStr = _f("TaxID")
+
+
+@attrs.frozen(kw_only=True)
+class TaxZone(AcumaticaEntity):
+    """A tax zone (``TaxZone``, TX206000). Key: ``tax_zone_id``.
+
+    An expense claim names it in ``FinancialDetails.TaxZone`` and on each line
+    (``TaxZone``); a bill has no tax zone field (it follows the vendor's ``TaxZone``).
+    ``applicable_taxes`` are the zone's taxes (``$expand=ApplicableTaxes``). Identical in
+    Default/23.200.001 and 24.200.001.
+    """
+
+    ENTITY: ClassVar[str] = "TaxZone"
+
+    tax_zone_id: OptStr = _f("TaxZoneID")
+    description: OptStr = _f("Description")
+    created_date_time: OptDateTime = _f("CreatedDateTime")
+    last_modified_date_time: OptDateTime = _f("LastModifiedDateTime")
+    applicable_taxes: tuple[TaxZoneApplicableTaxDetail, ...] | UnsetType = _f("ApplicableTaxes")
 
 
 @attrs.frozen(kw_only=True)

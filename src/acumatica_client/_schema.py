@@ -530,6 +530,16 @@ ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingPro
                         "TaxType": "StringValue",
                     }
                 ),
+                "TaxZone": MappingProxyType(
+                    {
+                        "ApplicableTaxes": "TaxZoneApplicableTaxDetail[]",
+                        "CreatedDateTime": "DateTimeValue",
+                        "Description": "StringValue",
+                        "LastModifiedDateTime": "DateTimeValue",
+                        "TaxZoneID": "StringValue",
+                    }
+                ),
+                "TaxZoneApplicableTaxDetail": MappingProxyType({"TaxID": "StringValue"}),
                 "NonStockItem": MappingProxyType(
                     {
                         "Attributes": "AttributeValue[]",
@@ -1112,6 +1122,16 @@ ENTITY_FIELDS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingPro
                         "TaxType": "StringValue",
                     }
                 ),
+                "TaxZone": MappingProxyType(
+                    {
+                        "ApplicableTaxes": "TaxZoneApplicableTaxDetail[]",
+                        "CreatedDateTime": "DateTimeValue",
+                        "Description": "StringValue",
+                        "LastModifiedDateTime": "DateTimeValue",
+                        "TaxZoneID": "StringValue",
+                    }
+                ),
+                "TaxZoneApplicableTaxDetail": MappingProxyType({"TaxID": "StringValue"}),
                 "NonStockItem": MappingProxyType(
                     {
                         "Attributes": "AttributeValue[]",
@@ -1230,6 +1250,7 @@ ACTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = MappingProxyType(
                 "FinancialPeriod": (),
                 "Currency": (),
                 "TaxCategory": (),
+                "TaxZone": (),
                 "NonStockItem": ("UpdateStandardCostNonStockItem",),
             }
         ),
@@ -1279,6 +1300,7 @@ ACTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = MappingProxyType(
                 "FinancialPeriod": (),
                 "Currency": (),
                 "TaxCategory": (),
+                "TaxZone": (),
                 "NonStockItem": ("UpdateStandardCostNonStockItem",),
             }
         ),
@@ -1301,6 +1323,7 @@ TOP_LEVEL_ENTITIES: Final[frozenset[str]] = frozenset(
         "FinancialPeriod",
         "Currency",
         "TaxCategory",
+        "TaxZone",
         "NonStockItem",
     }
 )
@@ -1320,10 +1343,11 @@ KEY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "ProjectTask": ("ProjectID", "ProjectTaskID"),
         "CompaniesStructure": (),
         # Keys of the reference entities below are inferred from their forms (GL201000,
-        # CM202000, TX205500, IN202000): the schemas list no keys.
+        # CM202000, TX205500, TX206000, IN202000): the schemas list no keys.
         "FinancialPeriod": ("FinancialYear",),
         "Currency": ("CurrencyID",),
         "TaxCategory": ("TaxCategoryID",),
+        "TaxZone": ("TaxZoneID",),  # TX206000
         "NonStockItem": ("InventoryID",),
     }
 )

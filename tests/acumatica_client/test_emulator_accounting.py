@@ -614,3 +614,73 @@ class TestReleaseAndPayment:
         paid = client.get(f"/Bill/Bill/{ref}").json()
         assert (paid["Status"], paid["Balance"]) == (w("Closed"), w(0))
         assert control.post("/pay/Bill/Bill/999999").status_code == 404
+
+
+class TestTaxZones:
+    """``TaxZone`` (TX206000): seeded, listed, and checked on expense claims (§5.8)."""
+
+    def test_a_fresh_tenant_has_none_and_seeded_zones_are_listed(self, version: str) -> None:
+        emu = tenant(version)
+        client = signed_in(emu)
+        assert client.get("/TaxZone").json() == []
+        emu.seed_tax_zones(
+            "DOMESTIC",
+            {"TaxZoneID": "EUVAT", "Description": "Hotel VAT abroad",
+             "ApplicableTaxes": [{"TaxID": "VATFR"}, {"TaxID": "VATDE"}]},
+        )  # fmt: skip
+        rows = client.get("/TaxZone", params={"$expand": "ApplicableTaxes"}).json()
+        for row in rows:
+            validate_entity(version, "TaxZone", row)
+        assert [r["TaxZoneID"]["value"] for r in rows] == ["DOMESTIC", "EUVAT"]
+        assert [t["TaxID"] for t in rows[1]["ApplicableTaxes"]] == [w("VATFR"), w("VATDE")]
+        one = client.get("/TaxZone/EUVAT").json()
+        validate_entity(version, "TaxZone", one)
+        assert one["Description"] == w("Hotel VAT abroad")
+        assert "ApplicableTaxes" not in one  # a detail collection only when expanded
+
+    def test_a_claim_with_known_zones_keeps_them(self, version: str) -> None:
+        emu = tenant(version)
+        emu.seed_tax_zones("EUVAT")
+        emu.seed_expense_items({"InventoryID": "TRAVEL", "ExpenseAccount": "62000"})
+        client = signed_in(emu)
+        body = claim(claim_line(TaxZone=w("EUVAT")), FinancialDetails={"TaxZone": w("EUVAT")})
+        saved = put(client, "ExpenseClaim", body, **{"$expand": "Details,FinancialDetails"})
+        assert saved.status_code == 200, saved.text
+        validate_entity(version, "ExpenseClaim", saved.json())
+        (record,) = emu.records("ExpenseClaim")
+        assert record["FinancialDetails"]["TaxZone"] == "EUVAT"
+        assert record["Details"][0]["TaxZone"] == "EUVAT"
+
+    def test_an_unknown_zone_on_the_header_or_a_line_is_refused(self, version: str) -> None:
+        emu = tenant(version)
+        emu.seed_tax_zones("EUVAT")
+        emu.seed_expense_items({"InventoryID": "TRAVEL", "ExpenseAccount": "62000"})
+        client = signed_in(emu)
+        header = put(client, "ExpenseClaim", claim(FinancialDetails={"TaxZone": w("NOPE")}))
+        assert header.status_code == 422
+        assert "Tax Zone 'NOPE' cannot be found in the system." in header.json()["error"]
+        line = put(client, "ExpenseClaim", claim(claim_line(), claim_line(TaxZone=w("XX"))))
+        assert line.status_code == 422
+        rows = line.json()["Details"]
+        assert rows[1]["TaxZone"]["error"] == "Tax Zone 'XX' cannot be found in the system."
+        assert "error" not in rows[0]["TaxZone"]
+        assert emu.records("ExpenseClaim") == []
+
+    def test_the_typed_client_reads_zones(self) -> None:
+        from acumatica_client import TaxZone, TaxZoneApplicableTaxDetail
+
+        emu = tenant()
+        emu.seed_tax_zones({"TaxZoneID": "EUVAT", "ApplicableTaxes": [{"TaxID": "VATFR"}]})
+        api = AcumaticaClient(
+            base_url=HOST,
+            endpoint=Endpoint("Default", emu.version),
+            transport=emu.transport(),
+            options=ClientOptions(sleep=lambda _: None, jitter=lambda: 0.0, poll_interval=0),
+        )
+        with api.session(CookieLogin(name="admin", password="admin-password")):
+            (zone,) = api.list(TaxZone, expand=["ApplicableTaxes"])
+        assert zone.tax_zone_id == "EUVAT"
+        taxes = zone.applicable_taxes
+        assert isinstance(taxes, tuple)
+        assert all(isinstance(t, TaxZoneApplicableTaxDetail) for t in taxes)
+        assert [t.tax_id for t in taxes] == ["VATFR"]

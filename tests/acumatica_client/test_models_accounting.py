@@ -1,4 +1,4 @@
-"""Accounting reference models (FinancialPeriod, Currency, TaxCategory, NonStockItem) and
+"""Accounting reference models (FinancialPeriod, Currency, TaxCategory, TaxZone, NonStockItem) and
 ``AcumaticaClient.attach_file``: wire round trips, bodies valid against the published
 OpenAPI of both Default versions, and file attachment through the emulator (replace
 semantics, lost answers, escaping)."""
@@ -29,6 +29,8 @@ from acumatica_client import (
     RetryPolicy,
     TaxCategory,
     TaxCategoryTaxDetail,
+    TaxZone,
+    TaxZoneApplicableTaxDetail,
     dumps,
     from_wire,
     loads,
@@ -139,6 +141,17 @@ class TestWireShapes:
                 ),
             ),
             (
+                "TaxZone",
+                TaxZone(
+                    tax_zone_id="EU-VAT",
+                    description="Hotel VAT abroad",
+                    applicable_taxes=(
+                        TaxZoneApplicableTaxDetail(tax_id="VATFR"),
+                        TaxZoneApplicableTaxDetail(tax_id="VATDE"),
+                    ),
+                ),
+            ),
+            (
                 "NonStockItem",
                 NonStockItem(
                     inventory_id="TRAVEL",
@@ -165,6 +178,7 @@ class TestWireShapes:
             FinancialPeriod: ("FinancialYear",),
             Currency: ("CurrencyID",),
             TaxCategory: ("TaxCategoryID",),
+            TaxZone: ("TaxZoneID",),
             NonStockItem: ("InventoryID",),
         }
         for cls, keys in expected.items():

@@ -72,6 +72,8 @@ EXPECTED = [
     "Subaccount",
     "TaxCategory",
     "TaxCategoryTaxDetail",
+    "TaxZone",
+    "TaxZoneApplicableTaxDetail",
     "Token",
     "TokenStore",
     "UnprocessableEntityError",

@@ -58,6 +58,7 @@ LINK_TARGETS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
         ),
         "Currency": ("PX.Objects.CM.CurrencyMaint", "CuryListRecords", "CuryListRecords"),
         "TaxCategory": ("PX.Objects.TX.TaxCategoryMaint", "TxCategory", "Details"),
+        "TaxZone": ("PX.Objects.TX.TaxZoneMaint", "TxZone", "Details"),
         "NonStockItem": ("PX.Objects.IN.NonStockItemMaint", "Item", "itemxrefrecords"),
     }
 )

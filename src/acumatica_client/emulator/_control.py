@@ -134,6 +134,14 @@ class ControlPlane:
         """
         return self.seed("TaxCategory", _rows(rows, "TaxCategoryID", Active=True))
 
+    def seed_tax_zones(self, *rows: SeedRow) -> int:
+        """Tax zones (``TaxZoneID``; a bare string is a zone with no applicable taxes).
+
+        An expense claim naming a zone not listed (``FinancialDetails.TaxZone`` or a
+        line's ``TaxZone``) is refused. A fresh tenant has none.
+        """
+        return self.seed("TaxZone", _rows(rows, "TaxZoneID"))
+
     def seed_expense_items(self, *rows: SeedRow) -> int:
         """Expense items: non-stock items of type Expense (``InventoryID``).
 

@@ -743,6 +743,7 @@ class EntityHandlers:
             self._check_branch(line.get("Branch"), "Branch", line_errors)
             self._check_project(line, line_errors, "ProjectID", "ProjectTaskID")
             self._check_tax_category(line.get("TaxCategory"), "TaxCategory", line_errors)
+            self._check_tax_zone(line.get("TaxZone"), "TaxZone", line_errors)
             if line.get("CurrencyID") is not None:
                 self._check_currency(line["CurrencyID"], "CurrencyID", line_errors)
             qty = line.get("Qty") if line.get("Qty") is not None else Decimal(1)
@@ -762,6 +763,7 @@ class EntityHandlers:
         financial = dict(record.get("FinancialDetails") or {})
         self._set_period(financial, "PosttoPeriod", record.get("Date"), errors)
         self._check_branch(financial.get("Branch"), "FinancialDetails", errors)
+        self._check_tax_zone(financial.get("TaxZone"), "FinancialDetails", errors)
         record["FinancialDetails"] = financial
         if errors or detail_errors:
             raise _validation(self.backend, body, "ExpenseClaim", errors, detail_errors, record)
@@ -790,6 +792,13 @@ class EntityHandlers:
             errors[field] = f"Tax Category '{code}' cannot be found in the system."
         elif found.get("Active") is False:
             errors[field] = f"Tax Category '{code}' is inactive."
+
+    def _check_tax_zone(self, code: Any, field: str, errors: dict[str, str]) -> None:
+        """An expense claim's (or its line's) tax zone must exist (TX206000)."""
+        if code is None:
+            return
+        if self.backend.find("TaxZone", {"TaxZoneID": code}) is None:
+            errors.setdefault(field, f"Tax Zone '{code}' cannot be found in the system.")
 
     def _expense_item_defaults(self, line: dict[str, Any], errors: dict[str, str]) -> None:
         """An expense claim line needs an active expense item (a non-stock item of type
