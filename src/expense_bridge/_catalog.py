@@ -4,8 +4,9 @@ The posting layer reads it once per sync (accounts, subaccounts, vendors/employe
 projects, tasks, branches, currencies) and passes it into the pure mapping functions.
 Every set is the *complete* list of valid codes: a code missing from it is reported as
 unknown, so an empty set means "nothing is valid", not "don't check". The optional
-lists (``currencies``, ``cost_codes``, ``expense_items``) use ``None`` for "don't check";
-``periods`` (the financial calendar, read only when the tenant has one) too.
+lists (``currencies``, ``cost_codes``, ``expense_items``, ``tax_zones``) use ``None`` for
+"don't check"; ``periods`` (the financial calendar, read only when the tenant has one)
+too.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class LedgerCatalog:
     cost_codes: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
     # Expense items (active NonStockItem IDs) an expense claim line may name; None: unchecked.
     expense_items: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
+    # Tax zones (TaxZone IDs) rules.tax_zone may name; None: not read (unchecked).
+    tax_zones: frozenset[str] | None = attrs.field(default=None, converter=_opt_strs)
     # The tenant's financial periods; None: not read (no closed-period check).
     periods: PeriodCalendar | None = None
     # E-mail -> EmployeeID of active employees, and -> VendorID of vendor records only

@@ -37,7 +37,10 @@ and ``FinancialDetails.Branch``; the schema has no header project.
 Tax: with ``rules.tax_categories`` each claim line whose expense has tax carries the mapped
 ``TaxCategory`` (the line's amount stays tax-inclusive, as on a bill line; the tenant
 computes the tax). ``rules.tax_account`` (tax as its own line) is refused with claims by the
-configuration: a claim line is one expense and its expense item.
+configuration: a claim line is one expense and its expense item. ``rules.tax_zone`` is the
+claim's ``FinancialDetails.TaxZone`` and every line's ``TaxZone``; a zone the tenant lacks
+holds the report (:func:`~expense_bridge._tax.tax_zone_problems`). Lines carry no
+``TaxAmount`` (the tenant computes it from category and zone).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ from ._keys import (
     key_from_description,
 )
 from ._rules import ClaimStage, PostingRules, ReimbursableTarget
+from ._tax import tax_zone_problems
 from .mapping import PlannedDocument, report_to_bill
 
 __all__ = [
@@ -213,11 +217,15 @@ def _refund_problem(total: Decimal, currency: str) -> Problem:
 
 
 def _claim(
-    report: Report, bill: Bill, items: list[tuple[int, Expense, str]], key: str
+    report: Report,
+    bill: Bill,
+    items: list[tuple[int, Expense, str]],
+    key: str,
+    tax_zone: str | None = None,
 ) -> tuple[ExpenseClaim, str]:
     details = bill.details if isinstance(bill.details, tuple) else ()
     lines = [
-        _line(expense, item, detail, report.currency)
+        _line(expense, item, detail, report.currency, tax_zone)
         for (_, expense, item), detail in zip(items, details, strict=True)
     ]
     claimant = bill.vendor if isinstance(bill.vendor, str) else ""
@@ -232,7 +240,14 @@ def _claim(
         description=journal_description(key, name),
         currency_id=report.currency,
         details=tuple(lines),
-        financial_details=(UNSET if branch is None else ExpenseClaimFinancialDetail(branch=branch)),
+        financial_details=(
+            UNSET
+            if branch is None and tax_zone is None
+            else ExpenseClaimFinancialDetail(
+                branch=UNSET if branch is None else branch,
+                tax_zone=UNSET if tax_zone is None else tax_zone,
+            )
+        ),
     )
     return claim, claimant
 
@@ -271,12 +286,13 @@ def plan_claim(
     except MappingError as exc:
         problems.extend(exc.problems)
     problems.extend(item_problems)
+    problems.extend(tax_zone_problems(rules, catalog))
     if bill is not None and bill.total < 0:
         problems.append(_refund_problem(bill.total, report.currency))
     if problems or bill is None or not isinstance(bill.document, Bill):
         raise MappingError(report.report_id, tuple(problems))
     key = document_key(report.report_id, DocumentPart.REIMBURSABLE)
-    claim, claimant = _claim(report, bill.document, items, key)
+    claim, claimant = _claim(report, bill.document, items, key, rules.tax_zone)
     return ClaimPlan(
         report_id=report.report_id,
         key=key,
@@ -292,15 +308,17 @@ def claim_from_bill(
 ) -> PlannedDocument:
     """The claim carrying what ``planned`` (the reimbursable part, planned as a bill)
     carries: same key, total and fingerprint, kind ``CLAIM``. Raises
-    :class:`~expense_bridge.MappingError` for missing/unknown expense items and refunds."""
+    :class:`~expense_bridge.MappingError` for missing/unknown expense items, a tax zone the
+    tenant lacks and refunds."""
     problems, items = _item_problems(report, rules.expense_items, catalog.expense_items)
+    problems += tax_zone_problems(rules, catalog)
     if planned.total < 0:
         problems.append(_refund_problem(planned.total, planned.currency))
     if problems:
         raise MappingError(report.report_id, tuple(problems))
     if not isinstance(planned.document, Bill):  # pragma: no cover - the mapping plans a bill
         raise TypeError("claim_from_bill() needs the reimbursable part planned as a bill")
-    claim, _ = _claim(report, planned.document, items, planned.key)
+    claim, _ = _claim(report, planned.document, items, planned.key, rules.tax_zone)
     return attrs.evolve(planned, kind=DocumentKind.CLAIM, document=claim)
 
 
@@ -329,12 +347,14 @@ def plan_with_claims(
     """``plan()`` with the reimbursable bill turned into a claim when the target is
     ``expense_claim`` (else ``plan()`` as it is).
 
-    The expense-item problems are reported together with the mapping's own problems in
-    one :class:`~expense_bridge.MappingError`.
+    The expense-item (and ``rules.tax_zone``) problems are reported together with the
+    mapping's own problems in one :class:`~expense_bridge.MappingError`.
     """
     if rules.reimbursable_target is not ReimbursableTarget.EXPENSE_CLAIM:
         return plan()
     extra, _ = _item_problems(report, rules.expense_items, catalog.expense_items)
+    if any(e.reimbursable for e in report.expenses):  # a claim is planned
+        extra += tax_zone_problems(rules, catalog)
     try:
         docs = plan()
     except MappingError as exc:
@@ -347,7 +367,9 @@ def plan_with_claims(
     )
 
 
-def _line(expense: Expense, item: str, detail: BillDetail, currency: str) -> ExpenseClaimDetail:
+def _line(
+    expense: Expense, item: str, detail: BillDetail, currency: str, tax_zone: str | None = None
+) -> ExpenseClaimDetail:
     amount = detail.unit_cost if isinstance(detail.unit_cost, Decimal) else Decimal(0)
     text = detail.transaction_description
     description = text if isinstance(text, str) and text else (expense.category or item)
@@ -364,6 +386,7 @@ def _line(expense: Expense, item: str, detail: BillDetail, currency: str) -> Exp
         project_task_id=detail.project_task,
         billable=expense.billable,
         tax_category=detail.tax_category,
+        tax_zone=UNSET if tax_zone is None else tax_zone,
     )
 
 

@@ -627,6 +627,15 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "tax_categories; not with expense claims); the document total is unchanged.",
     ),
     _Opt(
+        ("rules", "tax_zone"),
+        "str",
+        "Acumatica tax zone (TX206000) of expense claims (reimbursable_target "
+        "'expense_claim'): set as the claim's FinancialDetails.TaxZone and on every claim "
+        "line; checked against the tenant's zones (a zone it lacks holds the claims). Bills "
+        "have no tax zone field: they follow the vendor's TaxZone (AP303000).",
+        example="EUVAT",
+    ),
+    _Opt(
         ("rules", "card_accounts"),
         "table",
         "Per-card routing: a card (its cardID, masked card number or bank feed name, as the "
@@ -1138,6 +1147,7 @@ def _build(
             "rules.tax_account and rules.tax_categories cannot both be set",
             "Keep tax_categories (tax categories on the lines) or tax_account (tax lines).",
         )
+    _check_tax_zone(reader, opt("rules", "tax_zone"), rules)
     for name, field in (rules["report_fields"] or {}).items():
         if field not in HEADER_FIELD_NAMES or not name.strip():
             reader.bad(
@@ -1247,6 +1257,27 @@ def _build(
     values["acumatica", "base_url"] = get("acumatica", "base_url").rstrip("/")
     values["notifications", "smtp_to"] = tuple(get("notifications", "smtp_to") or ())
     return _structure(values)
+
+
+def _check_tax_zone(reader: _Reader, option: _Opt, rules: Mapping[str, Any]) -> None:
+    """rules.tax_zone: a zone ID (no blank, no control character), claims only."""
+    zone = rules["tax_zone"]
+    if zone is None:
+        return
+    if not zone or any(not ch.isprintable() for ch in zone):
+        reader.bad(
+            option,
+            f"rules.tax_zone {zone!r} is not a tax zone ID",
+            "Write the zone's ID as Acumatica shows it (Tax Zones, TX206000), or remove it.",
+        )
+    elif rules["reimbursable_target"] != "expense_claim":
+        reader.bad(
+            option,
+            "rules.tax_zone is only used with reimbursable_target 'expense_claim' (a bill "
+            "has no tax zone field: Acumatica takes it from the vendor)",
+            "Set the zone on the employees' vendor records (Vendors, AP303000, Tax Zone) "
+            "and remove rules.tax_zone, or post reimbursable spend as 'expense_claim'.",
+        )
 
 
 def _rule_names() -> tuple[str, ...]:

@@ -48,6 +48,7 @@ from acumatica_client import (
     Project,
     ProjectTask,
     Subaccount,
+    TaxZone,
     Vendor,
     entity_url,
     to_wire,
@@ -132,7 +133,8 @@ class AcumaticaLedger:
 
     ``claim_stage``: how far :meth:`release` takes an expense claim.
     ``read_expense_items``: :meth:`load_catalog` also lists the non-stock items (expense
-    claims name them). ``read_periods``: it also reads the financial calendar
+    claims name them). ``read_tax_zones``: it also lists the tax zones (``TaxZone``, for
+    ``rules.tax_zone``). ``read_periods``: it also reads the financial calendar
     (``FinancialPeriod``, for the closed-period rule).
     """
 
@@ -144,12 +146,14 @@ class AcumaticaLedger:
         claim_stage: ClaimStage = ClaimStage.SUBMIT,
         read_expense_items: bool = False,
         read_periods: bool = False,
+        read_tax_zones: bool = False,
     ) -> None:
         self.client = client
         self.page_size = page_size
         self.claim_stage = claim_stage
         self.read_expense_items = read_expense_items
         self.read_periods = read_periods
+        self.read_tax_zones = read_tax_zones
 
     @classmethod
     def for_rules(
@@ -163,6 +167,7 @@ class AcumaticaLedger:
             claim_stage=ClaimStage.from_rules(rules),
             read_expense_items=rules.reimbursable_target is ReimbursableTarget.EXPENSE_CLAIM,
             read_periods=True,
+            read_tax_zones=rules.tax_zone is not None,
         )
 
     @property
@@ -201,6 +206,8 @@ class AcumaticaLedger:
             catalog = attrs.evolve(catalog, expense_items=items)
         if self.read_periods:
             catalog = attrs.evolve(catalog, periods=self._calendar())
+        if self.read_tax_zones:
+            catalog = attrs.evolve(catalog, tax_zones=self._tax_zones())
         return catalog
 
     def _currencies(self) -> frozenset[str] | None:
@@ -216,6 +223,18 @@ class AcumaticaLedger:
         except NotFoundError:
             return None
         return codes or None
+
+    def _tax_zones(self) -> frozenset[str] | None:
+        """The tenant's tax zones (``TaxZone``, TX206000) ``rules.tax_zone`` is checked
+        against; None (not checked) when the endpoint does not serve the entity."""
+        try:
+            return frozenset(
+                ident
+                for row in self.client.iterate(TaxZone)
+                if (ident := _text(row.tax_zone_id)) is not None
+            )
+        except NotFoundError:
+            return None
 
     def _calendar(self) -> PeriodCalendar | None:
         """The financial calendar; None (check skipped, a logged warning) when the tenant

@@ -157,6 +157,9 @@ class PostingRules:
     # lines, or (tax_account) each expense's tax split onto its own line on that account.
     tax_categories: Mapping[str, str] = attrs.field(factory=dict)
     tax_account: str | None = None
+    # The document TaxZone of expense claims (FinancialDetails.TaxZone and each line's);
+    # a bill has no tax zone field (it follows the vendor's), so only claims carry it.
+    tax_zone: str | None = None
     # GL codes: the export's ``categoryGlCode`` is the source of each line's account; the
     # policy getter's category GL code (absent from its documented shape) is preferred
     # only when this is set (else used only where the export has none).

@@ -81,6 +81,7 @@ from ._store import (
     read_reports,
     report_statuses,
 )
+from ._tax import tax_zone_warnings
 from ._vendors import ensure_vendors
 from .mapping import PlannedDocument, content_fingerprint
 from .provisioning import category_issues
@@ -309,6 +310,7 @@ def _run_now(
         for issue in category_issues(_with_export_codes(policy, ordered), catalog.account_is_active)
     ]
     warnings += expense_item_warnings(config.rules, catalog)
+    warnings += tax_zone_warnings(config.rules, catalog)
 
     ctx = PostingContext(
         connection=connection,

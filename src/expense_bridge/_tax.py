@@ -18,7 +18,21 @@ An expense with tax whose code/name is not in the table (categories mode) is
 expenses have their tax converted at the expense's own conversion (the converted amount
 over the original), rounded half-even to the report currency's minor unit.
 
-Nothing here is wired into :func:`expense_bridge.sync` yet (see ``docs/features.md``).
+Tax zone (``rules.tax_zone``, expense claims only): the claim's
+``FinancialDetails.TaxZone`` and every claim line's ``TaxZone`` (set by
+:mod:`._claims`). The Default contract's ``Bill`` has no tax zone field -- a bill follows
+its vendor's ``TaxZone`` -- and ``JournalTransaction`` has none, so the configuration
+refuses the option with other targets. A zone the tenant's ``TaxZone`` list lacks holds
+the claim (:func:`tax_zone_problems`, ``EB-RULES-INVALID`` at ``rules.tax_zone``) and is
+warned about once per run (:func:`tax_zone_warnings`).
+
+Claim lines never carry ``TaxAmount``: the tenant computes a line's tax from its tax
+category and zone (the amount is tax-inclusive), so a written amount would be recomputed
+or contradict it; Expensify's tax decides only the category (see ``docs/features.md``).
+
+Wired into :func:`expense_bridge.sync` through
+:func:`~expense_bridge._posting.plan_or_hold` (:func:`plan_with_tax`, then
+:func:`~expense_bridge._claims.plan_with_claims`).
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import attrs
 from acumatica_client import Bill, BillDetail, JournalTransaction, JournalTransactionDetail
 from expensify_client import Expense, Report, cents_to_decimal, minor_units
 
+from ._catalog import LedgerCatalog
 from ._errors import ErrorCode, MappingError, Problem
 from ._keys import DocumentPart, clean_text
 from ._rules import CardTarget, PostingRules
@@ -43,6 +58,8 @@ __all__ = [
     "tax_code_of",
     "tax_in_report_currency",
     "tax_problems",
+    "tax_zone_problems",
+    "tax_zone_warnings",
 ]
 
 
@@ -126,6 +143,31 @@ def tax_problems(
                     )
                 )
     return problems
+
+
+def tax_zone_problems(rules: PostingRules, catalog: LedgerCatalog) -> list[Problem]:
+    """``rules.tax_zone`` when the tenant's tax zones (``catalog.tax_zones``, when read)
+    do not list it: a claim naming it would be refused, so it is held before any write."""
+    zone, known = rules.tax_zone, catalog.tax_zones
+    if zone is None or known is None or zone in known:
+        return []
+    return [
+        Problem(
+            code=ErrorCode.RULES_INVALID,
+            field="rules.tax_zone",
+            message=f"rules.tax_zone {zone!r} is not a tax zone in Acumatica",
+            fix=(
+                f"Create the tax zone {zone} in Acumatica (Tax Zones, TX206000) or correct "
+                "rules.tax_zone, then run 'expense-bridge replay' for this report."
+            ),
+        )
+    ]
+
+
+def tax_zone_warnings(rules: PostingRules, catalog: LedgerCatalog) -> list[str]:
+    """Preflight: a warning when ``rules.tax_zone`` is not one of the tenant's tax zones
+    (every report posted as a claim is then held)."""
+    return [f"{p.field}: {p.message}" for p in tax_zone_problems(rules, catalog)]
 
 
 def apply_tax(planned: PlannedDocument, report: Report, rules: TaxRules) -> PlannedDocument:

@@ -226,6 +226,7 @@ BAD_VALUES = [
     ("rules", "post_in", "euro", "rules.post_in"),
     ("rules", "create_missing_vendors", "yes", "rules.create_missing_vendors"),
     ("rules", "tax_account", 23000, "rules.tax_account"),
+    ("rules", "tax_zone", 5, "rules.tax_zone"),
     ("rules", "prefer_policy_gl_code", "yes", "rules.prefer_policy_gl_code"),
     ("rules", "post_card_only_approved", 1, "rules.post_card_only_approved"),
     ("rules", "post_closed", "true", "rules.post_closed"),

@@ -642,6 +642,81 @@ class TestGoldenClaims:
         assert plain.tax_category is UNSET
         assert claim.total == D("31.00")
 
+    def test_claim_in_a_tax_zone_with_a_taxed_line_and_a_closed_period(self):
+        """rules.tax_zone: FinancialDetails.TaxZone beside the branch and the next open
+        period, every line's TaxZone; the taxed line's category; no TaxAmount anywhere."""
+        from acumatica_client import (
+            ExpenseClaim,
+            ExpenseClaimDetail,
+            ExpenseClaimFinancialDetail,
+            to_wire,
+        )
+        from expense_bridge._periods import ClosedPeriodRule
+
+        rules = attrs.evolve(
+            CLAIM_RULES,
+            tax_categories={"VAT10": "HOTELVAT"},
+            tax_zone="EUVAT",
+            closed_period=ClosedPeriodRule.NEXT_OPEN,
+        )
+        catalog = attrs.evolve(
+            CATALOG, tax_zones=frozenset({"EUVAT"}), periods=_calendar({"022024"})
+        )
+        rep = report(
+            exp(
+                "1",
+                22000,
+                "Lodging",
+                merchant="Hotel Metropol",
+                tax_code="VAT10",
+                tax_amount_cents=2000,
+                created=date(2024, 2, 22),
+            ),
+            exp("2", 1234, "Travel", merchant="Uber"),
+            total_cents=23234,
+        )
+        (claim,) = _full_plan(rep, rules, catalog)
+        assert (claim.kind, claim.key, claim.total) == (DocumentKind.CLAIM, "EXB-R100", D("232.34"))
+        assert claim.document == ExpenseClaim(
+            claimed_by="EMP0001",
+            date=date(2024, 2, 29),
+            description="EXB-R100: Trip to Oslo",
+            currency_id="USD",
+            details=(
+                ExpenseClaimDetail(
+                    date=date(2024, 2, 22), description="Hotel Metropol", amount=D("220.00"),
+                    currency_id="USD", expense_item_id="HOTEL", expense_account="62000",
+                    expense_subaccount=UNSET, branch="MAIN", project_id=UNSET,
+                    project_task_id=UNSET, billable=False, tax_category="HOTELVAT",
+                    tax_zone="EUVAT",
+                ),
+                ExpenseClaimDetail(
+                    date=date(2024, 2, 20), description="Uber", amount=D("12.34"),
+                    currency_id="USD", expense_item_id="TRAVEL", expense_account="61000",
+                    expense_subaccount=UNSET, branch="MAIN", project_id=UNSET,
+                    project_task_id=UNSET, billable=False, tax_zone="EUVAT",
+                ),
+            ),
+            financial_details=ExpenseClaimFinancialDetail(
+                branch="MAIN", post_to_period="032024", tax_zone="EUVAT"
+            ),
+        )  # fmt: skip
+        body = to_wire(claim.document)
+        assert body["FinancialDetails"] == {"Branch": {"value": "MAIN"},
+                                            "PosttoPeriod": {"value": "032024"},
+                                            "TaxZone": {"value": "EUVAT"}}  # fmt: skip
+        assert [line["TaxZone"] for line in body["Details"]] == [{"value": "EUVAT"}] * 2
+        assert not any("TaxAmount" in line for line in body["Details"])
+
+    def test_a_tax_zone_the_tenant_lacks_is_held_with_the_other_problems(self):
+        rules = attrs.evolve(CLAIM_RULES, tax_zone="EUVAT")
+        catalog = attrs.evolve(CATALOG, tax_zones=frozenset({"DOMESTIC"}))
+        rep = report(exp("1", 1000, "Travel"), exp("2", 2000, "Meals"))
+        assert _full_plan(rep, rules, catalog) == [
+            (ErrorCode.RULES_INVALID, "expenses[1].category"),  # Meals: no item
+            (ErrorCode.RULES_INVALID, "rules.tax_zone"),
+        ]
+
     def test_missing_and_unknown_expense_items_are_named_per_transaction(self):
         rep = report(exp("1", 1000, "Travel"), exp("2", 2000, "Meals"), exp("3", 3000, "Lodging"))
         catalog = attrs.evolve(CATALOG, expense_items=frozenset({"TRAVEL"}))
