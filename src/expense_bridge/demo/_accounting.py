@@ -4,7 +4,9 @@ a second connection that posts a second policy's reports as expense claims with 
 Acumatica (one tenant): a fiscal calendar of calendar-month periods for last year and this
 year, with last month **closed for AP** (the main connection's ``closed_period =
 "next_open"`` posts bills dated in it into this month, their dates kept; journals follow GL,
-which is open); the tax categories the hotel VAT maps to; non-stock expense items.
+which is open); the tax categories the hotel VAT maps to; the tax zone ``FIELDSVC`` of the
+claims connection (``rules.tax_zone``: each claim's ``FinancialDetails.TaxZone`` and every
+line's, two taxed claim lines carrying their VAT's category); non-stock expense items.
 
 Expensify: a second policy, *Field Services*, whose members are a few of the company's
 employees. Its reports go through a second connection (``demo-claims``) with
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
@@ -33,6 +36,7 @@ from ._company import TAX_CATEGORIES, Company
 __all__ = [
     "CLAIMS_CONNECTION",
     "CLAIMS_POLICY_ID",
+    "CLAIMS_TAX_ZONE",
     "EXPENSE_ITEMS",
     "ClaimReport",
     "accounting_rows",
@@ -46,6 +50,10 @@ __all__ = [
 CLAIMS_CONNECTION: Final = "demo-claims"
 CLAIMS_POLICY_ID: Final = "F1E1D5E7C1A1B500"
 CLAIMS_POLICY_NAME: Final = "Northwind Field Services"
+#: The claims connection's tax zone (``rules.tax_zone``), seeded as a ``TaxZone``.
+CLAIMS_TAX_ZONE: Final = "FIELDSVC"
+#: The VAT on the taxed claim lines: Expensify tax code -> (tax name, rate %).
+_CLAIM_TAXES: Final = {"NL-VAT9": ("Netherlands VAT 9%", 9), "DE-VAT7": ("Germany VAT 7%", 7)}
 #: Expensify category -> Acumatica non-stock expense item (``rules.expense_items``).
 EXPENSE_ITEMS: Final = {
     "Airfare": "AIRFARE",
@@ -87,6 +95,13 @@ def accounting_rows(company: Company) -> dict[str, list[dict[str, Any]]]:
             {"TaxCategoryID": code, "Description": f"Hotel VAT abroad ({code})", "Active": True}
             for code in sorted(set(TAX_CATEGORIES.values()))
         ],
+        "TaxZone": [
+            {
+                "TaxZoneID": CLAIMS_TAX_ZONE,
+                "Description": "Field Services claims: VAT abroad",
+                "ApplicableTaxes": [{"TaxID": code} for code in _CLAIM_TAXES],
+            }
+        ],
         "NonStockItem": [
             {
                 "InventoryID": item,
@@ -105,15 +120,17 @@ def main_rules(company: Company) -> PostingRules:
 
 
 def claims_rules(company: Company) -> PostingRules:
-    """The claims connection: expense claims (submitted), receipts attached, no tax table,
-    closed periods held (the other rule than the main connection's ``next_open``)."""
+    """The claims connection: expense claims (submitted), receipts attached, taxed
+    lines on the tax categories, in the tax zone ``FIELDSVC`` (``rules.tax_zone``), closed
+    periods held (the other rule than the main connection's ``next_open``)."""
     return attrs.evolve(
         company.rules(),
         reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,
         expense_items=dict(EXPENSE_ITEMS),
         claim_stage=ClaimStage.SUBMIT,
         attach_receipts=True,
-        tax_categories={},
+        tax_categories=dict(TAX_CATEGORIES),
+        tax_zone=CLAIMS_TAX_ZONE,
         closed_period=ClosedPeriodRule.HOLD,
     )
 
@@ -144,6 +161,15 @@ class ClaimReport:
     receipts: tuple[tuple[str, bytes, str], ...]  # (name, content, content type) served
 
 
+def _tax(code: str | None = None, cents: int = 0) -> dict[str, Any]:
+    """The ExpenseSpec tax fields of a taxed line (none for an untaxed one)."""
+    if code is None:
+        return {}
+    name, rate = _CLAIM_TAXES[code]
+    return {"has_tax": True, "tax_code": code, "tax_name": name, "tax_rate": Decimal(rate),
+            "tax_amount_cents": cents}  # fmt: skip
+
+
 def claim_reports(company: Company, receipts_base: str) -> list[ClaimReport]:
     """Four reports: three approved this month (receipts, one link dead), one approved last
     month (closed for AP: held). ``receipts_base`` is the Expensify server's base URL."""
@@ -156,16 +182,28 @@ def claim_reports(company: Company, receipts_base: str) -> list[ClaimReport]:
         return datetime.combine(day, time(hour, 0), tzinfo=UTC)
 
     air, hotel, meals, taxi = "Airfare", "Lodging", "Meals", "Ground Transportation"
-    plans = [
-        (members[0], "Site visit Rotterdam", this_month, [(air, 48_210), (hotel, 31_900)]),
-        (members[1], "Client workshop Chicago", this_month, [(meals, 8_745), (taxi, 4_300)]),
+    # (category, cents[, tax code, tax cents]): the tax is inside the amount (9%, 7%)
+    plans: list[tuple[str, str, date, list[tuple[Any, ...]]]] = [
+        (
+            members[0],
+            "Site visit Rotterdam",
+            this_month,
+            [(air, 48_210), (hotel, 31_900, "NL-VAT9", 2_634)],
+        ),
+        (
+            members[1],
+            "Client workshop Frankfurt",
+            this_month,
+            [(meals, 8_745), (taxi, 4_300, "DE-VAT7", 281)],
+        ),
         (members[2], "Warehouse audit Denver", this_month, [(taxi, 6_120)]),
         (members[0], "Field trip Boston", last_month, [(meals, 5_230)]),
     ]
     reports = []
     for index, (submitter, name, approved_on, lines) in enumerate(plans):
         specs, served = [], []
-        for number, (category, cents) in enumerate(lines):
+        for number, line in enumerate(lines):
+            category, cents, *taxed = line
             tid = f"9{index:02d}{number:02d}7700000000001"
             receipt = f"fs-{index}-{number}.pdf" if number % 2 == 0 else f"fs-{index}-{number}.jpg"
             content = _RECEIPT_PDF if receipt.endswith(".pdf") else _RECEIPT_JPEG
@@ -182,6 +220,7 @@ def claim_reports(company: Company, receipts_base: str) -> list[ClaimReport]:
                     category=category,
                     transaction_id=tid,
                     receipt_url=f"{receipts_base}/receipts/{receipt}",
+                    **_tax(*taxed),
                 )
             )
         reports.append(

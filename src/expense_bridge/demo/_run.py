@@ -8,10 +8,11 @@ held reports with their fixes, API calls per side and the Expensify 429s of each
 a second sync that must create nothing, then the accounting-depth stage
 (:mod:`._accounting`): last month is closed for AP, so the main connection
 (``closed_period = "next_open"``) posted bills dated in it into this month; a second
-policy is synced by a second connection as expense claims with receipts attached (one
-claim held in the closed period, one dead receipt link a warning), twice, the second
-creating nothing. Then one report's audit trail is shown and both servers stop. The exit
-code is 1 when the second sync (of either connection) or provisioning changed anything,
+policy is synced by a second connection as expense claims with receipts attached and two
+taxed lines in its tax zone (one claim held in the closed period, one dead receipt link a
+warning), twice, the second creating nothing. Then one report's audit trail is shown and
+both servers stop. The exit code is 1 when the second sync (of either connection) or
+provisioning changed anything,
 no claim was posted, or Expensify answered any request with 429 (the client's rate
 limiter keeps a margin, so there should be none). Nothing is left running and the
 temporary directory is removed.
@@ -58,6 +59,7 @@ from ._accounting import (
     CLAIMS_CONNECTION,
     CLAIMS_POLICY_ID,
     CLAIMS_POLICY_NAME,
+    CLAIMS_TAX_ZONE,
     accounting_rows,
     claim_reports,
     claims_categories,
@@ -288,6 +290,17 @@ def bill_tax_categories(emulator: Any) -> Counter[str]:
     return found
 
 
+def claim_tax_lines(emulator: Any) -> Counter[tuple[str, str]]:
+    """Claim lines with a ``TaxCategory``, by ``(zone, category)`` (the line's ``TaxZone``)."""
+    found: Counter[tuple[str, str]] = Counter()
+    for claim in emulator.records("ExpenseClaim"):
+        for line in claim.get("Details") or ():
+            category = _text(line.get("TaxCategory"))
+            if category:
+                found[(_text(line.get("TaxZone")) or "-", category)] += 1
+    return found
+
+
 def _print_summary(
     console: Console, company: Company, emulator: AcumaticaEmulator, result: SyncResult
 ) -> None:
@@ -432,6 +445,15 @@ def _print_claims(console: Console, emulator: Any, result: SyncResult) -> None:
     for ref, who, total, status, files in claims_summary(emulator):
         table.add_row(ref, who, total, status, str(files))
     console.print(table)
+    taxed = claim_tax_lines(emulator)
+    console.print(
+        f"Taxed claim lines (rules.tax_categories, tax zone {CLAIMS_TAX_ZONE} from "
+        f"rules.tax_zone on each claim and line; the tenant computes the tax): "
+        f"{sum(taxed.values())}"
+        + (f" ({', '.join(f'{c} in {z} {n}' for (z, c), n in sorted(taxed.items()))})"
+           if taxed else "")
+        + "."
+    )  # fmt: skip
     for outcome in result.outcomes:
         for problem in outcome.problems:
             console.print(f"Held {outcome.report_id}: {problem.code.value}: {problem.message}")
