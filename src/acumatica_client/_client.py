@@ -46,6 +46,7 @@ from ._exceptions import (
 )
 from ._filters import Field, Filter, expand_param, select_param
 from ._limiter import Licence, LicenceLimiter
+from ._links import RecordLinks, files_put_url
 from ._models import AcumaticaEntity, Branch, wire_name
 from ._retry import GRANT_FAILURE, RetryPolicy, call_with_retry
 from ._schema import ACTIONS, KEY_FIELDS
@@ -903,6 +904,86 @@ class AcumaticaClient:
         )
         location = response.headers.get("Location")
         return str(location) if location else None
+
+    def attach_file_at(
+        self,
+        link: str,
+        name: str,
+        content: bytes,
+        *,
+        content_type: str | None = None,
+    ) -> str | None:
+        """Attach ``content`` as file ``name`` through a record's or a detail line's
+        ``files:put`` link (:class:`RecordLinks`, acumatica-api.md §1.2, §3.8).
+
+        The link is site-relative and holds the virtual directory; ``{filename}`` is
+        replaced by the URL-quoted ``name``. Same rules as :meth:`attach_file`: the same
+        name replaces the file, so the PUT is repeated after a lost answer (one file per
+        name); a link outside the instance or without the placeholder raises
+        ``ValueError`` before sending. Returns the file's ``Location``.
+        """
+        _check_file_name(name)
+        if not isinstance(content, bytes | bytearray | memoryview):
+            raise TypeError(f"attach_file_at() content must be bytes, not {type(content).__name__}")
+        response = self._request(
+            "PUT",
+            files_put_url(self.base_url, link, name),
+            content=bytes(content),
+            extra_headers={"Content-Type": content_type or "application/octet-stream"},
+            repeatable=True,  # same name replaces the file: a repeat leaves one file
+        )
+        location = response.headers.get("Location")
+        return str(location) if location else None
+
+    def get_with_links(
+        self,
+        cls: type[E],
+        *keys: str,
+        expand: Sequence[str] = (),
+        include_archived: bool = False,
+    ) -> tuple[E, RecordLinks]:
+        """:meth:`get` that also returns the answer's ``_links`` (one GET): the record's
+        and, for each expanded detail collection, each line's ``files:put``."""
+        if not keys:
+            raise ValueError("get_with_links() needs the key values")
+        response = self._request(
+            "GET",
+            self._url(_top_level(cls), *(_segment(k) for k in keys)),
+            params=self._params(expand=expand),
+            extra_headers=_archive_header(include_archived),
+            repeatable=True,
+            check_version_on_404=True,
+        )
+        data = loads(response.content)
+        if not isinstance(data, Mapping):
+            raise AcumaticaError(f"GET {cls.__name__}: expected the record as a JSON object")
+        return from_wire(cls, data), RecordLinks.of(data)
+
+    def put_with_links(
+        self,
+        entity: E,
+        *,
+        expand: Sequence[str] = (),
+        on_body: Callable[[bytes], object] | None = None,
+    ) -> tuple[E, RecordLinks]:
+        """:meth:`put` (same rules: never retried) that also returns the answer's
+        ``_links``; ``expand=("Details",)`` brings the saved lines with their links."""
+        name = _top_level(type(entity))
+        content = _dumps_plain(to_wire(entity, version=self.endpoint.version))
+        if on_body is not None:
+            on_body(content)
+        response = self._request(
+            "PUT",
+            self._collection_url(name),
+            params=self._params(expand=expand),
+            content=content,
+            repeatable=False,
+            check_version_on_404=True,
+        )
+        data = loads(response.content)
+        if not isinstance(data, Mapping):
+            raise AcumaticaError(f"PUT {name}: expected the saved entity as a JSON object")
+        return from_wire(type(entity), data), RecordLinks.of(data)
 
 
 #: Characters ASP.NET refuses in a request path (``requestPathInvalidCharacters``) plus

@@ -61,6 +61,7 @@ from ._rules import (
     DateRule,
     PostIn,
     PostingRules,
+    ReceiptTarget,
     ReimbursableTarget,
     TagMapping,
     Trigger,
@@ -693,6 +694,24 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "Download each expense's receipt and attach it to its posted document, once per "
         "receipt; a missing or unreachable receipt is a warning, never a re-post.",
         default=_DEFAULT_RULES.attach_receipts,
+    ),
+    _Opt(
+        ("rules", "receipts_on"),
+        "choice",
+        "Where a receipt is attached: 'document' (the bill's, journal's or claim's header) "
+        "or 'line' (the line carrying the expense, through its files:put link; the header "
+        "when a line has no link, noted in the audit).",
+        default=_DEFAULT_RULES.receipts_on.value,
+        choices=_values(ReceiptTarget),
+    ),
+    _Opt(
+        ("rules", "receipt_attempts"),
+        "int",
+        "Syncs that try a receipt which failed (a warning): the posting run, then later "
+        "syncs re-export just those reports (one Expensify export for all of them) and "
+        "attach what is still missing, without posting again.",
+        default=_DEFAULT_RULES.receipt_attempts,
+        minimum=1,
     ),
     _Opt(
         ("rules", "closed_period"),

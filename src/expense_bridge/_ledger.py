@@ -53,13 +53,14 @@ from acumatica_client import (
     entity_url,
     to_wire,
 )
+from acumatica_client._links import RecordLinks
 
 from ._catalog import LedgerCatalog
 from ._claims import ClaimLedger
 from ._keys import DocumentKind, description_prefix, key_from_description
 from ._periods import PeriodCalendar
 from ._ports import LedgerDocument
-from ._rules import ClaimStage, PostingRules, ReimbursableTarget
+from ._rules import ClaimStage, PostingRules, ReceiptTarget, ReimbursableTarget
 from .mapping import PlannedDocument
 
 __all__ = ["MAX_URL_BYTES", "AcumaticaLedger", "LedgerDocument", "NoDocumentNumberError"]
@@ -124,6 +125,19 @@ def _claim_doc(claim: ExpenseClaim, key: str) -> LedgerDocument:
     )
 
 
+def _doc_keys(
+    document: LedgerDocument,
+) -> tuple[type[Bill | JournalTransaction | ExpenseClaim], tuple[str, ...]]:
+    """The entity and key values of a recorded document (for a GET)."""
+    if document.kind is DocumentKind.CLAIM:
+        return ExpenseClaim, (document.number.removeprefix(CLAIM_PREFIX).strip(),)
+    if document.kind is DocumentKind.BILL:
+        doc_type, _, ref = document.number.rpartition(" ")
+        return Bill, (doc_type, ref)
+    module, _, number = document.number.partition(" ")
+    return JournalTransaction, (module, number)
+
+
 def _description_key(text: object) -> str | None:
     return key_from_description(text) if isinstance(text, str) else None
 
@@ -135,7 +149,10 @@ class AcumaticaLedger:
     ``read_expense_items``: :meth:`load_catalog` also lists the non-stock items (expense
     claims name them). ``read_tax_zones``: it also lists the tax zones (``TaxZone``, for
     ``rules.tax_zone``). ``read_periods``: it also reads the financial calendar
-    (``FinancialPeriod``, for the closed-period rule).
+    (``FinancialPeriod``, for the closed-period rule). ``line_links``: :meth:`create` and
+    :meth:`fetch` also read the saved lines' ``files:put`` links (receipts on lines; the
+    create's answer brings its lines, the adoption's read its links: no extra request),
+    kept for :meth:`links`.
     """
 
     def __init__(
@@ -147,6 +164,7 @@ class AcumaticaLedger:
         read_expense_items: bool = False,
         read_periods: bool = False,
         read_tax_zones: bool = False,
+        line_links: bool = False,
     ) -> None:
         self.client = client
         self.page_size = page_size
@@ -154,6 +172,8 @@ class AcumaticaLedger:
         self.read_expense_items = read_expense_items
         self.read_periods = read_periods
         self.read_tax_zones = read_tax_zones
+        self.line_links = line_links
+        self._links: dict[str, RecordLinks] = {}  # document number -> last answer's links
 
     @classmethod
     def for_rules(
@@ -168,6 +188,7 @@ class AcumaticaLedger:
             read_expense_items=rules.reimbursable_target is ReimbursableTarget.EXPENSE_CLAIM,
             read_periods=True,
             read_tax_zones=rules.tax_zone is not None,
+            line_links=rules.attach_receipts and rules.receipts_on is ReceiptTarget.LINE,
         )
 
     @property
@@ -345,6 +366,12 @@ class AcumaticaLedger:
 
     def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction | ExpenseClaim:
         """The document as saved, with its detail lines (one GET; archived ones too)."""
+        if self.line_links:  # the same GET brings the links (kept for links())
+            cls, keys = _doc_keys(document)
+            saved, self._links[document.number] = self.client.get_with_links(
+                cls, *keys, expand=("Details",), include_archived=True
+            )
+            return saved
         if document.kind is DocumentKind.CLAIM:
             ref = document.number.removeprefix(CLAIM_PREFIX).strip()
             return self.client.get(ExpenseClaim, ref, expand=("Details",), include_archived=True)
@@ -362,6 +389,18 @@ class AcumaticaLedger:
         """One PUT; the saved document's number. Not retried on a lost answer.
         ``on_body`` gets the exact body bytes before they are sent."""
         document = planned.document
+        if self.line_links:  # the saved lines come back with their links (one PUT)
+            saved, links = self.client.put_with_links(
+                document, expand=("Details",), on_body=on_body
+            )
+            if isinstance(saved, Bill):
+                doc = _bill_doc(saved, planned.key)
+            elif isinstance(saved, ExpenseClaim):
+                doc = _claim_doc(saved, planned.key)
+            else:
+                doc = _journal_doc(saved, planned.key)
+            self._links[doc.number] = links
+            return doc
         if isinstance(document, Bill):
             return _bill_doc(self.client.put(document, on_body=on_body), planned.key)
         if isinstance(document, ExpenseClaim):
@@ -384,6 +423,24 @@ class AcumaticaLedger:
             self.client.attach_file(
                 JournalTransaction, (module, number), name, content, content_type=content_type
             )
+
+    def links(self, document: LedgerDocument, *, read: bool = True) -> RecordLinks | None:
+        """The ``_links`` of a saved document and its lines: those of this run's create or
+        fetch of it (handed out once), else one GET with its lines (``read=False``: None,
+        which just forgets them)."""
+        links = self._links.pop(document.number, None)
+        if links is None and read:
+            cls, keys = _doc_keys(document)
+            _, links = self.client.get_with_links(
+                cls, *keys, expand=("Details",), include_archived=True
+            )
+        return links
+
+    def attach_file_at(
+        self, link: str, name: str, content: bytes, content_type: str | None = None
+    ) -> None:
+        """Attach a file through a ``files:put`` link (a document's or one line's)."""
+        self.client.attach_file_at(link, name, content, content_type=content_type)
 
     def advance_claim(
         self,

@@ -53,10 +53,10 @@ from ._errors import ErrorCode, MappingError, Problem
 from ._keys import DocumentKind, DocumentPart
 from ._ledger import NoDocumentNumberError
 from ._periods import with_periods
-from ._ports import Ledger, LedgerDocument
-from ._receipts import ReceiptFetcher, attach_receipts
+from ._ports import ExpenseSource, Ledger, LedgerDocument
+from ._receipts import ReceiptFetcher, attach_receipts, attached_names, pending
 from ._results import Action, ReportOutcome
-from ._rules import CardTarget, ClaimStage, PostingRules
+from ._rules import CardTarget, ClaimStage, PostingRules, ReceiptTarget
 from ._store import (
     AuditEntry,
     DocumentRecord,
@@ -65,6 +65,7 @@ from ._store import (
     StateStore,
     batched,
     claim_reports,
+    read_reports,
 )
 from ._tax import plan_with_tax
 from .mapping import (
@@ -84,6 +85,7 @@ __all__ = [
     "post_planned",
     "posting_concurrency",
     "problem_dicts",
+    "retry_receipts",
     "settled",
 ]
 
@@ -856,7 +858,7 @@ def _after_document(
             stage = ClaimStage.from_rules(ctx.rules).value
             ctx.audit(report.report_id, "advance", "advanced", document=doc.number, detail=stage)
     if ctx.rules.attach_receipts and ctx.receipts is not None:
-        warnings += _attach_receipts(ctx, report, planned, doc)
+        warnings += _attach_receipts(ctx, report, planned.part, planned.line_transactions, doc)
     return warnings
 
 
@@ -888,32 +890,199 @@ def _advance_claim(ctx: PostingContext, rid: str, doc: LedgerDocument) -> None:
     advance(doc, in_flight=in_flight, on_send=on_send)
 
 
+RECEIPT_STEP = "receipt"
+
+
 def _attach_receipts(
-    ctx: PostingContext, report: Report, planned: PlannedDocument, doc: LedgerDocument
+    ctx: PostingContext,
+    report: Report,
+    part: DocumentPart,
+    line_transactions: Sequence[Sequence[str]],
+    doc: LedgerDocument,
 ) -> list[str]:
-    """Attach the receipts of the document's expenses once (names recorded in the audit)."""
+    """Attach the receipts of the document's expenses once (names recorded in the audit):
+    on the header, or with ``rules.receipts_on = "line"`` on the line carrying each expense
+    (``line_transactions``: the plan's), the header where a line has no ``files:put``."""
     rid = report.report_id
     attach = getattr(ctx.ledger, "attach_file", None)
+    links_of = getattr(ctx.ledger, "links", None)
     if ctx.receipts is None or attach is None:
         return []
-    done = {
+    done = attached_names(
         e.detail
         for e in ctx.store.audit_trail(rid, ctx.connection)
-        if e.step == "receipt" and e.outcome == "attached" and e.document == doc.number
-        and e.detail
-    }  # fmt: skip
-    reimbursable = planned.part is DocumentPart.REIMBURSABLE
+        if e.step == RECEIPT_STEP and e.outcome == "attached" and e.document == doc.number
+    )
+    reimbursable = part is DocumentPart.REIMBURSABLE
     expenses = [e for e in report.expenses if e.reimbursable is reimbursable]
+    todo = pending(expenses, done)
+    on_lines = ctx.rules.receipts_on is ReceiptTarget.LINE and callable(links_of)
+    if not todo:
+        if on_lines and links_of is not None:
+            links_of(doc, read=False)  # forget the links this run's create brought
+        return []
+    lines: dict[str, tuple[int, Callable[[str, bytes], None]]] = {}
+    if on_lines and links_of is not None:
+        try:
+            links, why = links_of(doc), None
+        except AcumaticaError as exc:  # the document's read failed: the header still works
+            links, why = None, f"its lines could not be read ({type(exc).__name__})"
+        lines = _line_targets(ctx, rid, doc, line_transactions, links, todo, why)
 
     def put_file(name: str, content: bytes) -> None:
         attach(doc, name, content)
 
-    result = attach_receipts(expenses, fetcher=ctx.receipts, put_file=put_file, done=done)
+    result = attach_receipts(expenses, fetcher=ctx.receipts, put_file=put_file, done=done,
+                             lines=lines)  # fmt: skip
     for name in result.attached:
-        ctx.audit(rid, "receipt", "attached", document=doc.number, detail=name)
+        line = result.on_lines.get(name)
+        detail = name if line is None else f"{name} on line {line}"
+        ctx.audit(rid, RECEIPT_STEP, "attached", document=doc.number, detail=detail)
     for warning in result.warnings:
-        ctx.audit(rid, "receipt", "warning", document=doc.number, detail=warning)
+        ctx.audit(rid, RECEIPT_STEP, "warning", document=doc.number, detail=warning)
     return list(result.warnings)
+
+
+def _line_targets(
+    ctx: PostingContext,
+    rid: str,
+    doc: LedgerDocument,
+    line_transactions: Sequence[Sequence[str]],
+    links: Any,
+    todo: Sequence[Any],
+    why: str | None = None,
+) -> dict[str, tuple[int, Callable[[str, bytes], None]]]:
+    """transaction ID -> (line number, ``put_file`` through that line's ``files:put``);
+    an expense left out goes to the header, with an ``on header`` audit line saying why."""
+    attach_at = getattr(ctx.ledger, "attach_file_at", None)
+    saved = links.details.get("Details", ()) if links is not None else ()
+    targets: dict[str, tuple[int, Callable[[str, bytes], None]]] = {}
+    if attach_at is None:
+        why = "the ledger cannot attach to lines"
+    elif why is None and len(saved) != len(line_transactions):
+        why = f"the document has {len(saved)} lines, the plan {len(line_transactions)}"
+    if why is not None:
+        for expense in todo:
+            ctx.audit(rid, RECEIPT_STEP, "on header", document=doc.number,
+                      detail=f"transaction {expense.transaction_id}: {why}")  # fmt: skip
+        return targets
+    wanted = {e.transaction_id for e in todo}
+    for index, tids in enumerate(line_transactions):
+        for tid in tids:
+            if tid not in wanted:
+                continue
+            link = saved[index]
+            if link is None:
+                why = f"transaction {tid}: line {index + 1} has no files:put link"
+                ctx.audit(rid, RECEIPT_STEP, "on header", document=doc.number, detail=why)
+                continue
+
+            def put(name: str, content: bytes, link: str = link, at: Any = attach_at) -> None:
+                at(link, name, content)
+
+            targets[tid] = (index + 1, put)
+    return targets
+
+
+def _receipt_followups(ctx: PostingContext) -> dict[str, int]:
+    """Reports of the connection with receipts still to retry -> attempts made so far
+    (syncs whose receipt pass ended with a warning); this run's own are left out."""
+    followups = getattr(ctx.store, "receipt_followups", None)
+    if not callable(followups):
+        return {}
+    found: dict[str, int] = followups(ctx.connection, ctx.run_id)
+    return found
+
+
+def retry_receipts(
+    ctx: PostingContext,
+    source: ExpenseSource,
+    states: Sequence[Any],
+    *,
+    policies: Mapping[str, Policy],
+    catalog: LedgerCatalog,
+    posting_date: date,
+) -> list[str]:
+    """Try again the receipts that ended as warnings on posted reports (see
+    :mod:`._receipts`): at most ``rules.receipt_attempts`` syncs per report in all, the
+    reports re-exported in one export for fresh receipt links, their documents never
+    posted again, a receipt already attached never attached again. Each report is
+    claimed (its lease) while it is worked on. Returns the warnings left."""
+    if not ctx.rules.attach_receipts or ctx.receipts is None:
+        return []
+    limit = ctx.rules.receipt_attempts
+    due = _receipt_followups(ctx)
+    records = read_reports(ctx.store, ctx.connection, sorted(due))
+    wanted = [
+        rid for rid in sorted(due)
+        if due[rid] < limit and rid in records
+        and records[rid].status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED)
+    ]  # fmt: skip
+    if not wanted:
+        return []
+    claimed = claim_reports(ctx.store, ctx.connection, wanted, ctx.owner, ctx.clock(),
+                            ctx.lease_seconds)  # fmt: skip
+    warnings: list[str] = []
+    try:
+        if not claimed:
+            return []
+        try:
+            exported = source.fetch_by_ids(list(claimed), states)
+        except ExpensifyError as exc:
+            return [f"receipt retry: the export failed ({type(exc).__name__})"]
+        fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
+        for rid in claimed:
+            record = claimed[rid] or records[rid]
+            attempt = due[rid] + 1
+            left = _retry_report(ctx, rid, record, fresh.get(rid), policies, catalog,
+                                 posting_date)  # fmt: skip
+            if left and attempt >= limit:
+                why = f"{len(left)} receipt(s) not attached after {attempt} attempts"
+                ctx.audit(rid, RECEIPT_STEP, "abandoned", detail=why)
+            elif not left:
+                ctx.audit(rid, RECEIPT_STEP, "complete", detail=f"attempt {attempt}")
+            warnings += [f"report {rid}: {w} (attempt {attempt} of {limit})" for w in left]
+    finally:
+        for rid in claimed:
+            ctx.store.release(ctx.connection, rid, ctx.owner)
+    return warnings
+
+
+def _retry_report(
+    ctx: PostingContext,
+    rid: str,
+    record: ReportRecord,
+    report: Report | None,
+    policies: Mapping[str, Policy],
+    catalog: LedgerCatalog,
+    posting_date: date,
+) -> list[str]:
+    """One report's retry: its warnings left (each also audited)."""
+    if report is None:
+        why = "receipt retry: the report is not in the export (deleted or moved?)"
+        ctx.audit(rid, RECEIPT_STEP, "warning", detail=why)
+        return [why]
+    if record.fingerprint is not None and content_fingerprint(report) != record.fingerprint:
+        ctx.audit(rid, RECEIPT_STEP, "abandoned", detail="the report changed after posting")
+        return []
+    lines: dict[str, tuple[tuple[str, ...], ...]] = {}
+    policy = policies.get(report.policy_id)
+    if ctx.rules.receipts_on is ReceiptTarget.LINE and policy is not None:
+        plan = plan_or_hold(None, report, policy=policy, catalog=catalog, rules=ctx.rules,
+                            posting_date=posting_date, fingerprint=record.fingerprint)  # fmt: skip
+        if not isinstance(plan, ReportOutcome):
+            lines = {d.key: d.line_transactions for d in plan}
+    left: list[str] = []
+    for saved in record.documents:
+        doc = LedgerDocument(key=saved.key, kind=DocumentKind(saved.kind), number=saved.number)
+        try:
+            left += _attach_receipts(ctx, report, DocumentPart(saved.part),
+                                     lines.get(saved.key, ()), doc)  # fmt: skip
+        except AcumaticaError as exc:  # the links' read failed: the next sync tries again
+            why = f"receipt retry: {doc.number} not read ({type(exc).__name__})"
+            ctx.audit(rid, RECEIPT_STEP, "warning", document=doc.number, detail=why)
+            left.append(why)
+    return left
 
 
 def _doc_record(planned: PlannedDocument, doc: LedgerDocument) -> DocumentRecord:

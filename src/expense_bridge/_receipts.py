@@ -24,12 +24,25 @@ each document is recorded (created, adopted, or recorded by an earlier run), thr
 (the client's ``attach_file``), with the names already attached read back from the
 audit trail (step ``receipt``, outcome ``attached``). :class:`AcumaticaFiles` offers the
 same for a single record outside a sync.
+
+Receipts on lines (``rules.receipts_on = "line"``): each receipt goes to the detail line
+carrying its expense (``PlannedDocument.line_transactions``) through the line's own
+``files:put`` link (acumatica-api.md §3.1: detail lines carry one; the create's answer or
+the adoption's read brings them, else one GET with the lines). A line without a link, or a
+saved document whose lines do not match the plan, gets its receipts on the header (audit
+``receipt`` / ``on header`` says why). Journals too: their expense lines carry
+``files:put`` like bill and claim lines; credit and tax lines carry no receipt.
+
+Retries (``rules.receipt_attempts``): a receipt that ended as a warning on a posted report
+is tried again by later syncs, which re-export just those reports (one export for all)
+for fresh receipt links -- a link may carry a signed token, and none is kept by this
+module or written to the audit -- and attach only what is still missing (no re-post).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Final
 
 import attrs
@@ -46,6 +59,8 @@ __all__ = [
     "ReceiptFetcher",
     "ReceiptResult",
     "attach_receipts",
+    "attached_names",
+    "pending",
     "receipt_name",
 ]
 
@@ -94,6 +109,9 @@ class ReceiptResult:
     attached: tuple[str, ...] = ()  # file names attached now (record them)
     skipped: tuple[str, ...] = ()  # file names already attached before
     warnings: tuple[str, ...] = ()  # one per receipt not attached, naming the transaction
+    #: Of ``attached``, those put through a line's ``put_file`` (``lines``): name -> the
+    #: line's 1-based number.
+    on_lines: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def receipt_name(expense: Expense, content_type: str) -> str:
@@ -187,12 +205,16 @@ def attach_receipts(
     fetcher: ReceiptFetcher,
     put_file: Callable[[str, bytes], None],
     done: Collection[str] = (),
+    lines: Mapping[str, tuple[int, Callable[[str, bytes], None]]] | None = None,
 ) -> ReceiptResult:
     """Attach each expense's receipt once (see the module docstring).
 
+    ``lines`` (receipts on lines): transaction ID -> (1-based line number, ``put_file`` of
+    the line carrying it); an expense not in it goes through ``put_file`` (the header).
     ``put_file`` failures (any exception) become warnings; the receipt is tried again on
     the next call since its name is not returned in ``attached``.
     """
+    on_lines: dict[str, int] = {}
     attached: list[str] = []
     skipped: list[str] = []
     warnings: list[str] = []
@@ -210,13 +232,32 @@ def attach_receipts(
             warnings.append(str(exc))
             continue
         name = receipt_name(expense, receipt.content_type)
+        line = (lines or {}).get(expense.transaction_id)
         try:
-            put_file(name, receipt.content)
+            (put_file if line is None else line[1])(name, receipt.content)
         except Exception as exc:
             warnings.append(f"{what}: not attached ({type(exc).__name__})")
             continue
         attached.append(name)
-    return ReceiptResult(attached=tuple(attached), skipped=tuple(skipped), warnings=tuple(warnings))
+        if line is not None:
+            on_lines[name] = line[0]
+    return ReceiptResult(
+        attached=tuple(attached),
+        skipped=tuple(skipped),
+        warnings=tuple(warnings),
+        on_lines=on_lines,
+    )
+
+
+def pending(expenses: Iterable[Expense], done: Collection[str]) -> list[Expense]:
+    """The expenses with a receipt link whose receipt is not among ``done`` names."""
+    return [e for e in expenses if e.receipt_url and not any(n in done for n in _expected_name(e))]
+
+
+def attached_names(details: Iterable[str | None]) -> set[str]:
+    """File names recorded by audit details of step ``receipt``/``attached``: the name,
+    or ``"<name> on line <n>"`` for a receipt attached to a line."""
+    return {d.split(" ", 1)[0] for d in details if d}
 
 
 class AcumaticaFiles:

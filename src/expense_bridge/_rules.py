@@ -24,6 +24,7 @@ __all__ = [
     "DateRule",
     "PostIn",
     "PostingRules",
+    "ReceiptTarget",
     "ReimbursableTarget",
     "TagMapping",
     "Trigger",
@@ -69,6 +70,13 @@ class ClaimStage(enum.Enum):
         if rules.release:
             return cls.RELEASE
         return cls.HOLD if rules.hold else cls.SUBMIT
+
+
+class ReceiptTarget(enum.Enum):
+    """Where an expense's receipt is attached (``rules.receipts_on``)."""
+
+    DOCUMENT = "document"  # the document header (bill, journal, claim)
+    LINE = "line"  # the line carrying the expense (its files:put link); else the header
 
 
 class CardTarget(enum.Enum):
@@ -177,6 +185,10 @@ class PostingRules:
     claim_stage: ClaimStage | None = None
     # Receipts (see :mod:`._receipts`): attach each expense's receipt to its document.
     attach_receipts: bool = False
+    # Where (see :class:`ReceiptTarget`), and how many syncs try a receipt that failed
+    # (a warning) before it is left: the posting run and the retries of later syncs.
+    receipts_on: ReceiptTarget = ReceiptTarget.DOCUMENT
+    receipt_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     # Closed financial periods (see :mod:`._periods`): hold, or post into the next open one.
     closed_period: ClosedPeriodRule = ClosedPeriodRule.HOLD
     # Reports posted at once (see :func:`~expense_bridge._posting.posting_concurrency`):

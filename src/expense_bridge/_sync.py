@@ -67,6 +67,7 @@ from ._posting import (
     post_batch,
     posting_concurrency,
     problem_dicts,
+    retry_receipts,
     settled,
 )
 from ._receipts import ReceiptFetcher
@@ -412,6 +413,14 @@ def _run_now(
                         )
                     else:
                         outcomes[rid] = _with_status(previous, ReportStatus.ACKNOWLEDGED)
+
+    # 5b. receipts that failed on reports posted by earlier syncs: tried again, no re-post
+    if not dry_run and config.rules.attach_receipts:
+        try:
+            warnings += retry_receipts(ctx, source, ALL_STATES, policies=policies,
+                                       catalog=catalog, posting_date=started.date())  # fmt: skip
+        except (ExpensifyError, AcumaticaError) as exc:
+            errors.append(f"receipt retry failed: {type(exc).__name__}: {exc}")
 
     # 6. bookmark
     bookmark_after = bookmark

@@ -180,11 +180,20 @@ def apply_tax(planned: PlannedDocument, report: Report, rules: TaxRules) -> Plan
         raise MappingError(report.report_id, tuple(problems))
     members = _part_expenses(report, planned.part)
     document = planned.document
+    taxed: Bill | JournalTransaction
     if isinstance(document, Bill):
-        return attrs.evolve(planned, document=_bill(document, members, report, rules))
-    if isinstance(document, JournalTransaction):
-        return attrs.evolve(planned, document=_journal(document, members, report, rules))
-    return planned  # an expense claim: planned after tax (its lines take the bill's category)
+        taxed = _bill(document, members, report, rules)
+    elif isinstance(document, JournalTransaction):
+        taxed = _journal(document, members, report, rules)
+    else:
+        return planned  # an expense claim: planned after tax (its lines take the bill's category)
+    carried: list[tuple[str, ...]] = []
+    for _, expense in members:  # each expense's line, then its tax line when split
+        carried.append((expense.transaction_id,))
+        if rules.tax_account is not None and tax_code_of(expense) is not None:
+            carried.append(())
+    carried += [()] * (len(taxed.details or ()) - len(carried))  # journal credits
+    return attrs.evolve(planned, document=taxed, line_transactions=tuple(carried))
 
 
 def plan_with_tax(

@@ -189,6 +189,9 @@ class PlannedDocument:
     total: Decimal
     currency: str
     fingerprint: str
+    #: For each detail line of ``document``, in order, the transaction IDs of the
+    #: expenses it carries (``()``: a credit or tax line). Receipts go on these lines.
+    line_transactions: tuple[tuple[str, ...], ...] = attrs.field(default=(), eq=False)
 
 
 # ------------------------------------------------------------------------ internals
@@ -1066,6 +1069,8 @@ def _plan(
         else:
             document = _build_journal(report, key, target, doc_date, part_lines, rules)
         document = _with_header(document, wanted[part], key, header)
+        carried: list[tuple[str, ...]] = [(e.transaction_id,) for _, e in members[part]]
+        carried += [()] * (len(document.details or ()) - len(carried))  # journal credits
         planned.append(
             PlannedDocument(
                 report_id=report.report_id,
@@ -1076,6 +1081,7 @@ def _plan(
                 total=sum((line.amount for line in part_lines), Decimal(0)),
                 currency=report.currency,
                 fingerprint=fingerprint,
+                line_transactions=tuple(carried),
             )
         )
     return tuple(planned)

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from acumatica_client import Bill
+from acumatica_client._links import RecordLinks, files_put_url
 from expense_bridge._receipts import (
     AcumaticaFiles,
     ReceiptFetcher,
     attach_receipts,
     receipt_name,
 )
+from expense_bridge._rules import PostingRules, ReceiptTarget, ReimbursableTarget
 from expensify_client import Expense
 
 from .test_accounting_support import World, close_world, make_world
@@ -160,3 +165,268 @@ def test_a_stream_without_length_stops_at_the_limit() -> None:
         )  # fmt: skip
     assert result.warnings == ("receipt of transaction T1: larger than the 3000-byte limit",)
     assert len(sent) < 100  # the download stopped early
+
+
+# ------------------------------------------------------- receipts on lines (issue 11)
+
+
+def _report(world: World, n: int, urls: list[str | None]) -> str:
+    """A report of one expense per URL (Travel, then Meals), approved an hour ago."""
+    from datetime import date, timedelta
+
+    from expensify_client.emulator import ExpenseSpec
+
+    specs = [
+        ExpenseSpec(amount_cents=1000 * (i + 1) + n, currency="USD", created=date(2026, 11, 10),
+                    merchant=f"M{n}-{i}", category=("Travel", "Meals")[i % 2], receipt_url=url)
+        for i, url in enumerate(urls)
+    ]  # fmt: skip
+    exp, now = world.expensify, world.clock.now
+    rid = exp.add_report("POL1", submitter="ann@firm.test", name=f"Trip {n}", currency="USD",
+                         expenses=specs, created=now - timedelta(days=3))  # fmt: skip
+    exp.submit(rid, now - timedelta(days=2))
+    exp.approve(rid, now - timedelta(hours=1))
+    return rid
+
+
+def _rules(world: World, **changes: Any) -> None:
+    rules = attrs.evolve(world.config.rules, attach_receipts=True, **changes)
+    world.config = attrs.evolve(world.config, rules=rules)
+
+
+def _line_files(world: World, entity: str) -> list[dict[str, bytes]]:
+    """Each line's attachments (file name -> bytes) of the only ``entity`` record."""
+    (record,) = world.acumatica.records(entity)
+    files = world.acumatica.backend.files
+    return [
+        {name: f.content for name, f in files.get(str(line["id"]), {}).items()}
+        for line in record["Details"]
+    ]
+
+
+def _header_files(world: World, entity: str) -> dict[str, bytes]:
+    (record,) = world.acumatica.records(entity)
+    return {
+        n: f.content for n, f in world.acumatica.backend.files.get(str(record["id"]), {}).items()
+    }
+
+
+def _receipt_trail(world: World, rid: str) -> list[tuple[str, str | None]]:
+    return [(e.outcome, e.detail) for e in world.store.audit_trail(rid) if e.step == "receipt"]
+
+
+def _tids(world: World, rid: str) -> list[str]:
+    return [t["transactionID"] for t in world.expensify.report(rid)["transactionList"]]
+
+
+def test_records_and_lines_links_are_read_and_quoted() -> None:
+    ep = "/erp/entity/Default/24.200.001"
+    links = RecordLinks.of({
+        "_links": {"self": f"{ep}/Bill/1", "files:put": f"{ep}/files/G/Document/1/{{filename}}"},
+        "Details": [{"_links": {"files:put": f"{ep}/files/G/T/2/{{filename}}"}}, {"id": "3"}],
+    })  # fmt: skip
+    assert links.self_link == f"{ep}/Bill/1"
+    assert links.files_put == f"{ep}/files/G/Document/1/{{filename}}"
+    assert links.line("Details", 0) == f"{ep}/files/G/T/2/{{filename}}"
+    assert links.line("Details", 1) is None
+    assert links.line("Details", 2) is None
+    url = files_put_url("https://erp.test/erp", links.line("Details", 0) or "", "r 1#.pdf")
+    assert str(url) == "https://erp.test/erp/entity/Default/24.200.001/files/G/T/2/r%201%23.pdf"
+    with pytest.raises(ValueError, match="outside"):
+        files_put_url("https://erp.test", "https://evil.test/files/G/T/2/{filename}", "r.pdf")
+    with pytest.raises(ValueError, match="placeholder"):
+        files_put_url("https://erp.test", "/erp/entity/files/G/T/2/", "r.pdf")
+
+
+def test_receipts_go_to_the_lines_carrying_their_expenses(world: World, base: str) -> None:
+    _rules(world, receipts_on=ReceiptTarget.LINE)
+    exp = world.expensify
+    urls = [base + exp.add_receipt("a.pdf", PDF, "application/pdf"), None,
+            base + exp.add_receipt("c.jpg", JPEG)]  # fmt: skip
+    rid = _report(world, 1, urls)
+    world.acumatica.request_log.clear()
+    result = world.sync()
+    (outcome,) = result.outcomes
+    assert outcome.warnings == ()
+    t1, _, t3 = _tids(world, rid)
+    assert _line_files(world, "Bill") == [
+        {f"receipt-{t1}.pdf": PDF},
+        {},
+        {f"receipt-{t3}.jpg": JPEG},
+    ]
+    assert _header_files(world, "Bill") == {}
+    assert _receipt_trail(world, rid) == [
+        ("attached", f"receipt-{t1}.pdf on line 1"),
+        ("attached", f"receipt-{t3}.jpg on line 3"),
+    ]
+    # The create's answer brought the lines' links: no read of the bill by its keys.
+    reads = [p for m, p, _ in world.acumatica.request_log if m == "GET" and "/Bill/Bill/" in p]
+    assert reads == []
+    world.clock.now += timedelta(hours=1)
+    assert world.sync().posted == 0
+    assert len(_receipt_trail(world, rid)) == 2  # nothing attached again
+
+
+def test_journal_receipts_go_to_the_expense_lines(world: World, base: str) -> None:
+    _rules(world, receipts_on=ReceiptTarget.LINE,
+           reimbursable_target=ReimbursableTarget.JOURNAL)  # fmt: skip
+    exp = world.expensify
+    urls = [base + exp.add_receipt("j1.pdf", PDF, "application/pdf"),
+            base + exp.add_receipt("j2.jpg", JPEG)]  # fmt: skip
+    rid = _report(world, 2, urls)
+    world.sync()
+    t1, t2 = _tids(world, rid)
+    # Two debit lines, then the credit line to the liability account (no receipt).
+    assert _line_files(world, "JournalTransaction") == [
+        {f"receipt-{t1}.pdf": PDF},
+        {f"receipt-{t2}.jpg": JPEG},
+        {},
+    ]
+
+
+def test_a_line_without_a_link_gets_its_receipt_on_the_header(
+    world: World, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expense_bridge._ledger import AcumaticaLedger
+
+    original = AcumaticaLedger.links
+
+    def without_first(self: AcumaticaLedger, document: Any, *, read: bool = True) -> Any:
+        links = original(self, document, read=read)
+        if links is None:
+            return None
+        lines = links.details["Details"]
+        return attrs.evolve(links, details={"Details": (None, *lines[1:])})
+
+    monkeypatch.setattr(AcumaticaLedger, "links", without_first)
+    _rules(world, receipts_on=ReceiptTarget.LINE)
+    exp = world.expensify
+    urls = [base + exp.add_receipt("h1.pdf", PDF, "application/pdf"),
+            base + exp.add_receipt("h2.jpg", JPEG)]  # fmt: skip
+    rid = _report(world, 3, urls)
+    world.sync()
+    t1, t2 = _tids(world, rid)
+    assert _header_files(world, "Bill") == {f"receipt-{t1}.pdf": PDF}
+    assert _line_files(world, "Bill") == [{}, {f"receipt-{t2}.jpg": JPEG}]
+    assert _receipt_trail(world, rid) == [
+        ("on header", f"transaction {t1}: line 1 has no files:put link"),
+        ("attached", f"receipt-{t1}.pdf"),
+        ("attached", f"receipt-{t2}.jpg on line 2"),
+    ]
+
+
+def test_an_adopted_document_is_read_once_for_its_lines_and_links(world: World, base: str) -> None:
+    _rules(world, receipts_on=ReceiptTarget.LINE)
+    exp = world.expensify
+    urls = [base + exp.add_receipt("l1.pdf", PDF, "application/pdf"),
+            base + exp.add_receipt("l2.jpg", JPEG)]  # fmt: skip
+    rid = _report(world, 4, urls)
+    world.acumatica.inject(method="PUT", path="/Bill", drop_response=True)  # the create's
+    first = world.sync()
+    assert first.posted == 0
+    assert len(world.acumatica.records("Bill")) == 1  # stored; its answer was lost
+    world.clock.now += timedelta(hours=1)
+    world.acumatica.request_log.clear()
+    world.sync()
+    t1, t2 = _tids(world, rid)
+    assert _line_files(world, "Bill") == [{f"receipt-{t1}.pdf": PDF}, {f"receipt-{t2}.jpg": JPEG}]
+    log = world.acumatica.request_log
+    reads = [p for m, p, _ in log if m == "GET" and "/Bill/Bill/" in p]
+    assert len(reads) == 1  # the adoption's read (lines and links), not one per line
+    assert [m for m, p, _ in log if p.endswith("/Bill")].count("PUT") == 0  # never re-sent
+
+
+def test_a_lost_attach_answer_on_a_line_leaves_one_file(world: World, base: str) -> None:
+    _rules(world, receipts_on=ReceiptTarget.LINE)
+    url = base + world.expensify.add_receipt("lost.pdf", PDF, "application/pdf")
+    rid = _report(world, 5, [url])
+    world.acumatica.inject(method="PUT", path="/files/PX.Objects.AP.APInvoiceEntry/Transactions/",
+                           drop_response=True)  # fmt: skip
+    world.sync()
+    (tid,) = _tids(world, rid)
+    puts = [s for m, p, s in world.acumatica.request_log if m == "PUT" and "/Transactions/" in p]
+    assert puts == [0, 204]  # the answer was lost after the file was stored; repeated
+    assert _line_files(world, "Bill") == [{f"receipt-{tid}.pdf": PDF}]
+    assert _receipt_trail(world, rid) == [("attached", f"receipt-{tid}.pdf on line 1")]
+
+
+# ------------------------------------------------------- retries of failed receipts
+
+
+def test_a_failed_receipt_is_attached_by_the_next_sync_without_a_repost(
+    world: World, base: str
+) -> None:
+    _rules(world, receipts_on=ReceiptTarget.LINE)
+    token = "sig-91f2c7"
+    url = f"{base}/receipts/late.pdf?token={token}"
+    rid = _report(world, 6, [url])
+    first = world.sync()
+    (outcome,) = first.outcomes
+    assert "HTTP 404" in outcome.warnings[0]
+    assert _line_files(world, "Bill") == [{}]
+
+    world.expensify.add_receipt("late.pdf", PDF, "application/pdf")  # reachable now
+    world.clock.now += timedelta(hours=1)
+    world.acumatica.request_log.clear()
+    second = world.sync()
+    assert second.posted == 0
+    assert second.warnings == ()
+    assert [m for m, p, _ in world.acumatica.request_log if p.endswith("/Bill")] == []
+    (tid,) = _tids(world, rid)
+    assert _line_files(world, "Bill") == [{f"receipt-{tid}.pdf": PDF}]
+    trail = _receipt_trail(world, rid)
+    assert [o for o, _ in trail] == ["warning", "attached", "complete"]
+    assert trail[1] == ("attached", f"receipt-{tid}.pdf on line 1")
+    blob = repr(world.store.audit_trail(rid)) + repr(first) + repr(second)
+    assert token not in blob
+    assert "late.pdf?" not in blob
+
+    world.clock.now += timedelta(hours=1)
+    third = world.sync()
+    assert third.calls.expensify <= second.calls.expensify - 1  # no re-export: nothing due
+    assert len(_receipt_trail(world, rid)) == 3
+
+
+def test_retries_stop_after_the_configured_attempts(world: World, base: str) -> None:
+    _rules(world, receipt_attempts=3)
+    rid = _report(world, 7, [f"{base}/receipts/never.pdf"])
+    for _ in range(5):
+        world.sync()
+        world.clock.now += timedelta(hours=1)
+    outcomes = [o for o, _ in _receipt_trail(world, rid)]
+    assert outcomes == ["warning", "warning", "warning", "abandoned"]
+    assert len(world.acumatica.records("Bill")) == 1
+    assert _header_files(world, "Bill") == {}
+
+
+def test_a_lost_attach_answer_on_the_retry_leaves_one_file(world: World, base: str) -> None:
+    _rules(world, receipts_on=ReceiptTarget.LINE)
+    rid = _report(world, 8, [f"{base}/receipts/retry.jpg"])
+    world.sync()
+    world.expensify.add_receipt("retry.jpg", JPEG)
+    world.clock.now += timedelta(hours=1)
+    world.acumatica.inject(method="PUT", path="/files/", drop_response=True)
+    second = world.sync()
+    assert second.warnings == ()
+    (tid,) = _tids(world, rid)
+    assert _line_files(world, "Bill") == [{f"receipt-{tid}.jpg": JPEG}]
+    attached = [d for o, d in _receipt_trail(world, rid) if o == "attached"]
+    assert attached == [f"receipt-{tid}.jpg on line 1"]
+    world.clock.now += timedelta(hours=1)
+    world.sync()
+    assert [d for o, d in _receipt_trail(world, rid) if o == "attached"] == attached
+
+
+def test_receipt_options_come_from_the_configuration() -> None:
+    from expense_bridge import BridgeConfig
+
+    config = BridgeConfig.from_mapping({
+        "acumatica": {"base_url": "https://erp.test", "endpoint_version": "24.200.001",
+                      "username": "u", "client_id": "c@T"},
+        "expensify": {"partner_user_id": "p"}, "policies": ["P1"],
+        "rules": {"attach_receipts": True, "receipts_on": "line", "receipt_attempts": 5},
+    })  # fmt: skip
+    assert config.rules.receipts_on is ReceiptTarget.LINE
+    assert config.rules.receipt_attempts == 5
+    assert PostingRules().receipts_on is ReceiptTarget.DOCUMENT
+    assert PostingRules().receipt_attempts == 3

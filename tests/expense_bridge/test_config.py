@@ -234,6 +234,8 @@ BAD_VALUES = [
     ("rules", "expense_items", {"Travel": 5}, "rules.expense_items"),
     ("rules", "claim_stage", "paid", "rules.claim_stage"),
     ("rules", "attach_receipts", "yes", "rules.attach_receipts"),
+    ("rules", "receipts_on", "footer", "rules.receipts_on"),
+    ("rules", "receipt_attempts", 0, "rules.receipt_attempts"),
     ("rules", "closed_period", "previous_open", "rules.closed_period"),
 ]
 

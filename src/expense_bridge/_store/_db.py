@@ -963,6 +963,34 @@ class DatabaseStore:
             for row in rows
         ]
 
+    def receipt_followups(self, connection: str, run_id: str) -> dict[str, int]:
+        """Reports whose receipt pass last ended with a warning (step ``receipt``: a
+        ``warning`` after their last ``complete``/``abandoned``) -> the runs that left
+        one (attempts); reports with a receipt line of ``run_id`` are left out. One
+        query over the ``audit_step`` index."""
+        a = AUDIT.c
+        warned = a.outcome == "warning"
+        closed = a.outcome.in_(("complete", "abandoned"))
+        query = (
+            sa.select(
+                a.report_id,
+                sa.func.count(sa.distinct(sa.case((warned, a.run_id)))),
+                sa.func.max(sa.case((warned, a.id))),
+                sa.func.max(sa.case((closed, a.id))),
+                sa.func.max(sa.case((a.run_id == run_id, 1), else_=0)),
+            )
+            .where((a.connection == connection) & (a.step == "receipt"))
+            .group_by(a.report_id)
+        )
+        with self._tx(write=False) as conn:
+            rows = conn.execute(query).all()
+        return {
+            str(rid): int(attempts)
+            for rid, attempts, last_warning, last_closed, now in rows
+            if last_warning is not None and (last_closed is None or last_warning > last_closed)
+            and not now
+        }  # fmt: skip
+
     # ------------------------------------------------------------------ named leases
 
     def acquire_lease(

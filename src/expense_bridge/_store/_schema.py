@@ -89,6 +89,7 @@ AUDIT = sa.Table(
     sa.Column("detail", sa.Text),
     sa.Column("digest", sa.Text),
     sa.Index("audit_report", "report_id", "id"),
+    sa.Index("audit_step", "connection", "step", "report_id"),  # receipt retries (0003)
     sqlite_autoincrement=True,
 )
 
