@@ -714,6 +714,14 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         minimum=1,
     ),
     _Opt(
+        ("rules", "attach_report_pdf"),
+        "bool",
+        "Export each posted report from Expensify as a PDF with full-page receipts and "
+        "attach it to its documents as report-<reportID>.pdf, once (two Expensify calls "
+        "per report: one export per report); a failure is a warning, never a re-post.",
+        default=_DEFAULT_RULES.attach_report_pdf,
+    ),
+    _Opt(
         ("rules", "closed_period"),
         "choice",
         "A document dated in a financial period closed for AP (bills, claims) or GL "

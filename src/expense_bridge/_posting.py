@@ -55,6 +55,7 @@ from ._ledger import NoDocumentNumberError
 from ._periods import with_periods
 from ._ports import ExpenseSource, Ledger, LedgerDocument
 from ._receipts import ReceiptFetcher, attach_receipts, attached_names, pending
+from ._report_pdf import REPORT_PDF_STEP, ReportPdfFetcher, attach_report_pdf
 from ._results import Action, ReportOutcome
 from ._rules import CardTarget, ClaimStage, PostingRules, ReceiptTarget
 from ._store import (
@@ -117,6 +118,8 @@ class PostingContext:
     on_step: StepHook = _no_hook
     #: Downloads receipts when ``rules.attach_receipts`` (None: receipts are not attached).
     receipts: ReceiptFetcher | None = None
+    #: Exports the report PDF when ``rules.attach_report_pdf`` (None: not attached).
+    report_pdf: ReportPdfFetcher | None = None
     #: Reports posted at once (worker threads; 1: one after the other, no thread). See
     #: :func:`posting_concurrency` for how a sync chooses it from the licence.
     concurrency: int = attrs.field(default=1, validator=attrs.validators.ge(1))
@@ -661,12 +664,14 @@ def _post_claimed_now(
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTING, ctx.clock())
         ctx.on_step("intent", rid)
         numbers: list[str] = []
+        recorded: list[LedgerDocument] = []
         warnings: list[str] = []
         created = 0
         for document in planned:
             if document.key in known:
                 numbers.append(known[document.key].number)
-                warnings += _after_document(ctx, report, document, _known_doc(known, document))
+                recorded.append(_known_doc(known, document))
+                warnings += _after_document(ctx, report, document, recorded[-1])
                 continue
             found = existing.get(document.key)
             if found is None and _lapsed(ctx, claimed_at):
@@ -705,9 +710,12 @@ def _post_claimed_now(
             ctx.store.add_document(ctx.connection, rid, _doc_record(document, doc), ctx.clock())
             ctx.on_step("recorded", rid)
             numbers.append(doc.number)
+            recorded.append(doc)
             if ctx.rules.release and doc.kind in (DocumentKind.BILL, DocumentKind.JOURNAL):
                 _release(ctx, rid, doc)
             warnings += _after_document(ctx, report, document, doc)
+        # The report PDF: one export for all of the report's documents (see _report_pdf).
+        warnings += _attach_report_pdf(ctx, rid, recorded)
         ctx.store.set_status(ctx.connection, rid, ReportStatus.POSTED, ctx.clock())
         ctx.audit(rid, "post", "posted", document=", ".join(numbers))
         ctx.on_step("posted", rid)
@@ -1083,6 +1091,28 @@ def _retry_report(
             ctx.audit(rid, RECEIPT_STEP, "warning", document=doc.number, detail=why)
             left.append(why)
     return left
+
+
+def _attach_report_pdf(ctx: PostingContext, rid: str, docs: Sequence[LedgerDocument]) -> list[str]:
+    """Attach the report's PDF to each of its documents once (recorded in the audit)."""
+    attach = getattr(ctx.ledger, "attach_file", None)
+    if not ctx.rules.attach_report_pdf or ctx.report_pdf is None or attach is None or not docs:
+        return []
+    done = {
+        e.document
+        for e in ctx.store.audit_trail(rid, ctx.connection)
+        if e.step == REPORT_PDF_STEP and e.outcome == "attached" and e.document
+    }
+
+    def put_file(doc: LedgerDocument, name: str, content: bytes) -> None:
+        attach(doc, name, content, "application/pdf")
+
+    result = attach_report_pdf(rid, docs, fetcher=ctx.report_pdf, put_file=put_file, done=done)
+    for number in result.attached:
+        ctx.audit(rid, REPORT_PDF_STEP, "attached", document=number, detail=result.name)
+    for warning in result.warnings:
+        ctx.audit(rid, REPORT_PDF_STEP, "warning", detail=warning)
+    return list(result.warnings)
 
 
 def _doc_record(planned: PlannedDocument, doc: LedgerDocument) -> DocumentRecord:

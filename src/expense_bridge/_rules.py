@@ -189,6 +189,9 @@ class PostingRules:
     # (a warning) before it is left: the posting run and the retries of later syncs.
     receipts_on: ReceiptTarget = ReceiptTarget.DOCUMENT
     receipt_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    # The report as a PDF with full-page receipts (see :mod:`._report_pdf`), attached to
+    # each of its documents once (two Expensify calls per report).
+    attach_report_pdf: bool = False
     # Closed financial periods (see :mod:`._periods`): hold, or post into the next open one.
     closed_period: ClosedPeriodRule = ClosedPeriodRule.HOLD
     # Reports posted at once (see :func:`~expense_bridge._posting.posting_concurrency`):

@@ -71,6 +71,7 @@ from ._posting import (
     settled,
 )
 from ._receipts import ReceiptFetcher
+from ._report_pdf import ReportPdfFetcher
 from ._results import Action, CallCounts, ReportOutcome, SyncResult
 from ._rules import Trigger
 from ._source import ALL_STATES
@@ -169,6 +170,7 @@ def sync(
             provision_all(config, acumatica=acumatica, expensify=expensify)
         ledger = AcumaticaLedger.for_rules(acumatica, config.rules, page_size=config.page_size)
         receipts = stack.enter_context(ReceiptFetcher()) if config.rules.attach_receipts else None
+        report_pdf = ReportPdfFetcher(expensify) if config.rules.attach_report_pdf else None
         source = ExpensifySource(expensify, report_fields=tuple(config.rules.report_fields))
         run_store = store
         acu_client, exp_client, clock = acumatica, expensify, now or _utcnow
@@ -186,6 +188,7 @@ def sync(
                     progress=progress,
                     on_step=on_step,
                     receipts=receipts,
+                    report_pdf=report_pdf,
                 ),
                 acumatica=acu_client,
                 expensify=exp_client,
@@ -223,6 +226,7 @@ def _run_now(
     progress: Callable[[str, int, int], None] | None,
     on_step: StepHook | None,
     receipts: ReceiptFetcher | None = None,
+    report_pdf: ReportPdfFetcher | None = None,
 ) -> SyncResult:
     started = clock()
     signpost = started
@@ -322,6 +326,7 @@ def _run_now(
         clock=clock,
         on_step=on_step or (lambda step, rid: None),
         receipts=receipts,
+        report_pdf=report_pdf,
         concurrency=posting_concurrency(
             config.rules.posting_concurrency, _licensed_concurrency(config, ledger)
         ),

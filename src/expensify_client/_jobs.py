@@ -214,6 +214,8 @@ class ExportRequest:
     file_basename: str | None = None
     mark_as_exported: str | None = None
     test: bool = False
+    #: ``outputSettings.includeFullPageReceiptsPdf`` (pdf only): each receipt as a full page.
+    full_page_receipts: bool = False
 
     @property
     def marks(self) -> bool:
@@ -244,6 +246,11 @@ class ExportRequest:
             )
         if self.mark_as_exported is not None:
             _label(self.mark_as_exported, "onFinish.markAsExported.label")
+        if self.full_page_receipts and self.file_extension != "pdf":
+            raise InvalidRequestError(
+                "full-page receipts need fileExtension 'pdf'",
+                field="outputSettings.includeFullPageReceiptsPdf",
+            )
 
 
 def export_job(request: ExportRequest, *, today: date) -> dict[str, Any]:
@@ -259,6 +266,8 @@ def export_job(request: ExportRequest, *, today: date) -> dict[str, Any]:
     output_settings: dict[str, Any] = {"fileExtension": request.file_extension}
     if request.file_basename is not None:
         output_settings["fileBasename"] = request.file_basename
+    if request.full_page_receipts:
+        output_settings["includeFullPageReceiptsPdf"] = True
     job: dict[str, Any] = {
         "type": "file",
         "onReceive": {"immediateResponse": ["returnRandomFileName"]},

@@ -236,6 +236,7 @@ BAD_VALUES = [
     ("rules", "attach_receipts", "yes", "rules.attach_receipts"),
     ("rules", "receipts_on", "footer", "rules.receipts_on"),
     ("rules", "receipt_attempts", 0, "rules.receipt_attempts"),
+    ("rules", "attach_report_pdf", "yes", "rules.attach_report_pdf"),
     ("rules", "closed_period", "previous_open", "rules.closed_period"),
 ]
 

@@ -31,6 +31,7 @@ from ._errors import (
     text_response,
 )
 from ._freemarker import FreeMarkerError, FreeMarkerRenderer, FreeMarkerUnavailableError
+from ._pdf import report_pdf
 from ._xlsx import csv_text_to_xlsx
 
 __all__ = [
@@ -61,7 +62,10 @@ _BASENAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _TEXT_EXTENSIONS: Final = frozenset({"csv", "txt", "json", "xml"})
 #: Spreadsheet output: the rendered text is read as CSV and written as a workbook.
 _WORKBOOK_EXTENSIONS: Final = frozenset({"xlsx"})
-_BINARY_EXTENSIONS: Final = frozenset({"xls", "pdf"})
+#: Not emulated: legacy Excel (410 ``... is not supported by the emulator``).
+_BINARY_EXTENSIONS: Final = frozenset({"xls"})
+#: One PDF per report (``_pdf.report_pdf``); the answer lists the names comma-separated.
+_PDF_EXTENSIONS: Final = frozenset({"pdf"})
 _POLICY_FIELDS: Final = frozenset({"categories", "reportFields", "tags", "tax", "employees"})
 _ROLES: Final = frozenset({"user", "auditor", "admin"})
 _PRIMARY_POLICY: Final = frozenset({"none", "new_employees", "all_employees"})
@@ -335,8 +339,13 @@ def export(ctx: JobContext) -> httpx.Response:
     extension = output.get("fileExtension")
     if extension in _BINARY_EXTENSIONS:
         raise JobError(410, f"fileExtension '{extension}' is not supported by the emulator")
-    if extension not in _TEXT_EXTENSIONS | _WORKBOOK_EXTENSIONS:
+    if extension not in _TEXT_EXTENSIONS | _WORKBOOK_EXTENSIONS | _PDF_EXTENSIONS:
         raise bad_argument("fileExtension")
+    full_page_receipts = False
+    if "includeFullPageReceiptsPdf" in output:
+        full_page_receipts = _flag(
+            output["includeFullPageReceiptsPdf"], "includeFullPageReceiptsPdf"
+        )
     basename = output.get("fileBasename", "export")
     if not isinstance(basename, str) or not _BASENAME_RE.match(basename):
         raise bad_argument("fileBasename")
@@ -411,17 +420,34 @@ def export(ctx: JobContext) -> httpx.Response:
             )
             for r in chosen
         ]
-        text = _render(ctx.options, ctx.template, models)
-        content = (
-            csv_text_to_xlsx(text) if extension in _WORKBOOK_EXTENSIONS else text.encode("utf-8")
-        )
-        name = backend.new_file_name(basename, str(extension))
-        backend.files[name] = FileRecord(
-            name=name,
-            owner=ctx.account.partner_user_id,
-            content=content,
-            created=backend.now(),
-        )
+        if extension in _PDF_EXTENSIONS:
+            # The service's own layout: the template is required but not rendered. One
+            # file per report; the names are answered sorted, i.e. in no order a caller
+            # could map to reports (the order is undocumented); no report, no name.
+            names: list[str] = []
+            for model in models:
+                name = backend.new_file_name(basename, "pdf")
+                pdf = report_pdf(model, full_page_receipts=full_page_receipts)
+                backend.files[name] = FileRecord(
+                    name=name, owner=ctx.account.partner_user_id, content=pdf,
+                    created=backend.now(),
+                )  # fmt: skip
+                names.append(name)
+            answer = ",".join(sorted(names))
+        else:
+            text = _render(ctx.options, ctx.template, models)
+            content = (
+                csv_text_to_xlsx(text)
+                if extension in _WORKBOOK_EXTENSIONS
+                else text.encode("utf-8")
+            )
+            answer = backend.new_file_name(basename, str(extension))
+            backend.files[answer] = FileRecord(
+                name=answer,
+                owner=ctx.account.partner_user_id,
+                content=content,
+                created=backend.now(),
+            )
         # onFinish runs at the END of the job, after the file exists; never in test mode.
         # A report set to refuse marks is silently left unlabelled (the answer is the
         # file name either way: nothing in it says which reports were marked).
@@ -431,7 +457,7 @@ def export(ctx: JobContext) -> httpx.Response:
                     for report in chosen:
                         if not report.refuses_marks:
                             report.labels.add(str(action["label"]))
-    return text_response(name)
+    return text_response(answer)
 
 
 # --------------------------------------------------------------------------- download
