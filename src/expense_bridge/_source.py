@@ -23,6 +23,7 @@ from expensify_client import (
     export_template,
     iter_report_export,
 )
+from expensify_client._export import report_ids as ids_in_export
 
 #: Every state a posted report can be found in (re-opened, approved, reimbursed, closed):
 #: the acknowledgement and the re-read of carried-over reports ask for all of them.
@@ -116,10 +117,8 @@ class ExpensifySource:
         )
         names = self.client.export_files(request, self.template, today=self.today)
         exported: set[str] = set()
-        for name in names[:1]:
-            for item in iter_report_export(self.client.download(name)):
-                if item.report_id is not None:
-                    exported.add(item.report_id)
+        for name in names[:1]:  # only the IDs are needed: the reports are not built
+            exported.update(ids_in_export(self.client.download(name)))
         exported &= set(wanted)
         if not exported:
             return frozenset()
@@ -127,11 +126,7 @@ class ExpensifySource:
             filters=ExportFilters(report_ids=tuple(sorted(exported)), marked_as_exported=label),
             report_states=tuple(states),
         )
-        unmarked = {
-            item.report_id
-            for item in iter_report_export(
-                self.client.export_and_download(check, self.template, today=self.today)
-            )
-            if item.report_id is not None
-        }
+        unmarked = set(
+            ids_in_export(self.client.export_and_download(check, self.template, today=self.today))
+        )
         return frozenset(exported - unmarked)

@@ -1195,10 +1195,7 @@ def content_fingerprint(report: Report) -> str:
         "submitter": report.account_email.strip().lower(),
         "submitted": _moment(report.submitted),
         "approved": _moment(report.approved),
-        "expenses": sorted(
-            (_expense_content(e) for e in report.expenses),
-            key=lambda item: (str(item["transaction_id"]), json.dumps(item, sort_keys=True)),
-        ),
+        "expenses": _sorted_expenses([_expense_content(e) for e in report.expenses]),
     }
     if report.custom_fields:  # only when exported, so earlier fingerprints stay valid
         content["report_fields"] = dict(sorted(report.custom_fields.items()))
@@ -1208,5 +1205,21 @@ def content_fingerprint(report: Report) -> str:
             for e in report.expenses
             for a in e.attendees
         )
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = _CANONICAL.encode(content)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+#: ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _sorted_expenses(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Expense contents in fingerprint order: by transaction ID, then by the whole content
+    (``json.dumps(item, sort_keys=True)``). The second key only decides between equal IDs,
+    so it is computed only when two expenses share one (the export parser refuses that)."""
+    ids = [str(item["transaction_id"]) for item in items]
+    if len(set(ids)) == len(ids):
+        return sorted(items, key=lambda item: str(item["transaction_id"]))
+    return sorted(
+        items, key=lambda item: (str(item["transaction_id"]), json.dumps(item, sort_keys=True))
+    )

@@ -749,6 +749,33 @@ def iter_report_export(source: ExportSource) -> Iterator[Report | UnparsedReport
     reader.check_tail()
 
 
+def report_ids(source: ExportSource) -> Iterator[str]:
+    """Yield the ``reportID`` of each report of an export, in export order, without
+    building the reports (for a caller that only needs to know which reports a file holds).
+
+    The same IDs as the non-``None`` :attr:`~Report.report_id` of what
+    :func:`iter_report_export` yields for ``source`` (a report whose ``reportID`` is
+    missing or not a non-empty string has none; a repeated report is yielded again), and
+    the same :class:`ExportParseError` for a broken document; the rest of each report is
+    not judged.
+    """
+    reader = _Reader(source)
+    index = 0
+    try:
+        for item in ijson.items(reader, "reports.item.reportID"):
+            index += 1
+            if isinstance(item, str) and item:
+                yield item
+    except ijson.JSONError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "utf" in detail.lower():
+            detail = f"not UTF-8 ({detail})"
+        raise ExportParseError(
+            f"export: malformed JSON after {index} report ID(s) (byte {reader.size}): {detail}"
+        ) from exc
+    reader.check_tail()
+
+
 def parse_report_export(data: ExportSource) -> list[Report]:
     """Parse a whole export into reports (in export order), all or nothing.
 

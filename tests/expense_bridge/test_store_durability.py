@@ -47,20 +47,42 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 class Commits:
-    """Every commit of a store's engine: whether it was a durable one, as the database
-    itself says just before the commit (SQLite ``PRAGMA synchronous`` = 2, FULL;
-    PostgreSQL ``synchronous_commit`` = on)."""
+    """Every commit of a store's engine: whether it was a durable one.
+
+    PostgreSQL: as the database says just before SQLAlchemy commits (``synchronous_commit``
+    = on). SQLite: the store commits some transactions on the sqlite3 connection itself
+    (its own writes, without SQLAlchemy's commit event), so every statement each pooled
+    connection runs is traced (``set_trace_callback``, installed at checkout): a
+    ``COMMIT`` is durable when the connection's ``synchronous`` level is then FULL (2),
+    read from the database when tracing starts and followed through every
+    ``PRAGMA synchronous=`` it runs after that."""
 
     def __init__(self, store: DatabaseStore) -> None:
         self.durable: list[bool] = []
-        event.listen(store._ready(), "commit", self._on_commit)
+        engine = store._ready()
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "checkout", self._on_checkout)
+        else:
+            event.listen(engine, "commit", self._on_commit)
 
     def _on_commit(self, conn: Any) -> None:
-        if conn.dialect.name == "sqlite":
-            durable = conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
-        else:
-            durable = conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        durable = conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
         self.durable.append(durable)
+
+    def _on_checkout(self, dbapi: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("commits_traced"):
+            return
+        record.info["commits_traced"] = True
+        level = [dbapi.execute("PRAGMA synchronous").fetchone()[0] == 2]
+
+        def trace(statement: str) -> None:
+            text = " ".join(statement.split()).upper()
+            if text.startswith("PRAGMA SYNCHRONOUS="):
+                level[0] = text.partition("=")[2] in ("FULL", "2")
+            elif text == "COMMIT":
+                self.durable.append(level[0])
+
+        dbapi.set_trace_callback(trace)
 
 
 def test_intent_and_document_number_are_durable_before_the_next_remote_step(

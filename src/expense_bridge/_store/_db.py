@@ -47,7 +47,11 @@ recorded, so the next run adopts instead of creating; a lost bookmark only re-re
 reports. So a posted report costs about six short transactions, two of them durable,
 instead of about fourteen, and exactly-once keeps the same footing: intent before the
 write, number after it. Hot statements are built once per store (:class:`_Statements`)
-and bound at execution, so SQLAlchemy's compiled cache serves them.
+and bound at execution, so SQLAlchemy's compiled cache serves them. On a SQLite file, a
+transaction of only the store's own writes (a unit's queued writes, the intent, a document
+number) runs on the sqlite3 connection itself -- same statements, order, ``BEGIN
+IMMEDIATE`` and ``synchronous`` level -- held for the rest of the unit of work, and a page
+claim reads and takes up to 500 claims in a few statements (:meth:`DatabaseStore.claim_many`).
 """
 
 from __future__ import annotations
@@ -554,10 +558,15 @@ class DatabaseStore:
                     self.flush()
                 finally:
                     local.pending = None
+                    held, local.raw = getattr(local, "raw", None), None
+                    if held is not None:
+                        held.close()  # back to the pool
 
     def flush(self) -> None:
         """Commit the writes this thread queued in a unit of work (no-op when none)."""
         if getattr(self._local, "pending", None):
+            if self._raw_write(None, durable=False):
+                return
             with self._tx(write=True):
                 pass
 
@@ -567,8 +576,42 @@ class DatabaseStore:
         if pending is not None and not durable:
             pending.append((stmt, params))
             return
+        if self._raw_write((stmt, params), durable=durable):
+            return
         with self._tx(write=True, durable=durable) as conn:
             _execute_all(conn, [(stmt, params)], self._statements())
+
+    def _raw_write(self, write: tuple[Any, dict[str, Any]] | None, *, durable: bool) -> bool:
+        """On a SQLite file, commit this thread's queued writes and ``write`` in one
+        transaction run on the sqlite3 connection itself -- the same statements, order,
+        ``BEGIN IMMEDIATE`` and ``synchronous`` level as :meth:`_tx`, without SQLAlchemy's
+        per-transaction work (connection checkout, ``Transaction`` objects, reset on
+        return). Inside a unit of work the connection is held until the unit ends.
+        False (nothing done) where this does not apply: PostgreSQL, ``:memory:``, or a
+        write that is not one of the store's own (:meth:`_Statements.sqlite_sql`)."""
+        local = self._local
+        pending: list[tuple[Any, dict[str, Any]]] = getattr(local, "pending", None) or []
+        writes = [*pending, write] if write is not None else list(pending)
+        if self.dialect != "sqlite" or self._memory():
+            return False
+        sql = self._statements()
+        if any(sql.sqlite_sql(stmt, tuple(params)) is None for stmt, params in writes):
+            return False
+        done = len(pending)
+        with _translated(self.location):
+            engine = self._ready()
+            held = getattr(local, "raw", None)
+            fairy = held if held is not None else engine.raw_connection()
+            try:
+                _raw_commit(fairy, writes, sql, durable=durable)
+            finally:
+                if held is None:
+                    if getattr(local, "depth", 0):
+                        local.raw = fairy  # kept for the rest of the unit of work
+                    else:
+                        fairy.close()
+        del pending[:done]  # committed: those are on their way to disk
+        return True
 
     def _bare_engine(self) -> sa.Engine:
         with self._init_lock:
@@ -622,20 +665,100 @@ class DatabaseStore:
         stays what the store holds while the lease does (only its holder writes it)."""
         if self._heartbeat:
             lease_seconds = self._claim_lease
-        sql = self._statements()
+        ids = list(dict.fromkeys(report_ids))
         taken: dict[str, ReportRecord] = {}
         with self._tx(write=True) as conn:
-            for rid in dict.fromkeys(report_ids):
-                if not self._claim_in(conn, connection, rid, owner, now, lease_seconds):
-                    continue
-                key = {"connection": connection, "report_id": rid}
-                row = conn.execute(sql.report_row, key).first()
-                assert row is not None  # noqa: S101 - claimed above, in this transaction
-                docs = sorted(conn.execute(sql.report_docs, key).all(), key=_by_key)
-                taken[rid] = _record(row, docs)
-        for rid in taken:
-            self._hold(connection, rid, owner, lease_seconds)
+            claimed: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                claimed.update(
+                    self._claim_chunk(conn, connection, chunk, owner, now, lease_seconds)
+                )
+            records = self._records_in(conn, connection, [r for r in ids if r in claimed])
+        for rid in ids:
+            if rid in claimed:
+                taken[rid] = records[rid]  # claimed above, in this transaction
+                self._hold(connection, rid, owner, lease_seconds)
         return taken
+
+    def _claim_chunk(
+        self,
+        conn: sa.Connection,
+        connection: str,
+        report_ids: Sequence[str],
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+    ) -> set[str]:
+        """:meth:`_claim_in` for up to 500 reports in a few statements: one (row-locking)
+        read of their claims, then one ``executemany`` each for the new rows and the
+        claims taken. On PostgreSQL a new row is inserted one at a time (another writer
+        may insert it meanwhile: :meth:`_claim_in` settles that); on SQLite the
+        transaction holds the database's write lock, so none can."""
+        r = REPORTS.c
+        sql = self._statements()
+        until = now.timestamp() + lease_seconds
+        rows = conn.execute(
+            sa.select(r.report_id, r.claim_owner, r.claim_until)
+            .where((r.connection == connection) & r.report_id.in_(report_ids))
+            .with_for_update()
+        ).all()
+        existing = {str(row.report_id): row for row in rows}
+        claimed: set[str] = set()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        sqlite = conn.dialect.name == "sqlite"
+        for rid in report_ids:
+            row = existing.get(rid)
+            if row is None:
+                if not sqlite:
+                    if self._claim_in(conn, connection, rid, owner, now, lease_seconds):
+                        claimed.add(rid)
+                    continue
+                inserts.append(
+                    {"connection": connection, "report_id": rid,
+                     "status": ReportStatus.PULLED.value, "claim_owner": owner,
+                     "claim_until": str(until), "updated_at": now.isoformat()}
+                )  # fmt: skip
+                claimed.add(rid)
+                continue
+            holder, expiry = row.claim_owner, row.claim_until
+            if holder not in (None, owner) and expiry and float(expiry) > now.timestamp():
+                continue
+            updates.append(
+                {"k_connection": connection, "k_report": rid, "owner": owner,
+                 "until": str(until)}
+            )  # fmt: skip
+            claimed.add(rid)
+        if inserts:
+            conn.execute(sql.claim_insert, inserts)
+        if updates:
+            conn.execute(sql.claim_update, updates)
+        return claimed
+
+    def _records_in(
+        self, conn: sa.Connection, connection: str, report_ids: Sequence[str]
+    ) -> dict[str, ReportRecord]:
+        """The records (with documents) of those of ``report_ids`` the store knows, read
+        in ``conn``: two indexed queries per 500 reports."""
+        r, d = REPORTS.c, DOCUMENTS.c
+        found: dict[str, ReportRecord] = {}
+        for start in range(0, len(report_ids), 500):
+            chunk = report_ids[start : start + 500]
+            rows = conn.execute(
+                sa.select(REPORTS).where((r.connection == connection) & r.report_id.in_(chunk))
+            ).all()
+            docs = conn.execute(
+                sa.select(d.report_id, d.key, d.kind, d.number, d.part).where(
+                    (d.connection == connection) & d.report_id.in_(chunk)
+                )
+            ).all()
+            by_report: dict[str, list[Any]] = {}
+            for doc in sorted(docs, key=_by_key):
+                by_report.setdefault(doc.report_id, []).append(doc)
+            for row in rows:
+                found[str(row.report_id)] = _record(row, by_report.get(row.report_id, []))
+        return found
 
     def _claim_in(
         self,
@@ -716,26 +839,8 @@ class DatabaseStore:
     def get_many(self, connection: str, report_ids: Sequence[str]) -> dict[str, ReportRecord]:
         """The rows (with documents) of those of ``report_ids`` the store knows: one read
         transaction, two indexed queries per 500 reports."""
-        r, d = REPORTS.c, DOCUMENTS.c
-        ids = list(dict.fromkeys(report_ids))
-        found: dict[str, ReportRecord] = {}
         with self._tx(write=False) as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                rows = conn.execute(
-                    sa.select(REPORTS).where((r.connection == connection) & r.report_id.in_(chunk))
-                ).all()
-                docs = conn.execute(
-                    sa.select(d.report_id, d.key, d.kind, d.number, d.part).where(
-                        (d.connection == connection) & d.report_id.in_(chunk)
-                    )
-                ).all()
-                by_report: dict[str, list[Any]] = {}
-                for doc in sorted(docs, key=_by_key):
-                    by_report.setdefault(doc.report_id, []).append(doc)
-                for row in rows:
-                    found[str(row.report_id)] = _record(row, by_report.get(row.report_id, []))
-        return found
+            return self._records_in(conn, connection, list(dict.fromkeys(report_ids)))
 
     def statuses(self, connection: str, report_ids: Sequence[str]) -> dict[str, ReportStatus]:
         """The status of each of ``report_ids`` that the store knows (one query per 500)."""
@@ -1370,6 +1475,48 @@ def _raw_execute(
             cursor.executemany(text, rows)
     finally:
         cursor.close()
+
+
+def _raw_commit(
+    fairy: Any, writes: Sequence[tuple[Any, dict[str, Any]]], sql: _Statements, *, durable: bool
+) -> None:
+    """One write transaction of the store's own writes on a pooled sqlite3 connection:
+    ``synchronous`` FULL when ``durable`` (else NORMAL), ``BEGIN IMMEDIATE``, the writes
+    in order (a run of one statement as one ``executemany``), ``COMMIT``; rolled back on
+    any failure. sqlite3 errors are raised as SQLAlchemy's (see :func:`_translated`)."""
+    dbapi = fairy.dbapi_connection
+    info = fairy.info
+    level = "FULL" if durable else "NORMAL"
+    statement = ""
+    try:
+        if info.get("eb_sync") != level:
+            statement = f"PRAGMA synchronous={level}"
+            dbapi.execute(statement)  # outside the transaction
+            info["eb_sync"] = level
+        statement = "BEGIN IMMEDIATE"
+        dbapi.execute(statement)
+        try:
+            i = 0
+            while i < len(writes):
+                stmt = writes[i][0]
+                j = i + 1
+                while j < len(writes) and writes[j][0] is stmt:
+                    j += 1
+                raw = sql.sqlite_sql(stmt, tuple(writes[i][1]))
+                assert raw is not None  # noqa: S101 - checked by the caller
+                statement = raw[0]
+                _raw_execute(dbapi, raw, writes[i:j])
+                i = j
+            statement = "COMMIT"
+            dbapi.execute(statement)
+        except BaseException:
+            if dbapi.in_transaction:
+                dbapi.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:  # as SQLAlchemy would raise it (see _translated)
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, sqlite3.Error, hide_parameters=True
+        ) from exc
 
 
 def _by_key(doc: Any) -> str:

@@ -197,9 +197,13 @@ def _converter() -> cattrs.Converter:
 _SNAPSHOTS = _converter()
 
 
+#: ``json.dumps(..., sort_keys=True, ensure_ascii=False)``, built once.
+_SNAPSHOT_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def report_to_json(report: Report) -> str:
     """A report as canonical JSON (exact: Decimal and tz-aware datetimes as strings)."""
-    return json.dumps(_SNAPSHOTS.unstructure(report), sort_keys=True, ensure_ascii=False)
+    return _SNAPSHOT_JSON.encode(_SNAPSHOTS.unstructure(report))
 
 
 def report_from_json(text: str) -> Report:
