@@ -14,6 +14,8 @@ employees. Its reports go through a second connection (``demo-claims``) with
 "submit"``: one claim per report, each receipt attached once. One report was approved last
 month, in the closed period: this connection's rule is ``closed_period = "hold"``, so it
 is held with ``EB-PERIOD-CLOSED``; one receipt link is dead, which is a warning, never a re-post.
+Receipts go on the claim lines (``receipts_on = "line"``); the dead link answers before the
+second sync, which attaches that receipt to its line (a retry) and posts nothing.
 Pure data here; :mod:`._run` seeds it and runs the syncs.
 """
 
@@ -30,7 +32,7 @@ from expensify_client import Category
 from expensify_client.emulator import ExpenseSpec, employee
 
 from .._periods import ClosedPeriodRule
-from .._rules import ClaimStage, PostingRules, ReimbursableTarget
+from .._rules import ClaimStage, PostingRules, ReceiptTarget, ReimbursableTarget
 from ._company import TAX_CATEGORIES, Company
 
 __all__ = [
@@ -129,6 +131,7 @@ def claims_rules(company: Company) -> PostingRules:
         expense_items=dict(EXPENSE_ITEMS),
         claim_stage=ClaimStage.SUBMIT,
         attach_receipts=True,
+        receipts_on=ReceiptTarget.LINE,  # each receipt on the claim line of its expense
         tax_categories=dict(TAX_CATEGORIES),
         tax_zone=CLAIMS_TAX_ZONE,
         closed_period=ClosedPeriodRule.HOLD,
@@ -159,6 +162,7 @@ class ClaimReport:
     submitted: datetime
     approved: datetime
     receipts: tuple[tuple[str, bytes, str], ...]  # (name, content, content type) served
+    late: tuple[tuple[str, bytes, str], ...] = ()  # served only after the first sync
 
 
 def _tax(code: str | None = None, cents: int = 0) -> dict[str, Any]:
@@ -201,16 +205,17 @@ def claim_reports(company: Company, receipts_base: str) -> list[ClaimReport]:
     ]
     reports = []
     for index, (submitter, name, approved_on, lines) in enumerate(plans):
-        specs, served = [], []
+        specs = []
+        served: list[tuple[str, bytes, str]] = []
+        late: list[tuple[str, bytes, str]] = []  # served after the first sync
         for number, line in enumerate(lines):
             category, cents, *taxed = line
             tid = f"9{index:02d}{number:02d}7700000000001"
             receipt = f"fs-{index}-{number}.pdf" if number % 2 == 0 else f"fs-{index}-{number}.jpg"
             content = _RECEIPT_PDF if receipt.endswith(".pdf") else _RECEIPT_JPEG
             dead = index == 2  # its receipt link leads nowhere: a warning, not a re-post
-            if not dead:
-                kind = "application/pdf" if receipt.endswith(".pdf") else "image/jpeg"
-                served.append((receipt, content, kind))
+            kind = "application/pdf" if receipt.endswith(".pdf") else "image/jpeg"
+            (late if dead else served).append((receipt, content, kind))  # late: answers later
             specs.append(
                 ExpenseSpec(
                     amount_cents=cents,
@@ -232,6 +237,7 @@ def claim_reports(company: Company, receipts_base: str) -> list[ClaimReport]:
                 submitted=at(approved_on - timedelta(days=1), 10),
                 approved=at(approved_on, 15),
                 receipts=tuple(served),
+                late=tuple(late),
             )
         )
     return reports

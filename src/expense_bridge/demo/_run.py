@@ -431,7 +431,9 @@ def claims_summary(emulator: Any) -> list[tuple[str, str, str, str, int]]:
     rows = []
     for claim in emulator.records("ExpenseClaim"):
         ref = _text(claim.get("RefNbr"))
-        files = emulator.files("ExpenseClaim", ref)
+        files = dict(emulator.files("ExpenseClaim", ref))
+        for line in claim.get("Details") or ():  # receipts on lines (rules.receipts_on)
+            files.update(emulator.backend.files.get(str(line.get("id")), {}))
         total = f"{_wire_decimal(claim.get('ClaimTotal')):,.2f}"
         rows.append((ref, _text(claim.get("ClaimedBy")), total, _text(claim.get("Status")),
                      len(files)))  # fmt: skip
@@ -464,7 +466,7 @@ def _print_claims(console: Console, emulator: Any, result: SyncResult) -> None:
 def _run_claims_stage(
     console: Console, company: Company, config: BridgeConfig, *, acumatica: Any,
     expensify: ExpensifyEmulator, receipts_base: str, store: SQLiteStore, clients: Any,
-) -> tuple[SyncResult, SyncResult, int]:  # fmt: skip
+) -> tuple[SyncResult, SyncResult, int, bool]:  # fmt: skip
     """Seed Field Services, sync it twice as expense claims; ``(first, second, created
     again)``."""
     acu_client, exp_client = clients
@@ -485,9 +487,35 @@ def _run_claims_stage(
     )  # fmt: skip
     first = sync(claims_config, acumatica=acu_client, expensify=exp_client, store=store)
     _print_claims(console, acumatica, first)
+    late = [r for r in claim_reports(company, receipts_base) if r.late]
+    for report in late:  # the dead receipt links answer now
+        for name, content, kind in report.late:
+            expensify.add_receipt(name, content, kind)
+    on_lines = claim_line_receipts(acumatica)
+    console.print(
+        f"Receipts on claim lines (rules.receipts_on = 'line', each line's files:put link): "
+        f"{on_lines}. The dead receipt link of {', '.join(r.name for r in late)} answers now: "
+        "the second sync re-exports just that report and attaches the receipt to its line "
+        "(a retry, rules.receipt_attempts), without posting anything again."
+    )
     before = len(acumatica.records("ExpenseClaim"))
     second = sync(claims_config, acumatica=acu_client, expensify=exp_client, store=store)
-    return first, second, len(acumatica.records("ExpenseClaim")) - before
+    retried = claim_line_receipts(acumatica) - on_lines
+    console.print(f"Second claims sync: {retried} receipt(s) attached on retry.")
+    created = len(acumatica.records("ExpenseClaim")) - before
+    return first, second, created, retried == sum(len(r.late) for r in late) > 0
+
+
+def claim_line_receipts(emulator: Any) -> int:
+    """Receipts attached to expense claim lines (``receipt-*`` files of the lines)."""
+    files = emulator.backend.files
+    return sum(
+        1
+        for claim in emulator.records("ExpenseClaim")
+        for line in claim.get("Details") or ()
+        for name in files.get(str(line.get("id")), {})
+        if name.startswith("receipt-")
+    )
 
 
 def run_demo(*, console: Console, today: date | None = None, json_output: bool = False) -> int:
@@ -564,7 +592,7 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
                 with console.status("Provisioning again: nothing should change…"):
                     again = provision_all(config, acumatica=acu_client, expensify=exp_client)
                 marks.append(len(expensify.request_log))
-                claims_first, claims_second, claims_again = _run_claims_stage(
+                claims_first, claims_second, claims_again, claims_retried = _run_claims_stage(
                     console, company, config, acumatica=acumatica, expensify=expensify,
                     receipts_base=exp_base, store=store, clients=(acu_client, exp_client),
                 )  # fmt: skip
@@ -599,6 +627,7 @@ def run_demo(*, console: Console, today: date | None = None, json_output: bool =
                 1 for o in claims_second.outcomes if o.action is Action.POSTED
             )
             ok = ok and claims_posted > 0 and claims_posted_again == claims_again == 0
+            ok = ok and claims_retried  # the receipt that failed once is on its line now
             console.print(
                 f"Second sync pulled {second.pulled} reports, posted {posted_again} and created "
                 f"{created_again} documents; second provisioning found {changes_again} employee "
