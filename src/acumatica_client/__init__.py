@@ -87,6 +87,7 @@ from ._limiter import (
     Licence,
     LicenceLimiter,
 )
+from ._links import RecordLinks, files_put_url
 from ._models import (
     UNSET,
     Account,
@@ -196,6 +197,7 @@ __all__ = [
     "Project",
     "ProjectTask",
     "RateLimitError",
+    "RecordLinks",
     "RequestLimiter",
     "RetryPolicy",
     "SetupNotEnteredError",
@@ -215,6 +217,7 @@ __all__ = [
     "dumps",
     "entity_url",
     "expand_param",
+    "files_put_url",
     "from_wire",
     "instance_url",
     "key_values",

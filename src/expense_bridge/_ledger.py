@@ -47,13 +47,13 @@ from acumatica_client import (
     PermissionDeniedError,
     Project,
     ProjectTask,
+    RecordLinks,
     Subaccount,
     TaxZone,
     Vendor,
     entity_url,
     to_wire,
 )
-from acumatica_client._links import RecordLinks
 
 from ._catalog import LedgerCatalog
 from ._claims import ClaimLedger

@@ -12,8 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
-from acumatica_client import Bill
-from acumatica_client._links import RecordLinks, files_put_url
+from acumatica_client import Bill, RecordLinks, files_put_url
 from expense_bridge._receipts import (
     AcumaticaFiles,
     ReceiptFetcher,
