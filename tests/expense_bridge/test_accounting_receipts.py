@@ -429,3 +429,35 @@ def test_receipt_options_come_from_the_configuration() -> None:
     assert config.rules.receipt_attempts == 5
     assert PostingRules().receipts_on is ReceiptTarget.DOCUMENT
     assert PostingRules().receipt_attempts == 3
+
+
+def test_the_plan_says_which_line_carries_which_expense() -> None:
+    """Bill: one line per expense; a tax split (tax_account) inserts a tax line carrying no
+    receipt; journal credit lines carry none. The map always has one entry per line."""
+    from datetime import date
+    from decimal import Decimal
+
+    from expense_bridge._tax import TaxRules, apply_tax
+    from expense_bridge.mapping import plan_report
+
+    from .fakes import CATALOG, POLICY, expense, report
+
+    vat = {"has_tax": True, "tax_amount_cents": 2000, "tax_code": "VAT20", "tax_rate": Decimal(20)}
+    rep = report("R9", expense("R9-1", 12000, **vat), expense("R9-2", 3000))
+    rules = PostingRules(employee_liability_account="21000", card_liability_account="22000")
+
+    def plan(**changes: Any) -> Any:
+        return plan_report(rep, policy=POLICY, catalog=CATALOG, posting_date=date(2026, 11, 20),
+                           rules=attrs.evolve(rules, **changes))[0]  # fmt: skip
+
+    bill = plan()
+    assert bill.line_transactions == (("R9-1",), ("R9-2",))
+    split = apply_tax(bill, rep, TaxRules(tax_account="23000"))
+    assert split.line_transactions == (("R9-1",), (), ("R9-2",))
+    assert len(split.line_transactions) == len(split.document.details)
+    journal = plan(reimbursable_target=ReimbursableTarget.JOURNAL)
+    assert journal.line_transactions == (("R9-1",), ("R9-2",), ())  # then the credit line
+    assert len(journal.line_transactions) == len(journal.document.details)
+    both = apply_tax(journal, rep, TaxRules(tax_account="23000"))
+    assert both.line_transactions == (("R9-1",), (), ("R9-2",), ())
+    assert len(both.line_transactions) == len(both.document.details)
