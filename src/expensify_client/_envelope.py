@@ -53,6 +53,9 @@ _PERMISSION_TEXT: Final = re.compile(r"not authori[sz]ed to|invalid permissions?
 _RATE_TEXT: Final = re.compile(r"rate[- ]limit", re.IGNORECASE)
 _FILE_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]+$")
 _NOT_READY_TEXT: Final = re.compile(r"not (ready|yet)", re.IGNORECASE)
+#: The largest download body still checked for an envelope (Expensify's status envelopes
+#: are a code and a one-line message).
+_ENVELOPE_MAX: Final = 64 * 1024
 _NOT_FOUND_TEXT: Final = re.compile(r"not found|does not exist|no such file|expired", re.IGNORECASE)
 
 _CLASS_BY_CODE: Final[Mapping[int, type[APIStatusError]]] = {
@@ -232,6 +235,10 @@ def download_body(
     job = "download"
     if not response.content.strip() and response.status_code < 400:
         return None
+    if len(response.content) > _ENVELOPE_MAX and response.status_code < 400:
+        # A rendered file: an envelope is a few hundred bytes. Not parsed as JSON to find
+        # out (a whole export would be decoded once here and again by the streaming reader).
+        return response.content
     body = check_envelope(response, job=job, secrets=secrets)
     if body is not None and set(body) <= {"responseMessage", "responseCode"}:
         message = body.get("responseMessage")

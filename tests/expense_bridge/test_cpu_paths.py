@@ -8,7 +8,8 @@
 * the acknowledgement reads only the report IDs of an export (``report_ids``): the same
   IDs as :func:`~expensify_client.iter_report_export`, the same error for a broken file;
 * the content fingerprint sorts expenses by transaction ID alone when the IDs are unique:
-  the same digest as sorting by ID and content.
+  the same digest as sorting by ID and content;
+* a snapshot writes plain optional values inline: the same JSON as cattrs' own handler.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import hashlib
 import json
 import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +180,26 @@ def test_the_fingerprint_is_unchanged() -> None:
             expenses.append(attrs.evolve(expenses[0], amount_cents=2, merchant="Abe"))
         r = report(f"R{n}", *expenses)
         assert content_fingerprint(r) == _fingerprint_before(r)
+
+
+def test_a_snapshot_is_the_json_it_was() -> None:
+    import cattrs
+
+    from expense_bridge._store._records import report_from_json, report_to_json
+
+    reference = cattrs.Converter()  # the snapshot converter before issue 14's CPU pass
+    reference.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    reference.register_unstructure_hook(Decimal, str)
+    reference.register_unstructure_hook(date, lambda d: d.isoformat())
+    reports = [
+        report("R1"),
+        report("R2", card=True),
+        report(
+            "R3",
+            expense("R3-1", 5, comment="ü", tag="T", card_id="C1", tax_rate=Decimal("7.5")),
+        ),
+    ]
+    for r in reports:
+        text = report_to_json(r)
+        assert text == json.dumps(reference.unstructure(r), sort_keys=True, ensure_ascii=False)
+        assert report_from_json(text) == r

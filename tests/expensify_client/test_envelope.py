@@ -175,6 +175,22 @@ class TestDownloadBody:
         payload = b'[{"reportID":"R1","total":12345}]'
         assert download_body(text(payload)) == payload
 
+    def test_a_large_file_is_not_decoded_to_look_for_an_envelope(self, monkeypatch):
+        """A body past an envelope's size is the file: returned without json.loads (a
+        whole export decoded here would defeat the streaming reader)."""
+        from expensify_client import _envelope
+
+        payload = b'{"reports":[' + b",".join([b'{"reportID":"R1"}'] * 5_000) + b"]}"
+        assert len(payload) > 64 * 1024
+
+        def refuse(data: object, *args: object, **kwargs: object) -> object:
+            raise AssertionError("the file was decoded")
+
+        monkeypatch.setattr(_envelope.json, "loads", refuse)
+        assert download_body(text(payload)) == payload
+        with pytest.raises(AssertionError, match="decoded"):  # what the check would cost
+            download_body(text(b'{"responseCode":200}'))
+
     def test_binary_file(self):
         """Binary content is returned as is."""
         payload = bytes(range(256))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
+import types
+import typing
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from typing import Any, Protocol
 
 import attrs
 import cattrs
+from cattrs.fns import identity
 
 from expensify_client import Report
 
@@ -181,8 +184,19 @@ def report_statuses(
 # --------------------------------------------------------------------------- snapshots
 
 
+def _plain_optional(t: Any) -> bool:
+    """``str | None``, ``int | None`` or ``bool | None`` (and unions of only those)."""
+    if typing.get_origin(t) not in (typing.Union, types.UnionType):
+        return False
+    args = typing.get_args(t)
+    return type(None) in args and all(a in (str, int, bool, type(None)) for a in args)
+
+
 def _converter() -> cattrs.Converter:
     converter = cattrs.Converter()
+    # A plain optional value is written as it is (what cattrs' optional handler does for
+    # these, one call per field less): the generated code then reads the attribute inline.
+    converter.register_unstructure_hook_func(_plain_optional, identity)
     converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
     converter.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
     converter.register_unstructure_hook(Decimal, str)
