@@ -87,6 +87,7 @@ __all__ = [
     "posting_concurrency",
     "problem_dicts",
     "retry_receipts",
+    "retry_report_pdfs",
     "settled",
 ]
 
@@ -992,14 +993,61 @@ def _line_targets(
     return targets
 
 
-def _receipt_followups(ctx: PostingContext) -> dict[str, int]:
-    """Reports of the connection with receipts still to retry -> attempts made so far
-    (syncs whose receipt pass ended with a warning); this run's own are left out."""
+def _followups(ctx: PostingContext, step: str) -> dict[str, int]:
+    """Reports of the connection whose ``step`` (``receipt``, ``report_pdf``) still has a
+    warning to retry -> attempts made so far (syncs whose pass of that step ended with a
+    warning); this run's own are left out."""
     followups = getattr(ctx.store, "receipt_followups", None)
     if not callable(followups):
         return {}
-    found: dict[str, int] = followups(ctx.connection, ctx.run_id)
+    found: dict[str, int] = followups(ctx.connection, ctx.run_id, step=step)
     return found
+
+
+def _retry_due(
+    ctx: PostingContext,
+    step: str,
+    what: str,
+    attempt: Callable[[Mapping[str, ReportRecord]], Mapping[str, list[str]] | str],
+) -> list[str]:
+    """The bounded retry shared by receipts and the report PDF: the posted reports whose
+    ``step`` last ended with a warning and has attempts left (``rules.receipt_attempts``
+    syncs in all, the posting run included) are claimed (their lease) and handed to
+    ``attempt`` (report ID -> record), which returns each report's warnings left (each
+    already audited), or one warning when it could do nothing this time (then no attempt
+    is counted). A report with nothing left is audited ``complete``; one still failing on
+    its last attempt ``abandoned``. Never a re-post. Returns the warnings left."""
+    limit = ctx.rules.receipt_attempts
+    due = _followups(ctx, step)
+    records = read_reports(ctx.store, ctx.connection, sorted(due))
+    wanted = [
+        rid for rid in sorted(due)
+        if due[rid] < limit and rid in records
+        and records[rid].status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED)
+    ]  # fmt: skip
+    if not wanted:
+        return []
+    claimed = claim_reports(ctx.store, ctx.connection, wanted, ctx.owner, ctx.clock(),
+                            ctx.lease_seconds)  # fmt: skip
+    warnings: list[str] = []
+    try:
+        if not claimed:
+            return []
+        result = attempt({rid: claimed[rid] or records[rid] for rid in claimed})
+        if isinstance(result, str):
+            return [result]
+        for rid, left in result.items():
+            count = due[rid] + 1
+            if left and count >= limit:
+                why = f"{len(left)} {what}(s) not attached after {count} attempts"
+                ctx.audit(rid, step, "abandoned", detail=why)
+            elif not left:
+                ctx.audit(rid, step, "complete", detail=f"attempt {count}")
+            warnings += [f"report {rid}: {w} (attempt {count} of {limit})" for w in left]
+    finally:
+        for rid in claimed:
+            ctx.store.release(ctx.connection, rid, ctx.owner)
+    return warnings
 
 
 def retry_receipts(
@@ -1018,42 +1066,43 @@ def retry_receipts(
     claimed (its lease) while it is worked on. Returns the warnings left."""
     if not ctx.rules.attach_receipts or ctx.receipts is None:
         return []
-    limit = ctx.rules.receipt_attempts
-    due = _receipt_followups(ctx)
-    records = read_reports(ctx.store, ctx.connection, sorted(due))
-    wanted = [
-        rid for rid in sorted(due)
-        if due[rid] < limit and rid in records
-        and records[rid].status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED)
-    ]  # fmt: skip
-    if not wanted:
-        return []
-    claimed = claim_reports(ctx.store, ctx.connection, wanted, ctx.owner, ctx.clock(),
-                            ctx.lease_seconds)  # fmt: skip
-    warnings: list[str] = []
-    try:
-        if not claimed:
-            return []
+
+    def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str]] | str:
         try:
             exported = source.fetch_by_ids(list(claimed), states)
         except ExpensifyError as exc:
-            return [f"receipt retry: the export failed ({type(exc).__name__})"]
+            return f"receipt retry: the export failed ({type(exc).__name__})"
         fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
-        for rid in claimed:
-            record = claimed[rid] or records[rid]
-            attempt = due[rid] + 1
-            left = _retry_report(ctx, rid, record, fresh.get(rid), policies, catalog,
-                                 posting_date)  # fmt: skip
-            if left and attempt >= limit:
-                why = f"{len(left)} receipt(s) not attached after {attempt} attempts"
-                ctx.audit(rid, RECEIPT_STEP, "abandoned", detail=why)
-            elif not left:
-                ctx.audit(rid, RECEIPT_STEP, "complete", detail=f"attempt {attempt}")
-            warnings += [f"report {rid}: {w} (attempt {attempt} of {limit})" for w in left]
-    finally:
-        for rid in claimed:
-            ctx.store.release(ctx.connection, rid, ctx.owner)
-    return warnings
+        return {
+            rid: _retry_report(ctx, rid, record, fresh.get(rid), policies, catalog, posting_date)
+            for rid, record in claimed.items()
+        }
+
+    return _retry_due(ctx, RECEIPT_STEP, "receipt", attempt)
+
+
+def retry_report_pdfs(ctx: PostingContext) -> list[str]:
+    """Try again the report PDFs that ended as warnings on posted reports (see
+    :mod:`._report_pdf`), through the receipts' bounded retry (:func:`_retry_due`, the
+    same ``rules.receipt_attempts``): the PDF is exported and attached again to the
+    documents that do not have it yet (the audit's ``attached`` lines), under the same
+    name, never posting again. No report due: no Expensify call."""
+    if not ctx.rules.attach_report_pdf or ctx.report_pdf is None:
+        return []
+
+    def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str]]:
+        return {rid: _attach_report_pdf(ctx, rid, _documents(record))
+                for rid, record in claimed.items()}  # fmt: skip
+
+    return _retry_due(ctx, REPORT_PDF_STEP, "report PDF", attempt)
+
+
+def _documents(record: ReportRecord) -> list[LedgerDocument]:
+    """The documents a report's record holds."""
+    return [
+        LedgerDocument(key=d.key, kind=DocumentKind(d.kind), number=d.number)
+        for d in record.documents
+    ]
 
 
 def _retry_report(

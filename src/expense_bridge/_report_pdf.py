@@ -35,8 +35,15 @@ anyway, the literal ``default`` (what Pipedream's connector sends for pdf, §2.1
 unverified whether ``default`` is a keyword there).
 
 A failed export, download, check or attach is a warning on the report outcome and in the
-audit (step ``report_pdf``, outcome ``warning``), never an error and never a re-post;
-once the report is posted, a later run does not try again.
+audit (step ``report_pdf``, outcome ``warning``), never an error and never a re-post.
+
+**Retries** (``rules.receipt_attempts``, the receipts' count: the PDF is the receipts'
+full-page form, and one knob bounds every follow-up Expensify call of a posted report):
+a later sync finds the posted reports whose last ``report_pdf`` line is a ``warning``
+through the receipts' retry (``_posting.retry_report_pdfs``, the same store query and
+lease), exports the PDF again (2 calls) and attaches it to the documents without an
+``attached`` line, under the same name; ``complete`` when none is left, ``abandoned``
+after the last attempt. A sync with nothing due sends Expensify nothing more.
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ from ._posting import (
     posting_concurrency,
     problem_dicts,
     retry_receipts,
+    retry_report_pdfs,
     settled,
 )
 from ._receipts import ReceiptFetcher
@@ -426,6 +427,11 @@ def _run_now(
                                        catalog=catalog, posting_date=started.date())  # fmt: skip
         except (ExpensifyError, AcumaticaError) as exc:
             errors.append(f"receipt retry failed: {type(exc).__name__}: {exc}")
+    if not dry_run and config.rules.attach_report_pdf:  # the report PDF, the same way
+        try:
+            warnings += retry_report_pdfs(ctx)
+        except (ExpensifyError, AcumaticaError) as exc:
+            errors.append(f"report PDF retry failed: {type(exc).__name__}: {exc}")
 
     # 6. bookmark
     bookmark_after = bookmark

@@ -407,9 +407,8 @@ def test_a_lost_attach_answer_leaves_one_file_and_one_audit_line(world: World) -
     assert len(world.acumatica.records("Bill")) == 1
 
 
-def test_a_failed_download_is_a_warning_and_the_report_is_posted(world: World) -> None:
-    rid = add_report(world, 1, [None])
-    with_rules(world)
+def _fail_the_pdf_download(world: World, rid: str) -> None:
+    """A sync that posts ``rid`` while the pdf's download fails (a warning, posted)."""
 
     def on_step(step: str, report_id: str) -> None:
         if step == "intent":  # after the main export was downloaded: only the pdf's fails
@@ -420,18 +419,120 @@ def test_a_failed_download_is_a_warning_and_the_report_is_posted(world: World) -
     (outcome,) = result.outcomes
     assert outcome.action is Action.POSTED
     assert outcome.warnings == (f"report PDF of report {rid}: download failed (ServerError)",)
+
+
+def test_a_failed_download_is_a_warning_and_the_next_sync_attaches_it(
+    world: World, recorder: Recorder
+) -> None:
+    rid = add_report(world, 1, [None])
+    with_rules(world)
+    _fail_the_pdf_download(world, rid)
     record = world.store.get(world.config.connection, rid)
     assert record is not None
     assert record.status is ReportStatus.POSTED
     assert [o for o, _, _ in pdf_trail(world, rid)] == ["warning"]
     assert files_of(world, "Bill") == [{}]
     assert world.expensify.exported_labels(rid) == {world.config.export_label}
+    assert len(recorder.pdf_exports()) == 1
 
     world.clock.now += timedelta(hours=1)
+    world.acumatica.request_log.clear()
     second = world.sync()
-    assert second.posted == 0
+    assert (second.posted, second.warnings, second.errors) == (0, (), ())
     assert len(world.acumatica.records("Bill")) == 1
-    assert [o for o, _, _ in pdf_trail(world, rid)] == ["warning"]  # not tried again
+    assert [m for m, p, _ in world.acumatica.request_log if p.endswith("/Bill")] == []  # no post
+    (bill,) = world.acumatica.records("Bill")
+    number = f"{bill['Type']} {bill['ReferenceNbr']}"
+    assert pdf_trail(world, rid) == [
+        ("warning", None, f"report PDF of report {rid}: download failed (ServerError)"),
+        ("attached", number, f"report-{rid}.pdf"),
+        ("complete", None, "attempt 2"),
+    ]
+    (files,) = files_of(world, "Bill")
+    assert list(files) == [f"report-{rid}.pdf"]
+    assert check_pdf(files[f"report-{rid}.pdf"])[0].startswith(f"Expense report {rid}")
+    exports = recorder.pdf_exports()
+    assert len(exports) == 2  # the retry exported this report alone, again unmarked
+    assert exports[1]["inputSettings"]["filters"] == {"reportIDList": rid}
+    assert "onFinish" not in exports[1]
+
+    world.clock.now += timedelta(hours=1)
+    third = world.sync()
+    assert (third.posted, third.warnings) == (0, ())
+    assert len(recorder.pdf_exports()) == 2  # complete: nothing due any more
+    assert len(pdf_trail(world, rid)) == 3
+
+
+def test_pdf_retries_stop_after_the_configured_attempts(world: World, recorder: Recorder) -> None:
+    """Every attach refused: a warning per sync up to receipt_attempts, then abandoned."""
+    rid = add_report(world, 1, [None])
+    with_rules(world, receipt_attempts=3)
+    world.acumatica.inject(method="PUT", path="/files/", status=500, times=10_000)
+    results = []
+    for _ in range(5):
+        results.append(world.sync())
+        world.clock.now += timedelta(hours=1)
+    outcomes = [o for o, _, _ in pdf_trail(world, rid)]
+    assert outcomes == ["warning", "warning", "warning", "abandoned"]
+    assert pdf_trail(world, rid)[-1][2] == "1 report PDF(s) not attached after 3 attempts"
+    assert len(recorder.pdf_exports()) == 3  # the posting run, then two retries
+    assert len(recorder.pdf_downloads()) == 3
+    assert [len(r.warnings) for r in results] == [0, 1, 1, 0, 0]  # the first: on the outcome
+    assert "(attempt 3 of 3)" in results[2].warnings[0]
+    assert [r.posted for r in results] == [1, 0, 0, 0, 0]
+    assert len(world.acumatica.records("Bill")) == 1
+    assert files_of(world, "Bill") == [{}]
+
+
+def test_a_lost_attach_answer_on_the_retry_leaves_one_file(world: World) -> None:
+    rid = add_report(world, 1, [None])
+    with_rules(world)
+    _fail_the_pdf_download(world, rid)
+    world.clock.now += timedelta(hours=1)
+    world.acumatica.request_log.clear()
+    world.acumatica.inject(method="PUT", path="/files/", drop_response=True)
+    second = world.sync()
+    assert second.warnings == ()
+    puts = [s for m, p, s in world.acumatica.request_log if m == "PUT" and "/files/" in p]
+    assert puts == [0, 204]  # the answer was lost after the file was stored; repeated
+    assert [list(f) for f in files_of(world, "Bill")] == [[f"report-{rid}.pdf"]]
+    assert [o for o, _, _ in pdf_trail(world, rid)] == ["warning", "attached", "complete"]
+    world.clock.now += timedelta(hours=1)
+    world.sync()
+    assert [o for o, _, _ in pdf_trail(world, rid)] == ["warning", "attached", "complete"]
+    assert [list(f) for f in files_of(world, "Bill")] == [[f"report-{rid}.pdf"]]
+
+
+def test_a_sync_with_nothing_due_costs_no_more_expensify_calls(
+    world: World, recorder: Recorder
+) -> None:
+    """One report's PDF attached, another's abandoned: a later sync costs what it costs
+    without the option (finding what is due is a store query, no Expensify call)."""
+    with_rules(world, receipt_attempts=2)
+    ok = add_report(world, 1, [None])
+    assert world.sync().posted == 1
+    world.clock.now += timedelta(hours=1)
+    failed = add_report(world, 2, [None])
+    world.acumatica.inject(method="PUT", path="/files/", status=500, times=10_000)
+    assert world.sync().posted == 1  # attempt 1: a warning
+    world.clock.now += timedelta(hours=1)
+    world.sync()  # attempt 2: abandoned
+    world.acumatica.clear_faults()
+    assert [o for o, _, _ in pdf_trail(world, ok)] == ["attached"]
+    assert [o for o, _, _ in pdf_trail(world, failed)] == ["warning", "warning", "abandoned"]
+    assert len(recorder.pdf_exports()) == 3
+
+    world.clock.now += timedelta(hours=1)
+    with_option = world.sync()
+    world.clock.now += timedelta(hours=1)
+    world.config = attrs.evolve(
+        world.config, rules=attrs.evolve(world.config.rules, attach_report_pdf=False)
+    )
+    without = world.sync()
+    assert with_option.calls.expensify == without.calls.expensify > 0
+    assert (with_option.posted, with_option.warnings) == (0, ())
+    assert len(recorder.pdf_exports()) == 3  # nothing exported since
+    assert len(pdf_trail(world, failed)) == 3
 
 
 def test_a_failed_export_is_a_warning(world: World) -> None:

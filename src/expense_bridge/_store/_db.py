@@ -1068,11 +1068,13 @@ class DatabaseStore:
             for row in rows
         ]
 
-    def receipt_followups(self, connection: str, run_id: str) -> dict[str, int]:
-        """Reports whose receipt pass last ended with a warning (step ``receipt``: a
-        ``warning`` after their last ``complete``/``abandoned``) -> the runs that left
-        one (attempts); reports with a receipt line of ``run_id`` are left out. One
-        query over the ``audit_step`` index."""
+    def receipt_followups(
+        self, connection: str, run_id: str, step: str = "receipt"
+    ) -> dict[str, int]:
+        """Reports whose receipt pass last ended with a warning (audit ``step``: ``receipt``,
+        or ``report_pdf`` for the report PDF; a ``warning`` after their last
+        ``complete``/``abandoned``) -> the runs that left one (attempts); reports with a
+        line of that step in ``run_id`` are left out. One query over the ``audit_step`` index."""
         a = AUDIT.c
         warned = a.outcome == "warning"
         closed = a.outcome.in_(("complete", "abandoned"))
@@ -1084,7 +1086,7 @@ class DatabaseStore:
                 sa.func.max(sa.case((closed, a.id))),
                 sa.func.max(sa.case((a.run_id == run_id, 1), else_=0)),
             )
-            .where((a.connection == connection) & (a.step == "receipt"))
+            .where((a.connection == connection) & (a.step == step))
             .group_by(a.report_id)
         )
         with self._tx(write=False) as conn:
