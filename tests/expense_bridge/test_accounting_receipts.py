@@ -283,6 +283,57 @@ def test_journal_receipts_go_to_the_expense_lines(world: World, base: str) -> No
     ]
 
 
+def test_claim_receipts_go_to_the_claim_lines_end_to_end(world: World, base: str) -> None:
+    """An expense claim (both emulators): each claim line carries its expense's receipt
+    through the line's files:put link; a second sync attaches nothing."""
+    world.acumatica.seed("Employee", [{"EmployeeID": "EMP0001", "Status": "Active",
+                                       "ContactInfo": {"Email": "ann@firm.test"}}])  # fmt: skip
+    world.acumatica.seed("NonStockItem", [
+        {"InventoryID": "TRAVEL", "ItemType": "Expense", "ItemStatus": "Active"},
+        {"InventoryID": "MEALS", "ItemType": "Expense", "ItemStatus": "Active"},
+    ])  # fmt: skip
+    _rules(world, receipts_on=ReceiptTarget.LINE,
+           reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,
+           expense_items={"Travel": "TRAVEL", "Meals": "MEALS"})  # fmt: skip
+    exp = world.expensify
+    urls = [base + exp.add_receipt("c1.pdf", PDF, "application/pdf"),
+            base + exp.add_receipt("c2.jpg", JPEG), None]  # fmt: skip
+    rid = _report(world, 9, urls)
+    (outcome,) = world.sync().outcomes
+    assert (outcome.action.value, outcome.warnings) == ("posted", ())
+    (claim,) = world.acumatica.records("ExpenseClaim")
+    assert [line["ExpenseItemID"] for line in claim["Details"]] == ["TRAVEL", "MEALS", "TRAVEL"]
+    t1, t2, _ = _tids(world, rid)
+    assert _line_files(world, "ExpenseClaim") == [
+        {f"receipt-{t1}.pdf": PDF},
+        {f"receipt-{t2}.jpg": JPEG},
+        {},
+    ]
+    assert world.acumatica.files("ExpenseClaim", str(claim["id"])) == {}  # not the header
+    assert _receipt_trail(world, rid) == [
+        ("attached", f"receipt-{t1}.pdf on line 1"),
+        ("attached", f"receipt-{t2}.jpg on line 2"),
+    ]
+    links = [
+        p for m, p, _ in world.acumatica.request_log if m == "PUT" and "/files/" in p
+    ]  # through the claim lines' own links (ExpenseClaimDetails), never the header's
+    assert len(links) == 2
+    assert all("/files/PX.Objects.EP.ExpenseClaimEntry/ExpenseClaimDetails/" in p for p in links)
+
+    world.clock.now += timedelta(hours=1)
+    world.acumatica.request_log.clear()
+    second = world.sync()
+    assert (second.posted, second.warnings) == (0, ())
+    puts = [p for m, p, _ in world.acumatica.request_log if m == "PUT"]
+    assert [p for p in puts if "/files/" in p or "ExpenseClaim" in p] == []  # nothing again
+    assert len(world.acumatica.records("ExpenseClaim")) == 1
+    assert len(_receipt_trail(world, rid)) == 2
+    assert _line_files(world, "ExpenseClaim")[:2] == [
+        {f"receipt-{t1}.pdf": PDF},
+        {f"receipt-{t2}.jpg": JPEG},
+    ]
+
+
 def test_a_line_without_a_link_gets_its_receipt_on_the_header(
     world: World, base: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
