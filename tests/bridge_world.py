@@ -1,8 +1,9 @@
 """Both emulators, real clients on one simulated clock and a real state store: a "world".
 
-Shared by the bridge's end-to-end tests (tests/integration/test_bridge_end_to_end.py) and
-the accounting-depth tests (tests/expense_bridge/test_accounting_*.py); the
-``bridge_world`` fixture in tests/conftest.py builds one and closes it afterwards.
+Shared by the bridge's end-to-end tests (tests/integration/test_bridge_end_to_end.py and
+test_accounting_end_to_end.py) and the accounting-depth tests
+(tests/expense_bridge/test_accounting_*.py); the ``bridge_world`` fixture in
+tests/conftest.py builds one and closes it afterwards.
 
 A simulated clock drives both emulators and both clients' limiters and sleeps, so the
 Integration Server's 5-per-10 s / 20-per-60 s windows are enforced without waiting.
@@ -10,6 +11,7 @@ Integration Server's 5-per-10 s / 20-per-60 s windows are enforced without waiti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,8 +24,8 @@ from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
 from acumatica_client.emulator import AcumaticaEmulator
 from expense_bridge import BridgeConfig, PostingRules, SQLiteStore, SyncResult, sync
 from expense_bridge._config import AcumaticaSettings, ExpensifySettings
+from expensify_client import Category, Credentials, ExpensifyClient, RateLimiter
 from expensify_client import ClientOptions as ExpensifyOptions
-from expensify_client import Credentials, ExpensifyClient, RateLimiter
 from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -74,6 +76,26 @@ class World:
             **kw,
         )
 
+    def run(self, **rules: Any) -> SyncResult:
+        """One sync with ``rules`` (:class:`PostingRules` fields) changed for this run only."""
+        config = attrs.evolve(self.config, rules=attrs.evolve(self.config.rules, **rules))
+        return sync(config, acumatica=self.acu_client, expensify=self.exp_client,
+                    store=self.store, now=self.clock)  # fmt: skip
+
+    def seed_claimants(self) -> None:
+        """What expense claims need: ann@firm.test as employee EMP0001 and the expense
+        items TRAVEL and MEALS (non-stock items of type Expense)."""
+        self.acumatica.seed("Employee", [{"EmployeeID": "EMP0001", "Status": "Active",
+                                          "ContactInfo": {"Email": "ann@firm.test"}}])  # fmt: skip
+        self.acumatica.seed("NonStockItem", [
+            {"InventoryID": "TRAVEL", "ItemType": "Expense", "ItemStatus": "Active"},
+            {"InventoryID": "MEALS", "ItemType": "Expense", "ItemStatus": "Active"},
+        ])  # fmt: skip
+
+    def seed_periods(self, *closed_ap: str, gl_closed: Sequence[str] = ()) -> None:
+        """The 2026 financial calendar (see :func:`financial_periods`)."""
+        self.acumatica.seed("FinancialPeriod", financial_periods(*closed_ap, gl_closed=gl_closed))
+
     def add_approved(self, n: int, *, email: str = "ann@firm.test", **spec: Any) -> str:
         """A one-expense report (10,000 + n cents, Travel unless given), approved an hour ago."""
         values: dict[str, Any] = {
@@ -97,11 +119,27 @@ class World:
         return rid
 
 
+def financial_periods(*closed_ap: str, gl_closed: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The 2026 calendar (periods ``MMYYYY``, one a month): ``closed_ap`` periods closed
+    for AP only, ``gl_closed`` ones closed entirely; the others open."""
+    rows = []
+    for month in range(1, 13):
+        pid = f"{month:02d}2026"
+        end = date(2027, 1, 1) if month == 12 else date(2026, month + 1, 1)
+        rows.append({
+            "FinancialPeriodID": pid, "StartDate": f"{date(2026, month, 1)}T00:00:00",
+            "EndDate": f"{end}T00:00:00", "Status": "Closed" if pid in gl_closed else "Open",
+            "ClosedInAP": pid in closed_ap or pid in gl_closed,
+        })  # fmt: skip
+    return [{"FinancialYear": "2026", "Details": rows}]
+
+
 def make_world(
     tmp_path: Path,
     *,
     category_gl_codes: bool = True,
     schema_checked: bool = False,
+    extra_categories: Sequence[Category] = (),
     **config_changes: Any,
 ) -> World:
     """A world in ``tmp_path``; close it with :func:`close_world`.
@@ -110,6 +148,7 @@ def make_world(
     GL code (False: the documented getter shape, codes only in the export).
     ``schema_checked``: every Acumatica entity body is validated against the published
     schema (:class:`tests.integration.schema_check.SchemaChecked`, kept as ``schema``).
+    ``extra_categories``: added to POL1's Travel (61000), Meals (62000) and Mystery (none).
     ``config_changes``: :func:`attrs.evolve` changes to the :class:`BridgeConfig`.
     """
     clock = SimClock()
@@ -129,7 +168,7 @@ def make_world(
     exp.add_policy(
         "POL1", "Firm", owner=OWNER,
         categories=[category("Travel", "61000"), category("Meals", "62000"),
-                    category("Mystery", None)],
+                    category("Mystery", None), *extra_categories],
         employees=[employee("ann@firm.test", submits_to=OWNER),
                    employee("ghost@firm.test", submits_to=OWNER)],
     )  # fmt: skip

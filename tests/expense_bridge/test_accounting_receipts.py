@@ -286,12 +286,7 @@ def test_journal_receipts_go_to_the_expense_lines(world: World, base: str) -> No
 def test_claim_receipts_go_to_the_claim_lines_end_to_end(world: World, base: str) -> None:
     """An expense claim (both emulators): each claim line carries its expense's receipt
     through the line's files:put link; a second sync attaches nothing."""
-    world.acumatica.seed("Employee", [{"EmployeeID": "EMP0001", "Status": "Active",
-                                       "ContactInfo": {"Email": "ann@firm.test"}}])  # fmt: skip
-    world.acumatica.seed("NonStockItem", [
-        {"InventoryID": "TRAVEL", "ItemType": "Expense", "ItemStatus": "Active"},
-        {"InventoryID": "MEALS", "ItemType": "Expense", "ItemStatus": "Active"},
-    ])  # fmt: skip
+    world.seed_claimants()  # EMP0001, expense items TRAVEL and MEALS
     _rules(world, receipts_on=ReceiptTarget.LINE,
            reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,
            expense_items={"Travel": "TRAVEL", "Meals": "MEALS"})  # fmt: skip

@@ -81,11 +81,7 @@ class Recorder:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     w = make_world(tmp_path)
-    w.acumatica.seed("Employee", [{"EmployeeID": "EMP0001", "Status": "Active",
-                                   "ContactInfo": {"Email": "ann@firm.test"}}])  # fmt: skip
-    w.acumatica.seed("NonStockItem", [
-        {"InventoryID": "TRAVEL", "ItemType": "Expense", "ItemStatus": "Active"},
-    ])  # fmt: skip
+    w.seed_claimants()  # for the claim target
     yield w
     close_world(w)
 

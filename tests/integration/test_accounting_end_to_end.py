@@ -1,84 +1,27 @@
 """Expense claims, closed periods and receipts through ``sync()`` against both emulators.
 
-Real clients, real template, real state store; a simulated clock (see
-``test_bridge_end_to_end``). Each new write has a lost-answer case: the claim create,
+Real clients, real template, real state store; a simulated clock: the shared two-emulator
+world (tests/bridge_world.py, ``bridge_world`` fixture), every Acumatica body checked
+against the published schema. Each new write has a lost-answer case: the claim create,
 a claim workflow action and a receipt attachment.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from datetime import date, timedelta
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 
-from acumatica_client import AcumaticaClient, ClientOptions, Endpoint, OAuth2
-from acumatica_client.emulator import AcumaticaEmulator
-from expense_bridge import Action, BridgeConfig, ErrorCode, PostingRules, SQLiteStore, sync
-from expense_bridge._config import AcumaticaSettings, ExpensifySettings
+from expense_bridge import Action, ErrorCode
 from expense_bridge._periods import ClosedPeriodRule
 from expense_bridge._rules import ClaimStage, ReimbursableTarget
-from expensify_client import ClientOptions as ExpensifyOptions
-from expensify_client import Credentials, ExpensifyClient, RateLimiter
-from expensify_client.emulator import ExpenseSpec, ExpensifyEmulator, category, employee
-
-from .schema_check import SchemaChecked
-from .test_bridge_end_to_end import OWNER, PARTNER, SECRET, SimClock
+from expensify_client.emulator import category
+from tests.bridge_world import World
 
 PDF = b"%PDF-1.4\n% a receipt\n" + b"0" * 200
-
-
-@attrs.define
-class Counting:
-    """Counts the requests that reach the emulator, by method and path."""
-
-    inner: Any
-    seen: Counter[tuple[str, str]] = attrs.field(factory=Counter)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.seen[(request.method, request.url.path.rsplit("/entity/", 1)[-1])] += 1
-        response: httpx.Response = self.inner(request)
-        return response
-
-    def count(self, method: str, suffix: str) -> int:
-        return sum(n for (m, p), n in self.seen.items() if m == method and p.endswith(suffix))
-
-
-@attrs.define
-class World:
-    clock: SimClock
-    acumatica: AcumaticaEmulator
-    expensify: ExpensifyEmulator
-    acu_client: AcumaticaClient
-    exp_client: ExpensifyClient
-    store: SQLiteStore
-    counting: Counting
-    config: BridgeConfig
-
-    def run(self, **rules: Any) -> Any:
-        config = attrs.evolve(self.config, rules=attrs.evolve(self.config.rules, **rules))
-        return sync(config, acumatica=self.acu_client, expensify=self.exp_client,
-                    store=self.store, now=self.clock)  # fmt: skip
-
-    def add_report(self, n: int, *, created: date = date(2026, 11, 10), **spec: Any) -> str:
-        values: dict[str, Any] = {
-            "amount_cents": 10_000 + n, "currency": "USD", "created": created,
-            "merchant": f"Merchant {n}", "category": "Travel",
-        }  # fmt: skip
-        values.update(spec)
-        rid = self.expensify.add_report(
-            "POL1", submitter="ann@firm.test", name=f"Trip {n}", currency="USD",
-            expenses=[ExpenseSpec(**values)], created=self.clock.now - timedelta(days=3),
-        )  # fmt: skip
-        self.expensify.submit(rid, self.clock.now - timedelta(days=2))
-        self.expensify.approve(rid, self.clock.now - timedelta(hours=1))
-        return rid
-
 
 CLAIMS = {
     "reimbursable_target": ReimbursableTarget.EXPENSE_CLAIM,
@@ -86,72 +29,18 @@ CLAIMS = {
 }
 
 
-def periods(*closed_ap: str, gl_closed: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The 2026 calendar (periods ``MMYYYY``), some closed for AP or entirely."""
-    rows = []
-    for month in range(1, 13):
-        pid = f"{month:02d}2026"
-        end = date(2027, 1, 1) if month == 12 else date(2026, month + 1, 1)
-        rows.append({
-            "FinancialPeriodID": pid, "StartDate": f"{date(2026, month, 1)}T00:00:00",
-            "EndDate": f"{end}T00:00:00", "Status": "Closed" if pid in gl_closed else "Open",
-            "ClosedInAP": pid in closed_ap or pid in gl_closed,
-        })  # fmt: skip
-    return [{"FinancialYear": "2026", "Details": rows}]
-
-
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    clock = SimClock()
-    acu = AcumaticaEmulator(version="24.200.001", clock=clock, hold_on_entry=False)
-    acu.seed("Account", [
-        {"AccountCD": "61000", "Type": "Expense", "Active": True, "Description": "Travel"},
-        {"AccountCD": "62000", "Type": "Expense", "Active": True, "Description": "Meals"},
-        {"AccountCD": "21000", "Type": "Liability", "Active": True},
-    ])  # fmt: skip
-    acu.seed("Employee", [{"EmployeeID": "EMP0001", "Status": "Active",
-                           "ContactInfo": {"Email": "ann@firm.test"}}])  # fmt: skip
-    acu.seed("Vendor", [{"VendorID": "EMP0001", "Status": "Active",
-                         "MainContact": {"Email": "ann@firm.test"}}])  # fmt: skip
-    acu.seed("NonStockItem", [
-        {"InventoryID": "TRAVEL", "ItemType": "Expense", "ItemStatus": "Active"},
-        {"InventoryID": "MEALS", "ItemType": "Expense", "ItemStatus": "Active"},
-    ])  # fmt: skip
-    exp = ExpensifyEmulator(clock=clock, sleep=clock.sleep)
-    exp.add_account(PARTNER, SECRET, email=OWNER)
-    exp.add_policy(
-        "POL1", "Firm", owner=OWNER,
-        categories=[category("Travel", "61000"), category("Meals", "62000"),
-                    category("Taxis", "61000")],
-        employees=[employee("ann@firm.test", submits_to=OWNER)],
-    )  # fmt: skip
-    counting = Counting(SchemaChecked(acu, "24.200.001"))
-    auth = OAuth2(base_url="https://erp.test", client_id="expense-bridge@Company",
-                  client_secret="client-secret", username="admin",
-                  password="admin-password")  # fmt: skip
-    acu_client = AcumaticaClient(
-        base_url="https://erp.test", endpoint=Endpoint("Default", "24.200.001"), auth=auth,
-        transport=httpx.MockTransport(counting),
-        options=ClientOptions(sleep=clock.sleep, jitter=lambda: 0.0),
-    )  # fmt: skip
-    exp_client = ExpensifyClient(
-        credentials=Credentials(partner_user_id=PARTNER, partner_user_secret=SECRET),
-        transport=exp.transport(),
-        options=ExpensifyOptions(
-            sleep=clock.sleep, jitter=lambda: 0.0, today=lambda: clock.now.date(),
-            limits=RateLimiter(clock=clock.monotonic, sleep=clock.sleep),
-        ),
-    )  # fmt: skip
-    config = BridgeConfig(
-        acumatica=AcumaticaSettings(base_url="https://erp.test", endpoint_version="24.200.001",
-                                    username="admin", client_id="expense-bridge@Company"),
-        expensify=ExpensifySettings(partner_user_id=PARTNER),
-        policies=("POL1",),
-        rules=PostingRules(employee_liability_account="21000"),
-    )  # fmt: skip
-    store = SQLiteStore(tmp_path / "state.sqlite3")
-    yield World(clock, acu, exp, acu_client, exp_client, store, counting, config)
-    store.close()
+def world(bridge_world: Callable[..., World]) -> World:
+    """Schema-checked, claims set up (EMP0001, TRAVEL/MEALS), a Taxis category (61000)."""
+    w = bridge_world(schema_checked=True, category_gl_codes=False,
+                     extra_categories=[category("Taxis", "61000")])  # fmt: skip
+    w.seed_claimants()
+    return w
+
+
+def count(world: World, method: str, suffix: str) -> int:
+    """Requests that reached the Acumatica emulator with this method and path ending."""
+    return sum(1 for m, p, _ in world.acumatica.request_log if m == method and p.endswith(suffix))
 
 
 def by_id(result: Any) -> dict[str, Any]:
@@ -164,7 +53,7 @@ def by_id(result: Any) -> dict[str, Any]:
 def test_a_report_becomes_one_expense_claim_submitted_and_a_second_sync_posts_nothing(
     world: World,
 ) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     first = world.run(**CLAIMS)
     outcome = by_id(first)[rid]
     assert outcome.action is Action.POSTED, outcome
@@ -181,34 +70,34 @@ def test_a_report_becomes_one_expense_claim_submitted_and_a_second_sync_posts_no
     record = world.store.get("default", rid)
     assert record is not None
     assert [d.kind for d in record.documents] == ["claim"]
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
 
     world.clock.now += timedelta(hours=1)
     second = world.run(**CLAIMS)
     assert second.posted == 0
     assert len(world.acumatica.records("ExpenseClaim")) == 1
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
 
 
 def test_claim_stage_release_runs_every_action_once(world: World) -> None:
-    world.add_report(1)
+    world.add_approved(1)
     world.run(**CLAIMS, claim_stage=ClaimStage.RELEASE)
     (claim,) = world.acumatica.records("ExpenseClaim")
     assert claim["Status"] == "Released"
     for action in ("Submit", "Approve", "Release"):
-        assert world.counting.count("POST", f"/ExpenseClaim/{action}ExpenseClaim") == 1
+        assert count(world, "POST", f"/ExpenseClaim/{action}ExpenseClaim") == 1
 
 
 def test_claim_stage_hold_sends_no_action(world: World) -> None:
-    world.add_report(1)
+    world.add_approved(1)
     world.run(**CLAIMS, claim_stage=ClaimStage.HOLD)
     (claim,) = world.acumatica.records("ExpenseClaim")
     assert claim["Status"] == "On Hold"
-    assert not [p for (m, p) in world.counting.seen if m == "POST" and "Claim/" in p]
+    assert not [p for m, p, _ in world.acumatica.request_log if m == "POST" and "Claim/" in p]
 
 
 def test_lost_claim_create_is_adopted_not_created_again(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.acumatica.inject(method="PUT", path="/ExpenseClaim$", drop_response=True)
     first = world.run(**CLAIMS)
     assert by_id(first)[rid].action is Action.PENDING
@@ -219,12 +108,12 @@ def test_lost_claim_create_is_adopted_not_created_again(world: World) -> None:
     assert by_id(second)[rid].action is Action.ADOPTED
     (claim,) = world.acumatica.records("ExpenseClaim")
     assert claim["Status"] == "Pending Approval"  # the adopted claim is still submitted
-    assert world.counting.count("PUT", "/ExpenseClaim") == 1
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert count(world, "PUT", "/ExpenseClaim") == 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
 
 
 def test_lost_claim_action_is_resumed_without_sending_it_twice(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.acumatica.inject(method="POST", path="ApproveExpenseClaim", drop_response=True)
     first = world.run(**CLAIMS, claim_stage=ClaimStage.RELEASE)
     assert by_id(first)[rid].action is Action.PENDING
@@ -236,12 +125,12 @@ def test_lost_claim_action_is_resumed_without_sending_it_twice(world: World) -> 
     (claim,) = world.acumatica.records("ExpenseClaim")
     assert claim["Status"] == "Released"
     for action in ("Submit", "Approve", "Release"):
-        assert world.counting.count("POST", f"/ExpenseClaim/{action}ExpenseClaim") == 1
-    assert world.counting.count("PUT", "/ExpenseClaim") == 1
+        assert count(world, "POST", f"/ExpenseClaim/{action}ExpenseClaim") == 1
+    assert count(world, "PUT", "/ExpenseClaim") == 1
 
 
 def test_a_claim_with_our_key_but_another_claimant_is_not_adopted(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.acumatica.seed("Employee", [{"EmployeeID": "EMP0002", "Status": "Active"}])
     world.acumatica.seed("ExpenseClaim", [{
         "RefNbr": "CL0001", "ClaimedBy": "EMP0002", "Status": "On Hold",
@@ -255,7 +144,7 @@ def test_a_claim_with_our_key_but_another_claimant_is_not_adopted(world: World) 
 
 
 def test_unknown_expense_item_holds_the_report_and_warns(world: World) -> None:
-    rid = world.add_report(1, category="Taxis")
+    rid = world.add_approved(1, category="Taxis")
     result = world.run(
         reimbursable_target=ReimbursableTarget.EXPENSE_CLAIM,
         expense_items={"Travel": "TRAVEL", "Taxis": "TAXI"},
@@ -269,8 +158,8 @@ def test_unknown_expense_item_holds_the_report_and_warns(world: World) -> None:
 
 
 def test_card_spend_keeps_its_target_beside_a_claim(world: World) -> None:
-    rid = world.add_report(1)
-    card = world.add_report(2, reimbursable=False)
+    rid = world.add_approved(1)
+    card = world.add_approved(2, reimbursable=False)
     assert card != rid
     result = world.run(**CLAIMS, card_liability_account="21000")
     assert result.posted == 2
@@ -282,8 +171,8 @@ def test_card_spend_keeps_its_target_beside_a_claim(world: World) -> None:
 
 
 def test_closed_period_hold_names_the_period(world: World) -> None:
-    world.acumatica.seed("FinancialPeriod", periods("112026"))
-    rid = world.add_report(1)
+    world.seed_periods("112026")
+    rid = world.add_approved(1)
     result = world.run()
     (problem,) = by_id(result)[rid].problems
     assert problem.code is ErrorCode.PERIOD_CLOSED
@@ -293,8 +182,8 @@ def test_closed_period_hold_names_the_period(world: World) -> None:
 
 
 def test_closed_period_next_open_sets_post_period_and_keeps_the_date(world: World) -> None:
-    world.acumatica.seed("FinancialPeriod", periods("112026"))
-    rid = world.add_report(1)
+    world.seed_periods("112026")
+    rid = world.add_approved(1)
     result = world.run(closed_period=ClosedPeriodRule.NEXT_OPEN)
     assert by_id(result)[rid].action is Action.POSTED
     (bill,) = world.acumatica.records("Bill")
@@ -303,8 +192,8 @@ def test_closed_period_next_open_sets_post_period_and_keeps_the_date(world: Worl
 
 
 def test_journals_follow_the_gl_status_not_the_ap_flag(world: World) -> None:
-    world.acumatica.seed("FinancialPeriod", periods("112026"))  # closed for AP only
-    rid = world.add_report(1)
+    world.seed_periods("112026")  # closed for AP only
+    rid = world.add_approved(1)
     from expense_bridge._rules import ReimbursableTarget as T
 
     result = world.run(reimbursable_target=T.JOURNAL)
@@ -318,15 +207,15 @@ def test_a_date_outside_the_calendar_is_unknown(world: World) -> None:
     world.acumatica.seed("FinancialPeriod", [{"FinancialYear": "2025", "Details": [
         {"FinancialPeriodID": "012025", "StartDate": "2025-01-01T00:00:00",
          "EndDate": "2025-02-01T00:00:00", "Status": "Open"}]}])  # fmt: skip
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     result = world.run()
     (problem,) = by_id(result)[rid].problems
     assert problem.code is ErrorCode.PERIOD_UNKNOWN
 
 
 def test_a_claim_in_a_closed_period_moves_under_next_open(world: World) -> None:
-    world.acumatica.seed("FinancialPeriod", periods("112026"))
-    rid = world.add_report(1)
+    world.seed_periods("112026")
+    rid = world.add_approved(1)
     result = world.run(**CLAIMS, closed_period=ClosedPeriodRule.NEXT_OPEN)
     assert by_id(result)[rid].action is Action.POSTED
     (claim,) = world.acumatica.records("ExpenseClaim")
@@ -353,7 +242,7 @@ def receipts_url(world: World) -> Iterator[str]:
 
 def test_receipts_are_attached_once_to_the_bill(world: World, receipts_url: str) -> None:
     path = world.expensify.add_receipt("r1.pdf", PDF, "application/pdf")
-    rid = world.add_report(1, receipt_url=receipts_url + path)
+    rid = world.add_approved(1, receipt_url=receipts_url + path)
     result = world.run(attach_receipts=True)
     outcome = by_id(result)[rid]
     assert outcome.action is Action.POSTED
@@ -368,12 +257,12 @@ def test_receipts_are_attached_once_to_the_bill(world: World, receipts_url: str)
     world.clock.now += timedelta(hours=1)
     world.run(attach_receipts=True)
     assert files_of(world, "Bill") == [names]
-    assert world.counting.count("PUT", names[0]) == 1
+    assert count(world, "PUT", names[0]) == 1
 
 
 def test_receipts_are_attached_to_a_claim(world: World, receipts_url: str) -> None:
     path = world.expensify.add_receipt("r2.jpg", b"\xff\xd8\xff\xe0" + b"1" * 100, "image/jpeg")
-    world.add_report(1, receipt_url=receipts_url + path)
+    world.add_approved(1, receipt_url=receipts_url + path)
     world.run(**CLAIMS, attach_receipts=True)
     (names,) = files_of(world, "ExpenseClaim")
     assert len(names) == 1
@@ -384,7 +273,7 @@ def test_a_lost_attach_answer_leaves_one_file_and_no_repost(
     world: World, receipts_url: str
 ) -> None:
     path = world.expensify.add_receipt("r3.pdf", PDF, "application/pdf")
-    rid = world.add_report(1, receipt_url=receipts_url + path)
+    rid = world.add_approved(1, receipt_url=receipts_url + path)
     world.acumatica.inject(method="PUT", path="/files/", drop_response=True)
     result = world.run(attach_receipts=True)
     outcome = by_id(result)[rid]
@@ -395,11 +284,11 @@ def test_a_lost_attach_answer_leaves_one_file_and_no_repost(
     assert len(names) == 1
     assert trail == names
     assert len(world.acumatica.records("Bill")) == 1
-    assert world.counting.count("PUT", ".pdf") == 2  # the repeat replaced the file
+    assert count(world, "PUT", ".pdf") == 2  # the repeat replaced the file
 
 
 def test_a_missing_receipt_is_a_warning_not_a_repost(world: World, receipts_url: str) -> None:
-    rid = world.add_report(1, receipt_url=receipts_url + "/receipts/gone.pdf")
+    rid = world.add_approved(1, receipt_url=receipts_url + "/receipts/gone.pdf")
     result = world.run(attach_receipts=True)
     outcome = by_id(result)[rid]
     assert outcome.action is Action.POSTED
@@ -418,7 +307,7 @@ def test_a_missing_receipt_is_a_warning_not_a_repost(world: World, receipts_url:
 def test_replay_posts_a_held_claim_once_its_item_is_mapped(world: World) -> None:
     from expense_bridge import replay
 
-    rid = world.add_report(1, category="Taxis")
+    rid = world.add_approved(1, category="Taxis")
     held = world.run(**CLAIMS)
     assert by_id(held)[rid].action is Action.HELD
     world.acumatica.seed("NonStockItem", [{"InventoryID": "TAXI", "ItemType": "Expense",
@@ -443,23 +332,23 @@ def test_claims_and_receipts_with_concurrent_posting(world: World, receipts_url:
     )
     for n in range(4):
         path = world.expensify.add_receipt(f"c{n}.pdf", PDF, "application/pdf")
-        world.add_report(n, receipt_url=receipts_url + path)
+        world.add_approved(n, receipt_url=receipts_url + path)
     result = world.run(**CLAIMS, attach_receipts=True, posting_concurrency=3)
     assert result.posted == 4
     claims = world.acumatica.records("ExpenseClaim")
     assert sorted(c["Status"] for c in claims) == ["Pending Approval"] * 4
     assert [len(names) for names in files_of(world, "ExpenseClaim")] == [1, 1, 1, 1]
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 4
-    assert world.counting.count("PUT", "/ExpenseClaim") == 4
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 4
+    assert count(world, "PUT", "/ExpenseClaim") == 4
 
 
 def test_a_calendar_the_user_may_not_read_skips_the_check(world: World) -> None:
-    world.acumatica.seed("FinancialPeriod", periods("112026"))  # would hold the bill
+    world.seed_periods("112026")  # would hold the bill
     world.acumatica.inject(method="GET", path="/FinancialPeriod", status=403)
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     result = world.run()
     assert result.errors == ()
     # The bridge did not judge the period: the bill was sent, and Acumatica decides on save.
-    assert world.counting.count("PUT", "/Bill") == 1
+    assert count(world, "PUT", "/Bill") == 1
     codes = [p.code for p in by_id(result)[rid].problems]
     assert ErrorCode.PERIOD_CLOSED not in codes
