@@ -709,7 +709,8 @@ _OPTIONS: Final[tuple[_Opt, ...]] = (
         "int",
         "Syncs that try a receipt which failed (a warning): the posting run, then later "
         "syncs re-export just those reports (one Expensify export for all of them) and "
-        "attach what is still missing, without posting again.",
+        "attach what is still missing, without posting again. The report PDF "
+        "(attach_report_pdf) is retried within the same count.",
         default=_DEFAULT_RULES.receipt_attempts,
         minimum=1,
     ),
