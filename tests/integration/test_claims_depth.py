@@ -18,7 +18,7 @@ from expense_bridge._payments import FINAL, STEP
 from expense_bridge._rules import ClaimStage
 from expensify_client.emulator import ExpenseSpec
 
-from .test_accounting_end_to_end import CLAIMS, World, by_id
+from .test_accounting_end_to_end import CLAIMS, World, by_id, count
 from .test_accounting_end_to_end import world as world  # the fixture
 
 # ------------------------------------------------------------------------------- tax
@@ -26,8 +26,8 @@ from .test_accounting_end_to_end import world as world  # the fixture
 
 def test_claim_lines_carry_the_mapped_tax_category(world: World) -> None:
     world.acumatica.seed_tax_categories("GSTCAT")
-    taxed = world.add_report(1, tax_code="GST10", tax_amount_cents=909)
-    plain = world.add_report(2)
+    taxed = world.add_approved(1, tax_code="GST10", tax_amount_cents=909)
+    plain = world.add_approved(2)
     result = world.run(**CLAIMS, tax_categories={"GST10": "GSTCAT"})
     assert by_id(result)[taxed].action is Action.POSTED, by_id(result)[taxed].problems
     assert by_id(result)[plain].action is Action.POSTED
@@ -40,7 +40,7 @@ def test_claim_lines_carry_the_mapped_tax_category(world: World) -> None:
 
 
 def test_an_unmapped_tax_code_holds_the_claim_before_any_write(world: World) -> None:
-    rid = world.add_report(1, tax_code="VAT20", tax_amount_cents=1667)
+    rid = world.add_approved(1, tax_code="VAT20", tax_amount_cents=1667)
     result = world.run(**CLAIMS, tax_categories={"GST10": "GSTCAT"})
     (problem,) = by_id(result)[rid].problems
     assert problem.code is ErrorCode.TAX_UNMAPPED
@@ -48,7 +48,7 @@ def test_an_unmapped_tax_code_holds_the_claim_before_any_write(world: World) -> 
 
 
 def test_a_tax_category_the_tenant_lacks_is_refused_by_acumatica(world: World) -> None:
-    rid = world.add_report(1, tax_code="GST10", tax_amount_cents=909)
+    rid = world.add_approved(1, tax_code="GST10", tax_amount_cents=909)
     result = world.run(**CLAIMS, tax_categories={"GST10": "NOSUCHCAT"})
     outcome = by_id(result)[rid]
     assert outcome.action is Action.HELD
@@ -127,7 +127,7 @@ def claim_of(world: World, rid: str) -> dict[str, Any]:
 
 
 def test_a_paid_claim_marks_its_report_reimbursed_once(world: World) -> None:
-    paid, unpaid = world.add_report(1), world.add_report(2)
+    paid, unpaid = world.add_approved(1), world.add_approved(2)
     first = world.run(**PAID)
     assert first.posted == 2
     claim = claim_of(world, paid)
@@ -158,11 +158,11 @@ def test_a_paid_claim_marks_its_report_reimbursed_once(world: World) -> None:
     assert again.ok
     assert world.expensify.report(paid)["entryID"] == entry  # reimbursed exactly once
     assert trail(world, paid) == ["marking", "marked reimbursed"]
-    assert world.counting.count("POST", "/ExpenseClaim/ReleaseExpenseClaim") == 2
+    assert count(world, "POST", "/ExpenseClaim/ReleaseExpenseClaim") == 2
 
 
 def test_a_claim_not_released_is_never_marked(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.run(**{**PAID, "claim_stage": ClaimStage.SUBMIT})
     assert claim_of(world, rid)["Status"] == "Pending Approval"
     later(world)
@@ -172,7 +172,7 @@ def test_a_claim_not_released_is_never_marked(world: World) -> None:
 
 
 def test_a_claim_whose_ap_bill_still_has_a_balance_is_not_marked(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.run(**PAID)
     (ap_doc,) = claim_of(world, rid)["FinancialDetails"]["APDocuments"]
     # the claim's row reads Closed but the bill itself still owes (a partial payment)
@@ -188,7 +188,7 @@ def test_a_claim_whose_ap_bill_still_has_a_balance_is_not_marked(world: World) -
 
 
 def test_a_lost_reimburse_answer_for_a_claim_is_not_reimbursed_twice(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.run(**PAID)
     world.acumatica.pay("ExpenseClaim", claim_of(world, rid)["RefNbr"])
     world.expensify.inject(job_type="update/reportStatus", drop_response=True)
@@ -211,7 +211,7 @@ def test_a_lost_reimburse_answer_for_a_claim_is_not_reimbursed_twice(world: Worl
 
 
 def test_a_failed_claim_look_up_is_a_run_error_and_retried(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     world.run(**PAID)
     world.acumatica.pay("ExpenseClaim", claim_of(world, rid)["RefNbr"])
     world.acumatica.inject(method="GET", path="/ExpenseClaim", status=500, times=50)
@@ -240,7 +240,7 @@ def test_a_running_action_whose_answer_was_lost_is_waited_for_not_sent_again(
     from acumatica_client import APIConnectionError, ExpenseClaim
     from expense_bridge._claims import ClaimLedger
 
-    world.add_report(1)
+    world.add_approved(1)
     world.run(**CLAIMS, claim_stage=ClaimStage.HOLD)
     ref = world.acumatica.records("ExpenseClaim")[0]["RefNbr"]
     slow_actions(world, polls=3, seconds=3600)
@@ -255,7 +255,7 @@ def test_a_running_action_whose_answer_was_lost_is_waited_for_not_sent_again(
     )  # fmt: skip
     assert reached == "Pending Approval"
     assert sent == []  # the running submit was waited for
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
 
 
 def test_without_the_intent_a_running_action_would_be_sent_twice(world: World) -> None:
@@ -264,7 +264,7 @@ def test_without_the_intent_a_running_action_would_be_sent_twice(world: World) -
     from acumatica_client import APIConnectionError, ExpenseClaim
     from expense_bridge._claims import ClaimLedger
 
-    world.add_report(1)
+    world.add_approved(1)
     world.run(**CLAIMS, claim_stage=ClaimStage.HOLD)
     ref = world.acumatica.records("ExpenseClaim")[0]["RefNbr"]
     slow_actions(world, polls=3, seconds=3600)
@@ -273,11 +273,11 @@ def test_without_the_intent_a_running_action_would_be_sent_twice(world: World) -
     with pytest.raises(APIConnectionError):
         ledger.advance(ExpenseClaim(ref_nbr=ref), ClaimStage.SUBMIT)
     ledger.advance(ExpenseClaim(ref_nbr=ref), ClaimStage.SUBMIT)  # no in_flight given
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 2
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 2
 
 
 def test_sync_never_sends_a_claim_action_twice_while_it_may_still_run(world: World) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     slow_actions(world, polls=10_000, seconds=600)  # ten minutes, fewer than the window
     world.acumatica.inject(method="POST", path="SubmitExpenseClaim", drop_response=True)
     first = world.run(**CLAIMS)
@@ -292,36 +292,36 @@ def test_sync_never_sends_a_claim_action_twice_while_it_may_still_run(world: Wor
     second = world.run(**CLAIMS)  # the submit still runs: waited for, then left pending
     assert by_id(second)[rid].action is Action.PENDING
     assert "ClaimActionRunningError" in str(by_id(second)[rid].detail)
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
     assert claim_of(world, rid)["Status"] == "On Hold"
 
     world.clock.now += timedelta(minutes=20)  # the submit has finished meanwhile
     third = world.run(**CLAIMS)
     assert by_id(third)[rid].action is not Action.PENDING, by_id(third)[rid]
     assert claim_of(world, rid)["Status"] == "Pending Approval"
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
-    assert world.counting.count("PUT", "/ExpenseClaim") == 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == 1
+    assert count(world, "PUT", "/ExpenseClaim") == 1
 
 
 def test_an_action_that_never_ran_is_sent_again_once_the_window_has_passed(
     world: World,
 ) -> None:
-    rid = world.add_report(1)
+    rid = world.add_approved(1)
     # the submit is refused by a server error before it runs (nothing applied)
     world.acumatica.inject(method="POST", path="SubmitExpenseClaim", status=500, times=10)
     first = world.run(**CLAIMS)
     assert by_id(first)[rid].action is Action.PENDING
     assert claim_of(world, rid)["Status"] == "On Hold"
     world.acumatica.faults.clear()
-    sent = world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim")
+    sent = count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim")
 
     world.clock.now += timedelta(minutes=1)
     second = world.run(**CLAIMS)  # within the window: not sent again, left pending
     assert by_id(second)[rid].action is Action.PENDING
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == sent
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == sent
 
     world.clock.now += timedelta(minutes=20)  # nothing can still be running: sent again
     third = world.run(**CLAIMS)
     assert by_id(third)[rid].action is not Action.PENDING, by_id(third)[rid]
     assert claim_of(world, rid)["Status"] == "Pending Approval"
-    assert world.counting.count("POST", "/ExpenseClaim/SubmitExpenseClaim") == sent + 1
+    assert count(world, "POST", "/ExpenseClaim/SubmitExpenseClaim") == sent + 1
