@@ -9,9 +9,10 @@ from expense_bridge._keys import DocumentKind
 from expense_bridge._ports import ExpenseSource, Ledger
 from expense_bridge.mapping import PlannedDocument, plan_report
 from expensify_client import Report, ReportState
+from tests.bridge_world import World
 
 from ..integration import test_bridge_end_to_end as e2e
-from ..integration.test_bridge_end_to_end import World, add_approved
+from ..integration.test_bridge_end_to_end import add_approved
 from .fakes import NOW, POLICY, config, report
 from .test_posting import ledger_for, tenant
 

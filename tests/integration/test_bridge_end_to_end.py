@@ -15,11 +15,7 @@ import pytest
 
 from expense_bridge import Action, ErrorCode, ReportStatus
 from expensify_client.emulator import ExpenseSpec, category, employee
-from tests.bridge_world import OWNER, PARTNER, START, SimClock, World
-from tests.bridge_world import PARTNER_SECRET as SECRET
-
-# Re-exported for tests/integration/test_accounting_end_to_end.py.
-__all__ = ["OWNER", "PARTNER", "SECRET", "SimClock", "World"]
+from tests.bridge_world import OWNER, START, World
 
 
 def add_approved(world: World, n: int, *, email: str = "ann@firm.test", **spec: object) -> str:

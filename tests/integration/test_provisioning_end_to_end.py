@@ -12,12 +12,9 @@ from expense_bridge.provisioning import (
     ProvisioningSettings,
     provision_all,
 )
+from tests.bridge_world import OWNER, World
 
-from .test_bridge_end_to_end import (
-    OWNER,
-    World,
-    world,  # noqa: F401 - the fixture, used by name
-)
+from .test_bridge_end_to_end import world  # noqa: F401 - the fixture, used by name
 
 SETTINGS = ProvisioningSettings(
     default_policy="POL1",
