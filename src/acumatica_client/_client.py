@@ -699,8 +699,16 @@ class AcumaticaClient:
         digest (``hashlib.sha256(body)``) instead of encoding the document a second
         time. The body is encoded once per call.
         """
-        cls = type(entity)
-        name = _top_level(cls)
+        return from_wire(type(entity), self._put_raw(entity, expand, on_body))
+
+    def _put_raw(
+        self,
+        entity: AcumaticaEntity,
+        expand: Sequence[str],
+        on_body: Callable[[bytes], object] | None,
+    ) -> Mapping[str, Any]:
+        """The PUT of :meth:`put` (encoded once, never retried); the answer's JSON object."""
+        name = _top_level(type(entity))
         content = _dumps_plain(to_wire(entity, version=self.endpoint.version))
         if on_body is not None:
             on_body(content)
@@ -715,7 +723,7 @@ class AcumaticaClient:
         data = loads(response.content)
         if not isinstance(data, Mapping):
             raise AcumaticaError(f"PUT {name}: expected the saved entity as a JSON object")
-        return from_wire(cls, data)
+        return data
 
     def delete(self, cls: type[AcumaticaEntity], *keys: str) -> None:
         """Delete a record by key values (or by id with one GUID segment)."""
@@ -968,21 +976,7 @@ class AcumaticaClient:
     ) -> tuple[E, RecordLinks]:
         """:meth:`put` (same rules: never retried) that also returns the answer's
         ``_links``; ``expand=("Details",)`` brings the saved lines with their links."""
-        name = _top_level(type(entity))
-        content = _dumps_plain(to_wire(entity, version=self.endpoint.version))
-        if on_body is not None:
-            on_body(content)
-        response = self._request(
-            "PUT",
-            self._collection_url(name),
-            params=self._params(expand=expand),
-            content=content,
-            repeatable=False,
-            check_version_on_404=True,
-        )
-        data = loads(response.content)
-        if not isinstance(data, Mapping):
-            raise AcumaticaError(f"PUT {name}: expected the saved entity as a JSON object")
+        data = self._put_raw(entity, expand, on_body)
         return from_wire(type(entity), data), RecordLinks.of(data)
 
 

@@ -740,13 +740,16 @@ def iter_report_export(source: ExportSource) -> Iterator[Report | UnparsedReport
             yield _report(item, f"reports[{index}]", seen)
             index += 1
     except ijson.JSONError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "utf" in detail.lower():
-            detail = f"not UTF-8 ({detail})"
-        raise ExportParseError(
-            f"export: malformed JSON after {index} report(s) (byte {reader.size}): {detail}"
-        ) from exc
+        raise _malformed(exc, f"{index} report(s)", reader) from exc
     reader.check_tail()
+
+
+def _malformed(exc: Exception, after: str, reader: _Reader) -> ExportParseError:
+    """The error for a document ijson cannot read past ``after`` (what was read by then)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "utf" in detail.lower():
+        detail = f"not UTF-8 ({detail})"
+    return ExportParseError(f"export: malformed JSON after {after} (byte {reader.size}): {detail}")
 
 
 def report_ids(source: ExportSource) -> Iterator[str]:
@@ -767,12 +770,7 @@ def report_ids(source: ExportSource) -> Iterator[str]:
             if isinstance(item, str) and item:
                 yield item
     except ijson.JSONError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "utf" in detail.lower():
-            detail = f"not UTF-8 ({detail})"
-        raise ExportParseError(
-            f"export: malformed JSON after {index} report ID(s) (byte {reader.size}): {detail}"
-        ) from exc
+        raise _malformed(exc, f"{index} report ID(s)", reader) from exc
     reader.check_tail()
 
 

@@ -1441,12 +1441,8 @@ def _execute_all(
     On SQLite the store's own writes go straight to the DBAPI cursor of the transaction's
     connection, compiled once (:meth:`_Statements.sqlite_sql`)."""
     sqlite = conn.dialect.name == "sqlite"
-    i = 0
-    while i < len(writes):
+    for i, j in _runs(writes):
         stmt = writes[i][0]
-        j = i + 1
-        while j < len(writes) and writes[j][0] is stmt:
-            j += 1
         raw = sql.sqlite_sql(stmt, tuple(writes[i][1])) if sqlite else None
         if raw is not None:
             try:
@@ -1459,6 +1455,17 @@ def _execute_all(
             conn.execute(stmt, writes[i][1])
         else:
             conn.execute(stmt, [params for _, params in writes[i:j]])
+
+
+def _runs(writes: Sequence[tuple[Any, dict[str, Any]]]) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each run of consecutive writes of one statement, in order."""
+    i = 0
+    while i < len(writes):
+        stmt = writes[i][0]
+        j = i + 1
+        while j < len(writes) and writes[j][0] is stmt:
+            j += 1
+        yield i, j
         i = j
 
 
@@ -1498,17 +1505,11 @@ def _raw_commit(
         statement = "BEGIN IMMEDIATE"
         dbapi.execute(statement)
         try:
-            i = 0
-            while i < len(writes):
-                stmt = writes[i][0]
-                j = i + 1
-                while j < len(writes) and writes[j][0] is stmt:
-                    j += 1
-                raw = sql.sqlite_sql(stmt, tuple(writes[i][1]))
+            for i, j in _runs(writes):
+                raw = sql.sqlite_sql(writes[i][0], tuple(writes[i][1]))
                 assert raw is not None  # noqa: S101 - checked by the caller
                 statement = raw[0]
                 _raw_execute(dbapi, raw, writes[i:j])
-                i = j
             statement = "COMMIT"
             dbapi.execute(statement)
         except BaseException:
