@@ -138,6 +138,15 @@ def _doc_keys(
     return JournalTransaction, (module, number)
 
 
+def _saved_doc(saved: Bill | JournalTransaction | ExpenseClaim, key: str) -> LedgerDocument:
+    """The recorded document of a saved bill, claim or journal transaction."""
+    if isinstance(saved, Bill):
+        return _bill_doc(saved, key)
+    if isinstance(saved, ExpenseClaim):
+        return _claim_doc(saved, key)
+    return _journal_doc(saved, key)
+
+
 def _description_key(text: object) -> str | None:
     return key_from_description(text) if isinstance(text, str) else None
 
@@ -366,22 +375,13 @@ class AcumaticaLedger:
 
     def fetch(self, document: LedgerDocument) -> Bill | JournalTransaction | ExpenseClaim:
         """The document as saved, with its detail lines (one GET; archived ones too)."""
+        cls, keys = _doc_keys(document)
         if self.line_links:  # the same GET brings the links (kept for links())
-            cls, keys = _doc_keys(document)
             saved, self._links[document.number] = self.client.get_with_links(
                 cls, *keys, expand=("Details",), include_archived=True
             )
             return saved
-        if document.kind is DocumentKind.CLAIM:
-            ref = document.number.removeprefix(CLAIM_PREFIX).strip()
-            return self.client.get(ExpenseClaim, ref, expand=("Details",), include_archived=True)
-        if document.kind is DocumentKind.BILL:
-            doc_type, _, ref = document.number.rpartition(" ")
-            return self.client.get(Bill, doc_type, ref, expand=("Details",), include_archived=True)
-        module, _, number = document.number.partition(" ")
-        return self.client.get(
-            JournalTransaction, module, number, expand=("Details",), include_archived=True
-        )
+        return self.client.get(cls, *keys, expand=("Details",), include_archived=True)
 
     def create(
         self, planned: PlannedDocument, *, on_body: Callable[[bytes], object] | None = None
@@ -393,36 +393,18 @@ class AcumaticaLedger:
             saved, links = self.client.put_with_links(
                 document, expand=("Details",), on_body=on_body
             )
-            if isinstance(saved, Bill):
-                doc = _bill_doc(saved, planned.key)
-            elif isinstance(saved, ExpenseClaim):
-                doc = _claim_doc(saved, planned.key)
-            else:
-                doc = _journal_doc(saved, planned.key)
+            doc = _saved_doc(saved, planned.key)
             self._links[doc.number] = links
             return doc
-        if isinstance(document, Bill):
-            return _bill_doc(self.client.put(document, on_body=on_body), planned.key)
-        if isinstance(document, ExpenseClaim):
-            return _claim_doc(self.client.put(document, on_body=on_body), planned.key)
-        return _journal_doc(self.client.put(document, on_body=on_body), planned.key)
+        return _saved_doc(self.client.put(document, on_body=on_body), planned.key)
 
     def attach_file(
         self, document: LedgerDocument, name: str, content: bytes, content_type: str | None = None
     ) -> None:
         """Attach a file to a saved document (``PUT …/files/{name}``; the same name
         replaces, so the client repeats it after a lost answer and one file remains)."""
-        if document.kind is DocumentKind.CLAIM:
-            ref = document.number.removeprefix(CLAIM_PREFIX).strip()
-            self.client.attach_file(ExpenseClaim, (ref,), name, content, content_type=content_type)
-        elif document.kind is DocumentKind.BILL:
-            doc_type, _, ref = document.number.rpartition(" ")
-            self.client.attach_file(Bill, (doc_type, ref), name, content, content_type=content_type)
-        else:
-            module, _, number = document.number.partition(" ")
-            self.client.attach_file(
-                JournalTransaction, (module, number), name, content, content_type=content_type
-            )
+        cls, keys = _doc_keys(document)
+        self.client.attach_file(cls, keys, name, content, content_type=content_type)
 
     def links(self, document: LedgerDocument, *, read: bool = True) -> RecordLinks | None:
         """The ``_links`` of a saved document and its lines: those of this run's create or
