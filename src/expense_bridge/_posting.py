@@ -1012,11 +1012,12 @@ def _retry_due(
 ) -> list[str]:
     """The bounded retry shared by receipts and the report PDF: the posted reports whose
     ``step`` last ended with a warning and has attempts left (``rules.receipt_attempts``
-    syncs in all, the posting run included) are claimed (their lease) and handed to
-    ``attempt`` (report ID -> record), which returns each report's warnings left (each
-    already audited), or one warning when it could do nothing this time (then no attempt
-    is counted). A report with nothing left is audited ``complete``; one still failing on
-    its last attempt ``abandoned``. Never a re-post. Returns the warnings left."""
+    syncs in all, the posting run included) are claimed (their lease), judged again on
+    what was read after the claim, and handed to ``attempt`` (report ID -> record),
+    which returns each report's warnings left (each already audited), or one warning
+    when it could do nothing this time (then no attempt is counted). A report with
+    nothing left is audited ``complete``; one still failing on its last attempt
+    ``abandoned``. Never a re-post. Returns the warnings left."""
     limit = ctx.rules.receipt_attempts
     due = _followups(ctx, step)
     records = read_reports(ctx.store, ctx.connection, sorted(due))
@@ -1033,7 +1034,17 @@ def _retry_due(
     try:
         if not claimed:
             return []
-        result = attempt({rid: claimed[rid] or records[rid] for rid in claimed})
+        # Judged again on what was read after the claim: another run may have posted
+        # again, held, or finished this retry while we were reading.
+        due = _followups(ctx, step)
+        mine = {
+            rid: record for rid, record in claimed.items()
+            if record is not None and rid in due and due[rid] < limit
+            and record.status in (ReportStatus.POSTED, ReportStatus.ACKNOWLEDGED)
+        }  # fmt: skip
+        if not mine:
+            return []
+        result = attempt(mine)
         if isinstance(result, str):
             return [result]
         for rid, left in result.items():

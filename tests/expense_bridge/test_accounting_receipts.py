@@ -432,6 +432,35 @@ def test_a_failed_receipt_is_attached_by_the_next_sync_without_a_repost(
     assert len(_receipt_trail(world, rid)) == 3
 
 
+def test_a_retry_another_run_finished_before_our_claim_is_not_taken_again(
+    world: World, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry judges a report again on what it reads after its claim: when another run
+    finished the retry between our first read and our claim, nothing is attempted or
+    audited twice."""
+    from expense_bridge import _posting
+
+    _rules(world)
+    rid = _report(world, 8, [f"{base}/receipts/later.pdf"])
+    world.sync()
+    world.expensify.add_receipt("later.pdf", PDF, "application/pdf")  # reachable now
+    world.clock.now += timedelta(hours=1)
+    claim = _posting.claim_reports
+    raced: list[str] = []
+
+    def claim_after_another_run(*args: Any, **kw: Any) -> Any:
+        if not raced:  # the other run's whole retry happens before our claim
+            raced.append("other run")
+            world.sync()
+        return claim(*args, **kw)
+
+    monkeypatch.setattr(_posting, "claim_reports", claim_after_another_run)
+    world.sync()
+    assert raced == ["other run"]
+    assert [o for o, _ in _receipt_trail(world, rid)] == ["warning", "attached", "complete"]
+    assert len(_header_files(world, "Bill")) == 1
+
+
 def test_retries_stop_after_the_configured_attempts(world: World, base: str) -> None:
     _rules(world, receipt_attempts=3)
     rid = _report(world, 7, [f"{base}/receipts/never.pdf"])
