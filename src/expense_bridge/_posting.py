@@ -1008,13 +1008,14 @@ def _retry_due(
     ctx: PostingContext,
     step: str,
     what: str,
-    attempt: Callable[[Mapping[str, ReportRecord]], Mapping[str, list[str]] | str],
+    attempt: Callable[[Mapping[str, ReportRecord]], Mapping[str, list[str] | None] | str],
 ) -> list[str]:
     """The bounded retry shared by receipts and the report PDF: the posted reports whose
     ``step`` last ended with a warning and has attempts left (``rules.receipt_attempts``
     syncs in all, the posting run included) are claimed (their lease), judged again on
     what was read after the claim, and handed to ``attempt`` (report ID -> record),
-    which returns each report's warnings left (each already audited), or one warning
+    which returns each report's warnings left (each already audited), None for a report
+    it closed itself (audited ``abandoned``, e.g. changed after posting), or one warning
     when it could do nothing this time (then no attempt is counted). A report with
     nothing left is audited ``complete``; one still failing on its last attempt
     ``abandoned``. Never a re-post. Returns the warnings left."""
@@ -1048,6 +1049,8 @@ def _retry_due(
         if isinstance(result, str):
             return [result]
         for rid, left in result.items():
+            if left is None:  # closed by the attempt, which audited why
+                continue
             count = due[rid] + 1
             if left and count >= limit:
                 why = f"{len(left)} {what}(s) not attached after {count} attempts"
@@ -1078,7 +1081,7 @@ def retry_receipts(
     if not ctx.rules.attach_receipts or ctx.receipts is None:
         return []
 
-    def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str]] | str:
+    def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str] | None] | str:
         try:
             exported = source.fetch_by_ids(list(claimed), states)
         except ExpensifyError as exc:
@@ -1092,18 +1095,47 @@ def retry_receipts(
     return _retry_due(ctx, RECEIPT_STEP, "receipt", attempt)
 
 
-def retry_report_pdfs(ctx: PostingContext) -> list[str]:
+def retry_report_pdfs(
+    ctx: PostingContext, source: ExpenseSource | None = None, states: Sequence[Any] = ()
+) -> list[str]:
     """Try again the report PDFs that ended as warnings on posted reports (see
     :mod:`._report_pdf`), through the receipts' bounded retry (:func:`_retry_due`, the
     same ``rules.receipt_attempts``): the PDF is exported and attached again to the
     documents that do not have it yet (the audit's ``attached`` lines), under the same
-    name, never posting again. No report due: no Expensify call."""
+    name, never posting again. No report due: no Expensify call.
+
+    With a ``source``, the due reports are first exported again in ``states`` (one
+    export for all of them, as the receipt retry does): a report whose content changed
+    since it was posted is ``abandoned`` -- a PDF of the new content must not go onto
+    the documents of the old -- and one missing from the export is a warning (tried
+    again next sync)."""
     if not ctx.rules.attach_report_pdf or ctx.report_pdf is None:
         return []
 
-    def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str]]:
-        return {rid: _attach_report_pdf(ctx, rid, _documents(record))
-                for rid, record in claimed.items()}  # fmt: skip
+    def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str] | None] | str:
+        fresh: dict[str, Report] | None = None
+        if source is not None:
+            try:
+                exported = source.fetch_by_ids(list(claimed), states)
+            except ExpensifyError as exc:
+                return f"report PDF retry: the export failed ({type(exc).__name__})"
+            fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
+        left: dict[str, list[str] | None] = {}
+        for rid, record in claimed.items():
+            report = None if fresh is None else fresh.get(rid)
+            if fresh is not None and report is None:
+                why = "report PDF retry: the report is not in the export (deleted or moved?)"
+                ctx.audit(rid, REPORT_PDF_STEP, "warning", detail=why)
+                left[rid] = [why]
+            elif report is not None and record.fingerprint not in (
+                None, content_fingerprint(report)
+            ):  # fmt: skip
+                why = "the report changed after posting"
+                ctx.audit(rid, REPORT_PDF_STEP, "abandoned", detail=why)
+                left[rid] = None
+            else:
+                left[rid] = _attach_report_pdf(ctx, rid, _documents(record))
+        return left
 
     return _retry_due(ctx, REPORT_PDF_STEP, "report PDF", attempt)
 
@@ -1124,15 +1156,16 @@ def _retry_report(
     policies: Mapping[str, Policy],
     catalog: LedgerCatalog,
     posting_date: date,
-) -> list[str]:
-    """One report's retry: its warnings left (each also audited)."""
+) -> list[str] | None:
+    """One report's retry: its warnings left (each also audited); None when it changed
+    after posting (audited ``abandoned``: its receipts belong to content not posted)."""
     if report is None:
         why = "receipt retry: the report is not in the export (deleted or moved?)"
         ctx.audit(rid, RECEIPT_STEP, "warning", detail=why)
         return [why]
     if record.fingerprint is not None and content_fingerprint(report) != record.fingerprint:
         ctx.audit(rid, RECEIPT_STEP, "abandoned", detail="the report changed after posting")
-        return []
+        return None
     lines: dict[str, tuple[tuple[str, ...], ...]] = {}
     policy = policies.get(report.policy_id)
     if ctx.rules.receipts_on is ReceiptTarget.LINE and policy is not None:

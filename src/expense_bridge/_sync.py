@@ -429,7 +429,7 @@ def _run_now(
             errors.append(f"receipt retry failed: {type(exc).__name__}: {exc}")
     if not dry_run and config.rules.attach_report_pdf:  # the report PDF, the same way
         try:
-            warnings += retry_report_pdfs(ctx)
+            warnings += retry_report_pdfs(ctx, source, ALL_STATES)
         except (ExpensifyError, AcumaticaError) as exc:
             errors.append(f"report PDF retry failed: {type(exc).__name__}: {exc}")
 

@@ -461,6 +461,36 @@ def test_a_retry_another_run_finished_before_our_claim_is_not_taken_again(
     assert len(_header_files(world, "Bill")) == 1
 
 
+def test_receipts_of_a_report_changed_after_posting_are_abandoned_once(
+    world: World, base: str
+) -> None:
+    """A report edited after posting: its receipts belong to content that was not
+    posted, so the retry closes it as ``abandoned`` (once: not also ``complete``),
+    attaches nothing and never tries again."""
+    _rules(world)
+    rid = _report(world, 9, [f"{base}/receipts/edited.pdf"])
+    world.sync()
+    world.expensify.add_receipt("edited.pdf", PDF, "application/pdf")  # reachable now
+    now = world.clock.now + timedelta(hours=1)
+    world.expensify.reopen(rid, now)
+    stored = world.expensify._backend.find_report(rid)  # no edit call: its state is edited
+    assert stored is not None
+    stored.expenses[0].spec = attrs.evolve(stored.expenses[0].spec, merchant="Edited")
+    world.expensify.submit(rid, now + timedelta(minutes=1))
+    world.expensify.approve(rid, now + timedelta(minutes=2))
+    world.clock.now = now + timedelta(hours=1)
+    world.sync()
+    assert _receipt_trail(world, rid) == [
+        ("warning", _receipt_trail(world, rid)[0][1]),
+        ("abandoned", "the report changed after posting"),
+    ]
+    assert _header_files(world, "Bill") == {}
+    assert len(world.acumatica.records("Bill")) == 1
+    world.clock.now += timedelta(hours=1)
+    world.sync()
+    assert len(_receipt_trail(world, rid)) == 2
+
+
 def test_retries_stop_after_the_configured_attempts(world: World, base: str) -> None:
     _rules(world, receipt_attempts=3)
     rid = _report(world, 7, [f"{base}/receipts/never.pdf"])

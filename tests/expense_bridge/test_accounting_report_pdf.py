@@ -459,6 +459,74 @@ def test_a_failed_download_is_a_warning_and_the_next_sync_attaches_it(
     assert len(pdf_trail(world, rid)) == 3
 
 
+def _change_after_posting(world: World, rid: str) -> None:
+    """An admin re-opens the posted report, edits an expense's merchant, and it is
+    submitted and approved again (the emulator has no edit call: its state is edited)."""
+    now = world.clock.now
+    world.expensify.reopen(rid, now)
+    stored = world.expensify._backend.find_report(rid)
+    assert stored is not None
+    stored.expenses[0].spec = attrs.evolve(stored.expenses[0].spec, merchant="Edited merchant")
+    world.expensify.submit(rid, now + timedelta(minutes=1))
+    world.expensify.approve(rid, now + timedelta(minutes=2))
+
+
+def _refuse_the_pdf_attach(world: World, rid: str) -> None:
+    """A sync that posts ``rid`` (and marks it exported) while Acumatica refuses the
+    PDF's upload: a warning on a posted, acknowledged report."""
+    world.acumatica.inject(method="PUT", path="/files/", status=500, times=10_000)
+    (outcome,) = world.sync().outcomes
+    world.acumatica.clear_faults()
+    assert outcome.action is Action.POSTED
+    assert len(outcome.warnings) == 1
+    record = world.store.get(world.config.connection, rid)
+    assert record is not None
+    assert record.status is ReportStatus.ACKNOWLEDGED
+
+
+def test_a_report_changed_after_posting_gets_no_pdf_of_its_new_content(
+    world: World, recorder: Recorder
+) -> None:
+    """The retry exports the due reports again first: one whose content changed since it
+    was posted is abandoned -- a PDF of the new content must not go onto the document
+    posted from the old -- and is not tried again."""
+    rid = add_report(world, 1, [None])
+    with_rules(world)
+    _refuse_the_pdf_attach(world, rid)
+    world.clock.now += timedelta(hours=1)
+    _change_after_posting(world, rid)
+    world.clock.now += timedelta(hours=1)
+    second = world.sync()
+    assert second.posted == 0
+    assert [(o, d) for o, _, d in pdf_trail(world, rid)][1:] == [
+        ("abandoned", "the report changed after posting"),
+    ]
+    assert files_of(world, "Bill") == [{}]
+    assert len(recorder.pdf_exports()) == 1  # no PDF exported for the edited report
+    assert len(world.acumatica.records("Bill")) == 1
+
+    world.clock.now += timedelta(hours=1)
+    world.sync()
+    assert len(pdf_trail(world, rid)) == 2  # closed: never retried again
+    assert len(recorder.pdf_exports()) == 1
+
+
+def test_a_report_gone_from_expensify_is_a_warning_and_counts_an_attempt(
+    world: World, recorder: Recorder
+) -> None:
+    rid = add_report(world, 1, [None])
+    with_rules(world, receipt_attempts=2)
+    _refuse_the_pdf_attach(world, rid)
+    del world.expensify._backend.reports[rid]  # deleted in Expensify since
+    world.clock.now += timedelta(hours=1)
+    second = world.sync()
+    why = "report PDF retry: the report is not in the export (deleted or moved?)"
+    assert second.warnings == (f"report {rid}: {why} (attempt 2 of 2)",)
+    assert [o for o, _, _ in pdf_trail(world, rid)] == ["warning", "warning", "abandoned"]
+    assert files_of(world, "Bill") == [{}]
+    assert len(recorder.pdf_exports()) == 1
+
+
 def test_pdf_retries_stop_after_the_configured_attempts(world: World, recorder: Recorder) -> None:
     """Every attach refused: a warning per sync up to receipt_attempts, then abandoned."""
     rid = add_report(world, 1, [None])
