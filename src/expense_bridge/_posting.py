@@ -1096,44 +1096,31 @@ def retry_receipts(
 
 
 def retry_report_pdfs(
-    ctx: PostingContext, source: ExpenseSource | None = None, states: Sequence[Any] = ()
+    ctx: PostingContext, source: ExpenseSource, states: Sequence[Any]
 ) -> list[str]:
     """Try again the report PDFs that ended as warnings on posted reports (see
     :mod:`._report_pdf`), through the receipts' bounded retry (:func:`_retry_due`, the
-    same ``rules.receipt_attempts``): the PDF is exported and attached again to the
-    documents that do not have it yet (the audit's ``attached`` lines), under the same
-    name, never posting again. No report due: no Expensify call.
-
-    With a ``source``, the due reports are first exported again in ``states`` (one
-    export for all of them, as the receipt retry does): a report whose content changed
-    since it was posted is ``abandoned`` -- a PDF of the new content must not go onto
-    the documents of the old -- and one missing from the export is a warning (tried
-    again next sync)."""
+    same ``rules.receipt_attempts``): the due reports are exported again in ``states``
+    (one export for all of them, as the receipt retry does) and judged like receipts
+    (:func:`_judged_again`: changed since posting -> ``abandoned``, a PDF of the new
+    content must not go onto the documents of the old); the PDF of each of the others is
+    exported and attached again to the documents that do not have it yet (the audit's
+    ``attached`` lines), under the same name, never posting again. No report due: no
+    Expensify call."""
     if not ctx.rules.attach_report_pdf or ctx.report_pdf is None:
         return []
 
     def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str] | None] | str:
-        fresh: dict[str, Report] | None = None
-        if source is not None:
-            try:
-                exported = source.fetch_by_ids(list(claimed), states)
-            except ExpensifyError as exc:
-                return f"report PDF retry: the export failed ({type(exc).__name__})"
-            fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
+        try:
+            exported = source.fetch_by_ids(list(claimed), states)
+        except ExpensifyError as exc:
+            return f"report PDF retry: the export failed ({type(exc).__name__})"
+        fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
         left: dict[str, list[str] | None] = {}
         for rid, record in claimed.items():
-            report = None if fresh is None else fresh.get(rid)
-            if fresh is not None and report is None:
-                why = "report PDF retry: the report is not in the export (deleted or moved?)"
-                ctx.audit(rid, REPORT_PDF_STEP, "warning", detail=why)
-                left[rid] = [why]
-            elif report is not None and record.fingerprint not in (
-                None, content_fingerprint(report)
-            ):  # fmt: skip
-                why = "the report changed after posting"
-                ctx.audit(rid, REPORT_PDF_STEP, "abandoned", detail=why)
-                left[rid] = None
-            else:
+            stop, left[rid] = _judged_again(ctx, REPORT_PDF_STEP, "report PDF", rid, record,
+                                            fresh.get(rid))  # fmt: skip
+            if not stop:
                 left[rid] = _attach_report_pdf(ctx, rid, _documents(record))
         return left
 
@@ -1148,6 +1135,29 @@ def _documents(record: ReportRecord) -> list[LedgerDocument]:
     ]
 
 
+def _judged_again(
+    ctx: PostingContext,
+    step: str,
+    what: str,
+    rid: str,
+    record: ReportRecord,
+    report: Report | None,
+) -> tuple[bool, list[str] | None]:
+    """Whether a retry of ``step`` on a posted report must stop before attaching anything,
+    judged on the report as exported again (``report``; None: not in that export), and
+    what it then leaves: missing from the export -> one warning (audited; tried again
+    next sync); content changed since it was posted -> None (audited ``abandoned``: what
+    it would attach belongs to content that was not posted). ``(False, [])``: go on."""
+    if report is None:
+        why = f"{what} retry: the report is not in the export (deleted or moved?)"
+        ctx.audit(rid, step, "warning", detail=why)
+        return True, [why]
+    if record.fingerprint is not None and content_fingerprint(report) != record.fingerprint:
+        ctx.audit(rid, step, "abandoned", detail="the report changed after posting")
+        return True, None
+    return False, []
+
+
 def _retry_report(
     ctx: PostingContext,
     rid: str,
@@ -1158,14 +1168,10 @@ def _retry_report(
     posting_date: date,
 ) -> list[str] | None:
     """One report's retry: its warnings left (each also audited); None when it changed
-    after posting (audited ``abandoned``: its receipts belong to content not posted)."""
-    if report is None:
-        why = "receipt retry: the report is not in the export (deleted or moved?)"
-        ctx.audit(rid, RECEIPT_STEP, "warning", detail=why)
-        return [why]
-    if record.fingerprint is not None and content_fingerprint(report) != record.fingerprint:
-        ctx.audit(rid, RECEIPT_STEP, "abandoned", detail="the report changed after posting")
-        return None
+    after posting (see :func:`_judged_again`)."""
+    stop, closed = _judged_again(ctx, RECEIPT_STEP, "receipt", rid, record, report)
+    if stop or report is None:
+        return closed
     lines: dict[str, tuple[tuple[str, ...], ...]] = {}
     policy = policies.get(report.policy_id)
     if ctx.rules.receipts_on is ReceiptTarget.LINE and policy is not None:
