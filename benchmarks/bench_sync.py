@@ -329,9 +329,15 @@ class RemoteEmulators:
             return dict(self._conn.recv())
 
     def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._conn.send(("stop",))
+        try:
+            with self._lock:
+                self._conn.send(("stop",))
+        except OSError:  # the child is gone already: nothing to stop
+            pass
         self._process.join(timeout=30)
+        if self._process.is_alive():  # pragma: no cover - a child that ignores "stop"
+            self._process.terminate()
+            self._process.join()
         self._conn.close()
 
 

@@ -60,3 +60,12 @@ def test_an_error_inside_the_child_is_raised_in_the_caller(bench_sync: ModuleTyp
         )
         assert answered.status_code in {200, 401}
     assert multiprocessing.active_children() == []
+
+
+def test_a_child_that_died_is_cleaned_up_without_an_error(bench_sync: ModuleType) -> None:
+    with bench_sync.RemoteEmulators(1, bench_sync.SimClock()) as emulators:
+        emulators._process.kill()
+        emulators._process.join()
+        with pytest.raises((EOFError, OSError)):  # the pipe says so; it does not hang
+            emulators.stats()
+    assert multiprocessing.active_children() == []
