@@ -1082,11 +1082,9 @@ def retry_receipts(
         return []
 
     def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str] | None] | str:
-        try:
-            exported = source.fetch_by_ids(list(claimed), states)
-        except ExpensifyError as exc:
-            return f"receipt retry: the export failed ({type(exc).__name__})"
-        fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
+        fresh = _exported_again(source, list(claimed), states, "receipt")
+        if isinstance(fresh, str):
+            return fresh
         return {
             rid: _retry_report(ctx, rid, record, fresh.get(rid), policies, catalog, posting_date)
             for rid, record in claimed.items()
@@ -1111,11 +1109,9 @@ def retry_report_pdfs(
         return []
 
     def attempt(claimed: Mapping[str, ReportRecord]) -> dict[str, list[str] | None] | str:
-        try:
-            exported = source.fetch_by_ids(list(claimed), states)
-        except ExpensifyError as exc:
-            return f"report PDF retry: the export failed ({type(exc).__name__})"
-        fresh = {r.report_id: r for r in exported if isinstance(r, Report)}
+        fresh = _exported_again(source, list(claimed), states, "report PDF")
+        if isinstance(fresh, str):
+            return fresh
         left: dict[str, list[str] | None] = {}
         for rid, record in claimed.items():
             stop, left[rid] = _judged_again(ctx, REPORT_PDF_STEP, "report PDF", rid, record,
@@ -1133,6 +1129,18 @@ def _documents(record: ReportRecord) -> list[LedgerDocument]:
         LedgerDocument(key=d.key, kind=DocumentKind(d.kind), number=d.number)
         for d in record.documents
     ]
+
+
+def _exported_again(
+    source: ExpenseSource, report_ids: list[str], states: Sequence[Any], what: str
+) -> dict[str, Report] | str:
+    """The reports due for a retry, exported again in one export (report ID -> report;
+    one that cannot be read is left out), or the warning when the export failed."""
+    try:
+        exported = source.fetch_by_ids(report_ids, states)
+    except ExpensifyError as exc:
+        return f"{what} retry: the export failed ({type(exc).__name__})"
+    return {r.report_id: r for r in exported if isinstance(r, Report)}
 
 
 def _judged_again(
