@@ -45,7 +45,14 @@ from acumatica_client import (
     UnprocessableEntityError,
     ValidationError,
 )
-from expensify_client import Category, ExpensifyError, Policy, Report, cents_to_decimal
+from expensify_client import (
+    Category,
+    ExpensifyError,
+    Policy,
+    Report,
+    UnparsedReport,
+    cents_to_decimal,
+)
 
 from ._catalog import LedgerCatalog
 from ._claims import CLAIM_ACTION_SETTLE, ClaimActionRunningError, plan_with_claims
@@ -1133,14 +1140,14 @@ def _documents(record: ReportRecord) -> list[LedgerDocument]:
 
 def _exported_again(
     source: ExpenseSource, report_ids: list[str], states: Sequence[Any], what: str
-) -> dict[str, Report] | str:
-    """The reports due for a retry, exported again in one export (report ID -> report;
-    one that cannot be read is left out), or the warning when the export failed."""
+) -> dict[str | None, Report | UnparsedReport] | str:
+    """The reports due for a retry, exported again in one export (report ID -> report,
+    or what the parser could not build), or the warning when the export failed."""
     try:
         exported = source.fetch_by_ids(report_ids, states)
     except ExpensifyError as exc:
         return f"{what} retry: the export failed ({type(exc).__name__})"
-    return {r.report_id: r for r in exported if isinstance(r, Report)}
+    return {r.report_id: r for r in exported}
 
 
 def _judged_again(
@@ -1149,15 +1156,21 @@ def _judged_again(
     what: str,
     rid: str,
     record: ReportRecord,
-    report: Report | None,
+    report: Report | UnparsedReport | None,
 ) -> tuple[bool, list[str] | None]:
     """Whether a retry of ``step`` on a posted report must stop before attaching anything,
     judged on the report as exported again (``report``; None: not in that export), and
-    what it then leaves: missing from the export -> one warning (audited; tried again
-    next sync); content changed since it was posted -> None (audited ``abandoned``: what
-    it would attach belongs to content that was not posted). ``(False, [])``: go on."""
-    if report is None:
-        why = f"{what} retry: the report is not in the export (deleted or moved?)"
+    what it then leaves: missing from the export, or not readable there -> one warning
+    (audited; tried again next sync); content changed since it was posted -> None
+    (audited ``abandoned``: what it would attach belongs to content that was not
+    posted). ``(False, [])``: go on."""
+    if not isinstance(report, Report):
+        why = (
+            f"{what} retry: the report is not in the export (deleted or moved?)"
+            if report is None
+            else f"{what} retry: the report cannot be read from the export "
+            f"({'; '.join(str(p) for p in report.problems)})"
+        )
         ctx.audit(rid, step, "warning", detail=why)
         return True, [why]
     if record.fingerprint is not None and content_fingerprint(report) != record.fingerprint:
@@ -1170,7 +1183,7 @@ def _retry_report(
     ctx: PostingContext,
     rid: str,
     record: ReportRecord,
-    report: Report | None,
+    report: Report | UnparsedReport | None,
     policies: Mapping[str, Policy],
     catalog: LedgerCatalog,
     posting_date: date,
@@ -1178,7 +1191,7 @@ def _retry_report(
     """One report's retry: its warnings left (each also audited); None when it changed
     after posting (see :func:`_judged_again`)."""
     stop, closed = _judged_again(ctx, RECEIPT_STEP, "receipt", rid, record, report)
-    if stop or report is None:
+    if stop or not isinstance(report, Report):
         return closed
     lines: dict[str, tuple[tuple[str, ...], ...]] = {}
     policy = policies.get(report.policy_id)

@@ -491,6 +491,32 @@ def test_receipts_of_a_report_changed_after_posting_are_abandoned_once(
     assert len(_receipt_trail(world, rid)) == 2
 
 
+def test_a_report_the_retry_export_cannot_read_is_a_warning_saying_why(
+    world: World, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-export holds the report but the parser could not build it: the warning
+    names the parser's problem (not "deleted or moved?"), nothing is attached, and it
+    counts an attempt like any other warning."""
+    from expense_bridge._source import ExpensifySource
+    from expensify_client import ReportProblem, UnparsedReport
+
+    _rules(world)
+    rid = _report(world, 10, [f"{base}/receipts/unread.pdf"])
+    world.sync()
+    world.expensify.add_receipt("unread.pdf", PDF, "application/pdf")  # reachable now
+    problem = ReportProblem(
+        field="reports[0].currency", message="unknown currency", value_repr="'HRK'"
+    )
+    unread = UnparsedReport(report_id=rid, problems=(problem,), raw={})
+    monkeypatch.setattr(ExpensifySource, "fetch_by_ids", lambda *a, **kw: [unread])
+    world.clock.now += timedelta(hours=1)
+    second = world.sync()
+    why = f"receipt retry: the report cannot be read from the export ({problem})"
+    assert second.warnings == (f"report {rid}: {why} (attempt 2 of 3)",)
+    assert _receipt_trail(world, rid)[1:] == [("warning", why)]
+    assert _header_files(world, "Bill") == {}
+
+
 def test_retries_stop_after_the_configured_attempts(world: World, base: str) -> None:
     _rules(world, receipt_attempts=3)
     rid = _report(world, 7, [f"{base}/receipts/never.pdf"])
